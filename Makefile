@@ -1,0 +1,30 @@
+# The two commands: `make dev` runs the whole stack locally, `make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+BIN := $(CURDIR)/bin
+export GOBIN := $(BIN)
+export PATH := $(BIN):$(PATH)
+
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: dev test lint tools fmt vet staticcheck
+
+## dev: start the local stack (PostgreSQL, migrations, demo catalog, ...)
+dev:
+	$(GO) run ./cmd/checkout-local
+
+## test: every test, on real PostgreSQL
+test:
+	$(GO) test -count=1 -timeout 20m ./...
+
+## lint: gofmt, go vet, staticcheck
+lint: $(BIN)/staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
+
+$(BIN)/staticcheck:
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
