@@ -28,3 +28,6 @@ $(BIN)/staticcheck:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+# Feature makefiles (template lint, benchmarks, ...).
+-include $(wildcard mk/*.mk)

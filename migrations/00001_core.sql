@@ -64,6 +64,7 @@ CREATE TABLE reservations (
     quantity    integer NOT NULL CHECK (quantity > 0),
     status      text NOT NULL DEFAULT 'reserved' CHECK (status IN ('reserved', 'committed', 'released')),
     expires_at  timestamptz NOT NULL,
+    release_reason text CHECK (release_reason IN ('compensation', 'expired')),
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (checkout_id, sku)
