@@ -1,0 +1,301 @@
+// Package checkout records checkouts: create-or-get by (user, idempotency
+// key), the request fingerprint that detects a reused key, and the status a
+// checkout moves through until it is final.
+package checkout
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/checkout-dev/checkout/internal/apperr"
+	"github.com/checkout-dev/checkout/internal/postgres"
+)
+
+// Statuses of a checkout. Completed, Failed and NeedsReview are final.
+const (
+	StatusPending        = "pending"
+	StatusProcessing     = "processing"
+	StatusRequiresAction = "requires_action"
+	StatusCompleted      = "completed"
+	StatusFailed         = "failed"
+	StatusNeedsReview    = "needs_review"
+)
+
+// IsFinal reports whether status can no longer change.
+func IsFinal(status string) bool {
+	return status == StatusCompleted || status == StatusFailed || status == StatusNeedsReview
+}
+
+// PricedItem is a cart line priced from the catalog when the checkout was recorded.
+type PricedItem struct {
+	SKU        string `json:"sku"`
+	Quantity   int    `json:"quantity"`
+	UnitAmount int64  `json:"unit_amount"`
+}
+
+// Checkout is a recorded checkout.
+type Checkout struct {
+	ID             uuid.UUID
+	UserID         string
+	IdempotencyKey string
+	Status         string
+	FailureCode    string
+	FailureMessage string
+	Amount         int64
+	Currency       string
+	PaymentMethod  string
+	Items          []PricedItem
+	OrderID        *uuid.UUID
+	ExecutionID    string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Request returns the checkout's cart as the client sent it.
+func (c Checkout) Request() Request {
+	r := Request{Currency: c.Currency, PaymentMethod: c.PaymentMethod}
+	for _, it := range c.Items {
+		r.Items = append(r.Items, Item{SKU: it.SKU, Quantity: it.Quantity})
+	}
+	return r
+}
+
+// Store reads and writes checkouts.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// NewStore returns a Store on pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// CreateOrGet records a checkout for (userID, key), pricing req from the
+// catalog, or returns the checkout already recorded for that pair.
+//
+// Guarantees: concurrent calls with the same (userID, key) create at most one
+// checkout, and all of them return it. created reports whether this call
+// created it.
+//
+// Errors: apperr Invalid naming the field (bad key, bad request, unknown SKU,
+// a currency other than the catalog's) with nothing written; apperr Conflict
+// with code "idempotency_key_reused" when the key was used for another
+// request, with nothing written.
+func (s *Store) CreateOrGet(ctx context.Context, userID, key string, req Request) (c Checkout, created bool, err error) {
+	if userID == "" || len(userID) > 255 {
+		return Checkout{}, false, apperr.InvalidField("user", "the token's subject must be 1 to 255 characters")
+	}
+	if err := ValidateKey(key); err != nil {
+		return Checkout{}, false, err
+	}
+	if err := req.Validate(); err != nil {
+		return Checkout{}, false, err
+	}
+	fp := Fingerprint(req)
+	err = postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		existing, found, err := getByKey(ctx, tx, userID, key)
+		if err != nil {
+			return err
+		}
+		if found {
+			c = existing
+			return sameRequest(existing, fp)
+		}
+		items, amount, err := price(ctx, tx, req)
+		if err != nil {
+			return err
+		}
+		id := uuid.New()
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO checkouts (id, user_id, idempotency_key, request_fingerprint, amount, currency, payment_method)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (user_id, idempotency_key) DO NOTHING`,
+			id, userID, key, fp, amount, req.Currency, req.PaymentMethod)
+		if err != nil {
+			return fmt.Errorf("checkout: insert: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			// A concurrent request with the same key committed first; ours
+			// waited for it on the unique index and now sees its row.
+			existing, _, err := getByKey(ctx, tx, userID, key)
+			if err != nil {
+				return err
+			}
+			c = existing
+			return sameRequest(existing, fp)
+		}
+		for _, it := range items {
+			if _, err := tx.Exec(ctx, `INSERT INTO checkout_items (checkout_id, sku, quantity, unit_amount) VALUES ($1, $2, $3, $4)`,
+				id, it.SKU, it.Quantity, it.UnitAmount); err != nil {
+				return fmt.Errorf("checkout: insert item: %w", err)
+			}
+		}
+		created = true
+		c, err = get(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return Checkout{}, false, err
+	}
+	return c, created, nil
+}
+
+func sameRequest(c Checkout, fp []byte) error {
+	if !bytes.Equal(Fingerprint(c.Request()), fp) {
+		return &apperr.Error{Kind: apperr.Conflict, Code: "idempotency_key_reused",
+			Message: "this Idempotency-Key was already used for a different request; use a new key for a new checkout",
+			Details: map[string]any{"checkout_id": c.ID.String()}}
+	}
+	return nil
+}
+
+// price looks up every SKU in the catalog and returns the priced lines and
+// their total. Unknown SKUs and currency mismatches are Invalid.
+func price(ctx context.Context, tx pgx.Tx, req Request) ([]PricedItem, int64, error) {
+	skus := make([]string, len(req.Items))
+	for i, it := range req.Items {
+		skus[i] = it.SKU
+	}
+	rows, err := tx.Query(ctx, `SELECT sku, amount, currency FROM products WHERE sku = ANY($1)`, skus)
+	if err != nil {
+		return nil, 0, fmt.Errorf("checkout: price: %w", err)
+	}
+	type priced struct {
+		amount   int64
+		currency string
+	}
+	catalog := map[string]priced{}
+	for rows.Next() {
+		var sku string
+		var p priced
+		if err := rows.Scan(&sku, &p.amount, &p.currency); err != nil {
+			return nil, 0, err
+		}
+		catalog[sku] = p
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	var total int64
+	out := make([]PricedItem, len(req.Items))
+	for i, it := range req.Items {
+		p, ok := catalog[it.SKU]
+		if !ok {
+			return nil, 0, apperr.InvalidField(fmt.Sprintf("items[%d].sku", i), "unknown SKU %q", it.SKU)
+		}
+		if p.currency != req.Currency {
+			return nil, 0, apperr.InvalidField("currency", "%q is priced in %s, not %s; one checkout uses one currency", it.SKU, p.currency, req.Currency)
+		}
+		if p.amount > 0 && int64(it.Quantity) > (math.MaxInt64-total)/p.amount {
+			return nil, 0, apperr.InvalidField("items", "the total amount is too large")
+		}
+		total += int64(it.Quantity) * p.amount
+		out[i] = PricedItem{SKU: it.SKU, Quantity: it.Quantity, UnitAmount: p.amount}
+	}
+	return out, total, nil
+}
+
+const selectCheckout = `
+	SELECT c.id, c.user_id, c.idempotency_key, c.status, coalesce(c.failure_code, ''), coalesce(c.failure_message, ''),
+	       c.amount, c.currency, c.payment_method, coalesce(c.execution_id, ''), c.created_at, c.updated_at, o.id
+	FROM checkouts c LEFT JOIN orders o ON o.checkout_id = c.id`
+
+func scanCheckout(row pgx.Row) (Checkout, error) {
+	var c Checkout
+	err := row.Scan(&c.ID, &c.UserID, &c.IdempotencyKey, &c.Status, &c.FailureCode, &c.FailureMessage,
+		&c.Amount, &c.Currency, &c.PaymentMethod, &c.ExecutionID, &c.CreatedAt, &c.UpdatedAt, &c.OrderID)
+	return c, err
+}
+
+func getByKey(ctx context.Context, q querier, userID, key string) (Checkout, bool, error) {
+	c, err := scanCheckout(q.QueryRow(ctx, selectCheckout+` WHERE c.user_id = $1 AND c.idempotency_key = $2`, userID, key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Checkout{}, false, nil
+	}
+	if err != nil {
+		return Checkout{}, false, fmt.Errorf("checkout: get by key: %w", err)
+	}
+	c.Items, err = items(ctx, q, c.ID)
+	return c, err == nil, err
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func get(ctx context.Context, q querier, id uuid.UUID) (Checkout, error) {
+	c, err := scanCheckout(q.QueryRow(ctx, selectCheckout+` WHERE c.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Checkout{}, apperr.E(apperr.NotFound, "not_found", "no checkout %s", id)
+	}
+	if err != nil {
+		return Checkout{}, fmt.Errorf("checkout: get: %w", err)
+	}
+	c.Items, err = items(ctx, q, id)
+	return c, err
+}
+
+func items(ctx context.Context, q querier, id uuid.UUID) ([]PricedItem, error) {
+	rows, err := q.Query(ctx, `SELECT sku, quantity, unit_amount FROM checkout_items WHERE checkout_id = $1 ORDER BY sku`, id)
+	if err != nil {
+		return nil, fmt.Errorf("checkout: items: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (PricedItem, error) {
+		var it PricedItem
+		err := r.Scan(&it.SKU, &it.Quantity, &it.UnitAmount)
+		return it, err
+	})
+}
+
+// Get returns the checkout id. Errors: apperr NotFound.
+func (s *Store) Get(ctx context.Context, id uuid.UUID) (Checkout, error) {
+	return get(ctx, s.pool, id)
+}
+
+// GetForUser returns checkout id if it belongs to userID. Another user's
+// checkout is reported as NotFound, so ids cannot be probed.
+func (s *Store) GetForUser(ctx context.Context, id uuid.UUID, userID string) (Checkout, error) {
+	c, err := s.Get(ctx, id)
+	if err == nil && c.UserID != userID {
+		return Checkout{}, apperr.E(apperr.NotFound, "not_found", "no checkout %s", id)
+	}
+	return c, err
+}
+
+// Wait returns checkout id once its status is final or when d has passed,
+// whichever comes first, polling with a growing interval. It returns the
+// latest state on timeout; ctx cancellation returns ctx's error.
+func (s *Store) Wait(ctx context.Context, id uuid.UUID, userID string, d time.Duration) (Checkout, error) {
+	deadline := time.Now().Add(d)
+	interval := 20 * time.Millisecond
+	for {
+		c, err := s.GetForUser(ctx, id, userID)
+		if err != nil || IsFinal(c.Status) || !time.Now().Before(deadline) {
+			return c, err
+		}
+		wait := min(interval, time.Until(deadline))
+		select {
+		case <-ctx.Done():
+			return c, ctx.Err()
+		case <-time.After(wait):
+		}
+		interval = min(interval*2, 250*time.Millisecond)
+	}
+}
+
+// SetExecution records the state machine execution that runs checkout id.
+// Idempotent.
+func (s *Store) SetExecution(ctx context.Context, id uuid.UUID, executionID string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE checkouts SET execution_id = $2, updated_at = now() WHERE id = $1 AND execution_id IS DISTINCT FROM $2`, id, executionID)
+	if err != nil {
+		return fmt.Errorf("checkout: set execution: %w", err)
+	}
+	return nil
+}
