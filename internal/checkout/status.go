@@ -10,16 +10,6 @@ import (
 	"github.com/checkout-dev/checkout/internal/apperr"
 )
 
-// MarkProcessingTx moves checkout id from pending to processing inside tx.
-// Idempotent; a checkout in any other status is left alone.
-func MarkProcessingTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
-	_, err := tx.Exec(ctx, `UPDATE checkouts SET status = 'processing', updated_at = now() WHERE id = $1 AND status = 'pending'`, id)
-	if err != nil {
-		return fmt.Errorf("checkout: mark processing: %w", err)
-	}
-	return nil
-}
-
 // CompleteTx marks checkout id completed inside tx (the order transaction).
 // Idempotent. Errors: apperr State when the checkout already ended otherwise.
 func CompleteTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
@@ -75,6 +65,15 @@ func finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, status, code, messag
 		id, status, codeArg, msgArg)
 	if err != nil {
 		return fmt.Errorf("checkout: finish: %w", err)
+	}
+	return nil
+}
+
+// MarkProcessing moves checkout id from pending to processing. Idempotent.
+func (s *Store) MarkProcessing(ctx context.Context, id uuid.UUID) error {
+	_, err := s.pool.Exec(ctx, `UPDATE checkouts SET status = 'processing', updated_at = now() WHERE id = $1 AND status = 'pending'`, id)
+	if err != nil {
+		return fmt.Errorf("checkout: mark processing: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,113 @@
+// Package app wires the checkout core from configuration: the one place
+// that turns environment variables into a pool, a gateway and the saga's
+// steps. Lambda main.go files and the local runtime both call it.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/checkout-dev/checkout/internal/inventory"
+)
+
+// Config is everything the core needs, read from the environment.
+type Config struct {
+	DatabaseURL      string             // DATABASE_URL, or built from DATABASE_SECRET_ARN + DATABASE_HOST
+	StripeSecretKey  string             // STRIPE_SECRET_KEY, or the secret STRIPE_SECRET_ARN
+	StripeAPIURL     string             // STRIPE_API_URL: a Stripe-compatible server (the local fake)
+	Strategy         inventory.Strategy // INVENTORY_STRATEGY (conditional, pessimistic, optimistic)
+	ReservationTTL   time.Duration      // RESERVATION_TTL (Go duration), default 15m
+	MaxDBConnections int32              // DB_MAX_CONNS, default 4 (one Lambda serves one request at a time)
+}
+
+// FromEnv reads Config from the environment, fetching secrets from AWS
+// Secrets Manager when their ARNs are given. Errors name the variable to fix.
+func FromEnv(ctx context.Context) (Config, error) {
+	cfg := Config{
+		DatabaseURL:      os.Getenv("DATABASE_URL"),
+		StripeSecretKey:  os.Getenv("STRIPE_SECRET_KEY"),
+		StripeAPIURL:     os.Getenv("STRIPE_API_URL"),
+		ReservationTTL:   15 * time.Minute,
+		MaxDBConnections: 4,
+	}
+	var err error
+	if cfg.Strategy, err = inventory.ParseStrategy(envOr("INVENTORY_STRATEGY", string(inventory.Conditional))); err != nil {
+		return cfg, fmt.Errorf("INVENTORY_STRATEGY: %w", err)
+	}
+	if v := os.Getenv("RESERVATION_TTL"); v != "" {
+		if cfg.ReservationTTL, err = time.ParseDuration(v); err != nil || cfg.ReservationTTL <= 0 {
+			return cfg, fmt.Errorf("RESERVATION_TTL=%q: want a positive Go duration like 15m", v)
+		}
+	}
+	if cfg.DatabaseURL == "" {
+		if cfg.DatabaseURL, err = databaseURLFromSecret(ctx); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.StripeSecretKey == "" && os.Getenv("STRIPE_SECRET_ARN") != "" {
+		if cfg.StripeSecretKey, err = secretString(ctx, os.Getenv("STRIPE_SECRET_ARN")); err != nil {
+			return cfg, fmt.Errorf("STRIPE_SECRET_ARN: %w", err)
+		}
+	}
+	return cfg, nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// databaseURLFromSecret builds a DSN from an RDS-managed secret
+// ({"username","password"}) and DATABASE_HOST (the RDS Proxy endpoint).
+func databaseURLFromSecret(ctx context.Context) (string, error) {
+	arn, host := os.Getenv("DATABASE_SECRET_ARN"), os.Getenv("DATABASE_HOST")
+	if arn == "" || host == "" {
+		return "", fmt.Errorf("set DATABASE_URL, or DATABASE_SECRET_ARN and DATABASE_HOST")
+	}
+	raw, err := secretString(ctx, arn)
+	if err != nil {
+		return "", fmt.Errorf("DATABASE_SECRET_ARN: %w", err)
+	}
+	var s struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := json.Unmarshal([]byte(raw), &s); err != nil || s.Username == "" {
+		return "", fmt.Errorf("DATABASE_SECRET_ARN: the secret must be JSON with username and password")
+	}
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(s.Username, s.Password), Host: host,
+		Path: "/" + envOr("DATABASE_NAME", "checkout"), RawQuery: "sslmode=require"}
+	return u.String(), nil
+}
+
+func secretString(ctx context.Context, arn string) (string, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return "", err
+	}
+	out, err := secretsmanager.NewFromConfig(awsCfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(aws.ToString(out.SecretString)), nil
+}
+
+// Logger returns the JSON slog logger every program uses; LOG_LEVEL
+// (debug, info, warn, error) sets its level.
+func Logger() *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(envOr("LOG_LEVEL", "info")))
+	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,174 @@
+// Package order turns a paid checkout into an order in one transaction.
+package order
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/checkout-dev/checkout/internal/apperr"
+	"github.com/checkout-dev/checkout/internal/checkout"
+	"github.com/checkout-dev/checkout/internal/inventory"
+)
+
+// Item is one order line, priced and named as sold.
+type Item struct {
+	SKU        string `json:"sku"`
+	Name       string `json:"name"`
+	Quantity   int    `json:"quantity"`
+	UnitAmount int64  `json:"unit_amount"`
+}
+
+// Order is a confirmed order.
+type Order struct {
+	ID            uuid.UUID `json:"order_id"`
+	CheckoutID    uuid.UUID `json:"checkout_id"`
+	UserID        string    `json:"user_id"`
+	Status        string    `json:"status"`
+	Amount        int64     `json:"amount"`
+	Currency      string    `json:"currency"`
+	Items         []Item    `json:"items"`
+	PaymentStatus string    `json:"payment_status"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// Service creates and reads orders.
+type Service struct {
+	pool *pgxpool.Pool
+	inv  *inventory.Store
+}
+
+// NewService returns a Service that commits reservations through inv.
+func NewService(pool *pgxpool.Pool, inv *inventory.Store) *Service {
+	return &Service{pool: pool, inv: inv}
+}
+
+// Create makes the order for a paid checkout. In one transaction it commits
+// the checkout's reservations (the units are sold), creates the order and
+// its items, links the charge, marks the checkout completed and writes the
+// audit rows. Idempotent: a second call returns the same order with
+// created=false.
+//
+// Errors (apperr kinds): NotFound (no checkout); State (the charge has not
+// succeeded, or the checkout already ended otherwise); Expired (code
+// reservation_expired: the reservations expired first; the money must be
+// refunded); Transient (database contention; retry).
+func (s *Service) Create(ctx context.Context, checkoutID uuid.UUID) (o Order, created bool, err error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return Order{}, false, apperr.Wrap(apperr.Transient, "transient", err, "begin")
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+
+	var status, userID, currency string
+	var amount int64
+	err = tx.QueryRow(ctx, `SELECT status, user_id, amount, currency FROM checkouts WHERE id = $1 FOR UPDATE`, checkoutID).
+		Scan(&status, &userID, &amount, &currency)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Order{}, false, apperr.E(apperr.NotFound, "not_found", "no checkout %s", checkoutID)
+	}
+	if err != nil {
+		return Order{}, false, fmt.Errorf("order: lock checkout: %w", err)
+	}
+	if existing, found, err := byCheckout(ctx, tx, checkoutID); err != nil || found {
+		return existing, false, err
+	}
+	if checkout.IsFinal(status) {
+		return Order{}, false, apperr.E(apperr.State, "checkout_already_final", "checkout %s is already %s", checkoutID, status)
+	}
+	var paymentID int64
+	var paymentStatus string
+	err = tx.QueryRow(ctx, `SELECT id, status FROM payment_transactions WHERE checkout_id = $1 AND kind = 'charge'`, checkoutID).Scan(&paymentID, &paymentStatus)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && paymentStatus != "succeeded") {
+		return Order{}, false, apperr.E(apperr.State, "payment_not_succeeded", "checkout %s has no succeeded charge", checkoutID)
+	}
+	if err != nil {
+		return Order{}, false, fmt.Errorf("order: load charge: %w", err)
+	}
+	if err := s.inv.CommitTx(ctx, tx, checkoutID); err != nil {
+		return Order{}, false, err
+	}
+	id := uuid.New()
+	if _, err := tx.Exec(ctx, `INSERT INTO orders (id, checkout_id, user_id, amount, currency, payment_id) VALUES ($1, $2, $3, $4, $5, $6)`,
+		id, checkoutID, userID, amount, currency, paymentID); err != nil {
+		return Order{}, false, fmt.Errorf("order: insert: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO order_items (order_id, sku, name, quantity, unit_amount)
+		SELECT $1, ci.sku, p.name, ci.quantity, ci.unit_amount
+		FROM checkout_items ci JOIN products p USING (sku) WHERE ci.checkout_id = $2`, id, checkoutID); err != nil {
+		return Order{}, false, fmt.Errorf("order: insert items: %w", err)
+	}
+	if err := checkout.CompleteTx(ctx, tx, checkoutID); err != nil {
+		return Order{}, false, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, action, checkout_id, amount, currency, detail) VALUES ('order', 'order_created', $1, $2, $3, $4)`,
+		checkoutID, amount, currency, map[string]any{"order_id": id.String(), "payment_id": paymentID}); err != nil {
+		return Order{}, false, fmt.Errorf("order: audit: %w", err)
+	}
+	o, _, err = byCheckout(ctx, tx, checkoutID)
+	if err != nil {
+		return Order{}, false, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return Order{}, false, apperr.Wrap(apperr.Transient, "transient", err, "commit order")
+	}
+	return o, true, nil
+}
+
+// GetForUser returns order id if userID owns it; another user's order is
+// NotFound, so ids cannot be probed.
+func (s *Service) GetForUser(ctx context.Context, id uuid.UUID, userID string) (Order, error) {
+	o, err := load(ctx, s.pool, `o.id = $1`, id)
+	if err == nil && o.UserID != userID {
+		return Order{}, apperr.E(apperr.NotFound, "not_found", "no order %s", id)
+	}
+	return o, err
+}
+
+// ByCheckout returns the order made from checkoutID. Errors: NotFound.
+func (s *Service) ByCheckout(ctx context.Context, checkoutID uuid.UUID) (Order, error) {
+	return load(ctx, s.pool, `o.checkout_id = $1`, checkoutID)
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func byCheckout(ctx context.Context, q querier, checkoutID uuid.UUID) (Order, bool, error) {
+	o, err := load(ctx, q, `o.checkout_id = $1`, checkoutID)
+	if apperr.Is(err, apperr.NotFound) {
+		return Order{}, false, nil
+	}
+	return o, err == nil, err
+}
+
+func load(ctx context.Context, q querier, where string, arg any) (Order, error) {
+	var o Order
+	err := q.QueryRow(ctx, `
+		SELECT o.id, o.checkout_id, o.user_id, o.status, o.amount, o.currency, coalesce(p.status, ''), o.created_at
+		FROM orders o LEFT JOIN payment_transactions p ON p.id = o.payment_id WHERE `+where, arg).
+		Scan(&o.ID, &o.CheckoutID, &o.UserID, &o.Status, &o.Amount, &o.Currency, &o.PaymentStatus, &o.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Order{}, apperr.E(apperr.NotFound, "not_found", "no such order")
+	}
+	if err != nil {
+		return Order{}, fmt.Errorf("order: load: %w", err)
+	}
+	rows, err := q.Query(ctx, `SELECT sku, name, quantity, unit_amount FROM order_items WHERE order_id = $1 ORDER BY sku`, o.ID)
+	if err != nil {
+		return Order{}, fmt.Errorf("order: items: %w", err)
+	}
+	o.Items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Item, error) {
+		var it Item
+		err := r.Scan(&it.SKU, &it.Name, &it.Quantity, &it.UnitAmount)
+		return it, err
+	})
+	return o, err
+}

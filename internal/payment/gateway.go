@@ -1,0 +1,62 @@
+// Package payment moves money through a payment gateway at most once per
+// checkout. The Gateway port hides the provider; the stripe-go adapter is the
+// production implementation and, pointed at the stripefake server, the local
+// and test one too. Service records every movement in payment_transactions.
+package payment
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// PaymentIntent statuses, as Stripe names them.
+const (
+	IntentRequiresPaymentMethod = "requires_payment_method"
+	IntentRequiresConfirmation  = "requires_confirmation"
+	IntentRequiresAction        = "requires_action"
+	IntentProcessing            = "processing"
+	IntentRequiresCapture       = "requires_capture"
+	IntentCanceled              = "canceled"
+	IntentSucceeded             = "succeeded"
+)
+
+// Intent is the gateway's view of one payment.
+type Intent struct {
+	ID       string
+	Status   string
+	Amount   int64
+	Currency string // upper case
+	// DeclineCode and FailureCode describe the last failed attempt, if any.
+	DeclineCode string
+	FailureCode string
+	Raw         json.RawMessage // the provider's response, kept for audit
+}
+
+// Refund is one refund of an intent.
+type Refund struct {
+	ID     string
+	Status string
+	Amount int64
+	Raw    json.RawMessage
+}
+
+// NewIntent is what CreateIntent needs.
+type NewIntent struct {
+	Amount        int64
+	Currency      string
+	PaymentMethod string
+	CheckoutID    string
+}
+
+// Gateway is the payment provider port. Every method is idempotent for a
+// given idempotency key. Errors carry an apperr kind: Declined (do not retry),
+// Invalid (the provider refused the request), Transient or Unavailable
+// (nothing happened; retry with the same key), UnknownOutcome (the request
+// may have moved money: resolve with GetIntent, never by a new charge),
+// Internal (configuration or a bug).
+type Gateway interface {
+	CreateIntent(ctx context.Context, in NewIntent, idempotencyKey string) (Intent, error)
+	ConfirmIntent(ctx context.Context, intentID, paymentMethod, idempotencyKey string) (Intent, error)
+	GetIntent(ctx context.Context, intentID string) (Intent, error)
+	Refund(ctx context.Context, intentID string, amount int64, idempotencyKey string) (Refund, error)
+}

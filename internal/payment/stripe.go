@@ -1,0 +1,174 @@
+package payment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/stripe/stripe-go/v76"
+	"github.com/stripe/stripe-go/v76/client"
+
+	"github.com/checkout-dev/checkout/internal/apperr"
+)
+
+// StripeConfig configures the stripe-go adapter.
+type StripeConfig struct {
+	SecretKey string
+	// URL overrides Stripe's API base URL (the stripefake server, stripe-mock).
+	URL string
+	// Timeout bounds one HTTP request; default 10 s.
+	Timeout time.Duration
+}
+
+// Stripe is the Gateway backed by stripe-go/v76 (Stripe API 2023-10-16).
+type Stripe struct {
+	api *client.API
+}
+
+// NewStripe returns a Stripe gateway. stripe-go's own network retries are
+// off: Service retries with backoff inside the Lambda's remaining time, and
+// the state machine retries across invocations.
+func NewStripe(cfg StripeConfig) *Stripe {
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	bc := &stripe.BackendConfig{
+		HTTPClient:        &http.Client{Timeout: timeout},
+		MaxNetworkRetries: stripe.Int64(0),
+		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
+	}
+	if cfg.URL != "" {
+		bc.URL = stripe.String(cfg.URL)
+	}
+	backend := stripe.GetBackendWithConfig(stripe.APIBackend, bc)
+	return &Stripe{api: client.New(cfg.SecretKey, &stripe.Backends{API: backend, Connect: backend, Uploads: backend})}
+}
+
+// CreateIntent creates an unconfirmed PaymentIntent. No money moves, so a
+// network failure is Transient.
+func (s *Stripe) CreateIntent(ctx context.Context, in NewIntent, key string) (Intent, error) {
+	p := &stripe.PaymentIntentParams{
+		Amount:             stripe.Int64(in.Amount),
+		Currency:           stripe.String(strings.ToLower(in.Currency)),
+		PaymentMethod:      stripe.String(in.PaymentMethod),
+		PaymentMethodTypes: stripe.StringSlice([]string{"card"}),
+		Description:        stripe.String("checkout " + in.CheckoutID),
+	}
+	p.AddMetadata("checkout_id", in.CheckoutID)
+	p.Context = ctx
+	p.SetIdempotencyKey(key)
+	pi, err := s.api.PaymentIntents.New(p)
+	return intentOf(pi, classify(err, false))
+}
+
+// ConfirmIntent confirms intentID with paymentMethod: this is the call that
+// moves money, so a failure after the request was sent is UnknownOutcome.
+func (s *Stripe) ConfirmIntent(ctx context.Context, intentID, paymentMethod, key string) (Intent, error) {
+	p := &stripe.PaymentIntentConfirmParams{PaymentMethod: stripe.String(paymentMethod)}
+	p.Context = ctx
+	p.SetIdempotencyKey(key)
+	pi, err := s.api.PaymentIntents.Confirm(intentID, p)
+	if se := stripeErr(err); se != nil && se.Type == stripe.ErrorTypeCard && se.PaymentIntent != nil {
+		pi = se.PaymentIntent
+	}
+	return intentOf(pi, classify(err, true))
+}
+
+// GetIntent retrieves intentID; it never changes anything.
+func (s *Stripe) GetIntent(ctx context.Context, intentID string) (Intent, error) {
+	p := &stripe.PaymentIntentParams{}
+	p.Context = ctx
+	pi, err := s.api.PaymentIntents.Get(intentID, p)
+	return intentOf(pi, classify(err, false))
+}
+
+// Refund refunds amount of intentID; a failure after sending is UnknownOutcome
+// (retrying with the same key is then safe: Stripe replays the first answer).
+func (s *Stripe) Refund(ctx context.Context, intentID string, amount int64, key string) (Refund, error) {
+	p := &stripe.RefundParams{PaymentIntent: stripe.String(intentID), Amount: stripe.Int64(amount)}
+	p.Context = ctx
+	p.SetIdempotencyKey(key)
+	r, err := s.api.Refunds.New(p)
+	if err := classify(err, true); err != nil {
+		return Refund{}, err
+	}
+	out := Refund{ID: r.ID, Status: string(r.Status), Amount: r.Amount}
+	if r.LastResponse != nil {
+		out.Raw = json.RawMessage(r.LastResponse.RawJSON)
+	}
+	return out, nil
+}
+
+func intentOf(pi *stripe.PaymentIntent, err error) (Intent, error) {
+	if pi == nil {
+		return Intent{}, err
+	}
+	in := Intent{ID: pi.ID, Status: string(pi.Status), Amount: pi.Amount, Currency: strings.ToUpper(string(pi.Currency))}
+	if pi.LastPaymentError != nil {
+		in.DeclineCode = string(pi.LastPaymentError.DeclineCode)
+		in.FailureCode = string(pi.LastPaymentError.Code)
+	}
+	if pi.LastResponse != nil && len(pi.LastResponse.RawJSON) > 0 {
+		in.Raw = json.RawMessage(pi.LastResponse.RawJSON)
+	} else if raw, mErr := json.Marshal(pi); mErr == nil {
+		in.Raw = raw
+	}
+	return in, err
+}
+
+func stripeErr(err error) *stripe.Error {
+	var se *stripe.Error
+	if errors.As(err, &se) {
+		return se
+	}
+	return nil
+}
+
+// classify gives a stripe-go error its kind. movesMoney marks calls whose
+// outcome is unknown when the answer is lost.
+func classify(err error, movesMoney bool) error {
+	if err == nil {
+		return nil
+	}
+	if se := stripeErr(err); se != nil {
+		switch {
+		case se.Type == stripe.ErrorTypeCard:
+			e := &apperr.Error{Kind: apperr.Declined, Code: "payment_declined", Message: se.Msg, Err: err,
+				Details: map[string]any{"decline_code": string(se.DeclineCode), "stripe_code": string(se.Code)}}
+			if se.Code == stripe.ErrorCodeAuthenticationRequired {
+				e.Kind, e.Code = apperr.RequiresAction, "requires_action"
+			}
+			return e
+		case se.HTTPStatusCode == http.StatusTooManyRequests:
+			return &apperr.Error{Kind: apperr.Unavailable, Code: "payment_gateway_unavailable", Message: "the payment gateway is throttling requests", Err: err}
+		case se.HTTPStatusCode == http.StatusConflict:
+			return &apperr.Error{Kind: apperr.Transient, Code: "payment_gateway_unavailable", Message: "a request with the same idempotency key is in flight", Err: err}
+		case se.HTTPStatusCode >= 500:
+			return &apperr.Error{Kind: apperr.Transient, Code: "payment_gateway_unavailable", Message: "the payment gateway failed", Err: err}
+		case se.Type == stripe.ErrorTypeIdempotency || se.HTTPStatusCode == http.StatusUnauthorized || se.HTTPStatusCode == http.StatusForbidden:
+			return &apperr.Error{Kind: apperr.Internal, Code: "internal", Message: "payment gateway configuration error", Err: err}
+		default:
+			return &apperr.Error{Kind: apperr.Invalid, Code: "payment_failed", Field: se.Param, Message: se.Msg, Err: err}
+		}
+	}
+	if neverSent(err) || !movesMoney {
+		return &apperr.Error{Kind: apperr.Transient, Code: "payment_gateway_unavailable", Message: "cannot reach the payment gateway", Err: err}
+	}
+	return &apperr.Error{Kind: apperr.UnknownOutcome, Code: "payment_outcome_unknown", Message: "the payment gateway did not answer; the outcome is unknown", Err: err}
+}
+
+// neverSent reports errors that happen before a request reaches the server:
+// a refused connection or a failed DNS lookup.
+func neverSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns)
+}

@@ -1,0 +1,128 @@
+package saga
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/checkout-dev/checkout/internal/apperr"
+)
+
+// The typed errors a step returns. aws-lambda-go reports an error's Go type
+// name as its errorType, and Step Functions matches Retry and Catch on that
+// name, so these names ARE the state machine's error names.
+type (
+	// OutOfStock: not enough units. Caught: mark failed, nothing to compensate.
+	OutOfStock struct{ Message string }
+	// InvalidRequest: the step's input is wrong. Never retried.
+	InvalidRequest struct{ Message string }
+	// PaymentDeclined: the card was declined. Caught: release the stock.
+	PaymentDeclined struct{ Message string }
+	// PaymentFailed: the gateway refused the request for good.
+	PaymentFailed struct{ Message string }
+	// PaymentRequiresAction: the customer must authenticate the payment.
+	PaymentRequiresAction struct{ Message string }
+	// PaymentGatewayUnavailable: the gateway failed or throttled. Retried.
+	PaymentGatewayUnavailable struct{ Message string }
+	// PaymentOutcomeUnknown: a charge or refund may have happened. Retried:
+	// the step resolves it by retrieval, never by charging again.
+	PaymentOutcomeUnknown struct{ Message string }
+	// ReservationExpired: the stock hold ran out before the order was made.
+	ReservationExpired struct{ Message string }
+	// RefundFailed: the gateway refused the refund for good.
+	RefundFailed struct{ Message string }
+	// Transient: a passing failure (database contention). Retried.
+	Transient struct{ Message string }
+	// InternalError: a bug or misconfiguration; details are in the logs.
+	InternalError struct{ Message string }
+)
+
+func (e *OutOfStock) Error() string                { return e.Message }
+func (e *InvalidRequest) Error() string            { return e.Message }
+func (e *PaymentDeclined) Error() string           { return e.Message }
+func (e *PaymentFailed) Error() string             { return e.Message }
+func (e *PaymentRequiresAction) Error() string     { return e.Message }
+func (e *PaymentGatewayUnavailable) Error() string { return e.Message }
+func (e *PaymentOutcomeUnknown) Error() string     { return e.Message }
+func (e *ReservationExpired) Error() string        { return e.Message }
+func (e *RefundFailed) Error() string              { return e.Message }
+func (e *Transient) Error() string                 { return e.Message }
+func (e *InternalError) Error() string             { return e.Message }
+
+// ErrorNames lists every error name a step can return, for the check that
+// the state machine only matches errors that exist.
+var ErrorNames = []string{"OutOfStock", "InvalidRequest", "PaymentDeclined", "PaymentFailed",
+	"PaymentRequiresAction", "PaymentGatewayUnavailable", "PaymentOutcomeUnknown", "ReservationExpired",
+	"RefundFailed", "Transient", "InternalError"}
+
+// toStepError maps a domain error to the typed error the state machine sees.
+// Internal errors are logged in full and shown as "internal error".
+func toStepError(ctx context.Context, log *slog.Logger, step string, err error) error {
+	if err == nil {
+		return nil
+	}
+	ae := apperr.As(err)
+	if ae == nil {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return &Transient{Message: "the step ran out of time"}
+		}
+		log.ErrorContext(ctx, "step failed", "step", step, "err", err)
+		return &InternalError{Message: "internal error"}
+	}
+	msg := ae.Message
+	if ae.Field != "" {
+		msg = ae.Field + ": " + msg
+	}
+	switch ae.Kind {
+	case apperr.OutOfStock:
+		return &OutOfStock{Message: msg}
+	case apperr.Invalid:
+		switch ae.Code {
+		case "payment_failed":
+			return &PaymentFailed{Message: msg}
+		case "refund_failed":
+			return &RefundFailed{Message: msg}
+		}
+		return &InvalidRequest{Message: msg}
+	case apperr.NotFound:
+		return &InvalidRequest{Message: msg}
+	case apperr.Declined:
+		return &PaymentDeclined{Message: msg}
+	case apperr.RequiresAction:
+		return &PaymentRequiresAction{Message: msg}
+	case apperr.Unavailable:
+		return &PaymentGatewayUnavailable{Message: msg}
+	case apperr.Transient:
+		if ae.Code == "payment_gateway_unavailable" {
+			return &PaymentGatewayUnavailable{Message: msg}
+		}
+		return &Transient{Message: msg}
+	case apperr.UnknownOutcome:
+		return &PaymentOutcomeUnknown{Message: msg}
+	case apperr.Expired:
+		return &ReservationExpired{Message: msg}
+	}
+	log.ErrorContext(ctx, "step failed", "step", step, "kind", ae.Kind.String(), "err", err)
+	return &InternalError{Message: "internal error"}
+}
+
+// failureCodes maps an error name caught by the state machine to the
+// checkout's public failure code.
+var failureCodes = map[string]string{
+	"OutOfStock":                "out_of_stock",
+	"InvalidRequest":            "invalid_request",
+	"PaymentDeclined":           "payment_declined",
+	"PaymentFailed":             "payment_failed",
+	"PaymentRequiresAction":     "payment_requires_action",
+	"PaymentGatewayUnavailable": "payment_failed",
+	"PaymentOutcomeUnknown":     "payment_failed",
+	"ReservationExpired":        "reservation_expired",
+}
+
+// FailureCode returns the public failure code for a caught error name.
+func FailureCode(errorName string) string {
+	if c, ok := failureCodes[errorName]; ok {
+		return c
+	}
+	return "internal_error"
+}

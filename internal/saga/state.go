@@ -1,0 +1,90 @@
+// Package saga holds the checkout saga's steps as plain Go: the state passed
+// between them, the step handlers, and the typed errors whose Go type names
+// are the error names the state machine's Retry and Catch match.
+package saga
+
+import (
+	"time"
+
+	"github.com/checkout-dev/checkout/internal/checkout"
+	"github.com/checkout-dev/checkout/internal/events"
+)
+
+// State is the JSON document the state machine passes from step to step.
+// Every step takes the whole state and returns it with its own part filled:
+//
+//	{"checkout_id","user_id","items":[{"sku","quantity"}],"currency","amount","payment_method",
+//	 "reservation":{"expires_at"},           // ReserveStock
+//	 "payment":{"transaction_id","intent_id","status"},  // ChargePayment
+//	 "order":{"order_id"}, "event":{...},     // CreateOrder (event: events.OrderEvent)
+//	 "release":{"released"}, "refund":{"refunded"},      // compensations
+//	 "error":{"Error","Cause"},               // set by a Catch on a forward step
+//	 "compensation_error":{"Error","Cause"}}  // set by a Catch on a compensation
+//
+// The cart fields are a copy of the recorded checkout; each step checks them
+// against the database and refuses a state that does not match.
+type State struct {
+	CheckoutID        string             `json:"checkout_id"`
+	UserID            string             `json:"user_id"`
+	Items             []checkout.Item    `json:"items"`
+	Currency          string             `json:"currency"`
+	Amount            int64              `json:"amount"`
+	PaymentMethod     string             `json:"payment_method"`
+	Reservation       *Reservation       `json:"reservation,omitempty"`
+	Payment           *Payment           `json:"payment,omitempty"`
+	Order             *OrderRef          `json:"order,omitempty"`
+	Event             *events.OrderEvent `json:"event,omitempty"`
+	Release           *Release           `json:"release,omitempty"`
+	Refund            *Refund            `json:"refund,omitempty"`
+	Error             *StepError         `json:"error,omitempty"`
+	CompensationError *StepError         `json:"compensation_error,omitempty"`
+}
+
+// Reservation is ReserveStock's result.
+type Reservation struct {
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Payment is ChargePayment's result.
+type Payment struct {
+	TransactionID int64  `json:"transaction_id"`
+	IntentID      string `json:"intent_id"`
+	Status        string `json:"status"`
+}
+
+// OrderRef is CreateOrder's result.
+type OrderRef struct {
+	OrderID string `json:"order_id"`
+}
+
+// Release is ReleaseStock's result.
+type Release struct {
+	Released bool `json:"released"`
+}
+
+// Refund is RefundPayment's result.
+type Refund struct {
+	Refunded bool `json:"refunded"`
+}
+
+// StepError is what a Catch puts in the state: the error name and its cause
+// (for a Lambda task, the JSON {"errorMessage","errorType"}).
+type StepError struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// Outcome is MarkOutcome's input: the final status of a checkout and the
+// error that decided it.
+type Outcome struct {
+	CheckoutID string     `json:"checkout_id"`
+	Status     string     `json:"status"`
+	Error      *StepError `json:"error,omitempty"`
+}
+
+// StateFor builds the saga's initial state for a recorded checkout.
+func StateFor(c checkout.Checkout) State {
+	req := c.Request()
+	return State{CheckoutID: c.ID.String(), UserID: c.UserID, Items: req.Items, Currency: c.Currency,
+		Amount: c.Amount, PaymentMethod: c.PaymentMethod}
+}

@@ -1,0 +1,210 @@
+package saga
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/checkout-dev/checkout/internal/apperr"
+	"github.com/checkout-dev/checkout/internal/checkout"
+	"github.com/checkout-dev/checkout/internal/events"
+	"github.com/checkout-dev/checkout/internal/inventory"
+	"github.com/checkout-dev/checkout/internal/order"
+	"github.com/checkout-dev/checkout/internal/payment"
+)
+
+// DefaultReservationTTL is how long stock is held for a checkout.
+const DefaultReservationTTL = 15 * time.Minute
+
+// Steps are the saga's step handlers. Each is idempotent: the state machine
+// may run a step again after a crash or a retry, and the second run changes
+// nothing. Compensations are also safe when their forward step never ran.
+type Steps struct {
+	Checkouts      *checkout.Store
+	Inventory      *inventory.Store
+	Payments       *payment.Service
+	Orders         *order.Service
+	ReservationTTL time.Duration
+	Now            func() time.Time
+	Log            *slog.Logger
+}
+
+func (s *Steps) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Steps) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// load validates the state and returns the recorded checkout it names.
+// Errors: Invalid when a field is malformed, the checkout does not exist, or
+// the state's cart is not the recorded one.
+func (s *Steps) load(ctx context.Context, st State, wantCart bool) (checkout.Checkout, error) {
+	id, err := uuid.Parse(st.CheckoutID)
+	if err != nil {
+		return checkout.Checkout{}, apperr.InvalidField("checkout_id", "must be a checkout id (UUID)")
+	}
+	if wantCart {
+		req := checkout.Request{Items: st.Items, Currency: st.Currency, PaymentMethod: st.PaymentMethod}
+		if err := req.Validate(); err != nil {
+			return checkout.Checkout{}, err
+		}
+	}
+	c, err := s.Checkouts.Get(ctx, id)
+	if apperr.Is(err, apperr.NotFound) {
+		return checkout.Checkout{}, apperr.InvalidField("checkout_id", "no checkout %s", id)
+	}
+	if err != nil {
+		return checkout.Checkout{}, err
+	}
+	if wantCart {
+		req := checkout.Request{Items: st.Items, Currency: st.Currency, PaymentMethod: st.PaymentMethod}
+		if !bytes.Equal(checkout.Fingerprint(req), checkout.Fingerprint(c.Request())) || st.Amount != c.Amount || st.UserID != c.UserID {
+			return checkout.Checkout{}, apperr.InvalidField("items", "the state's cart, amount or user does not match checkout %s", id)
+		}
+	}
+	return c, nil
+}
+
+// ReserveStock holds every line of the checkout until the reservation TTL
+// and marks the checkout processing.
+// Errors: OutOfStock, InvalidRequest, Transient.
+func (s *Steps) ReserveStock(ctx context.Context, st State) (State, error) {
+	c, err := s.load(ctx, st, true)
+	if err != nil {
+		return st, err
+	}
+	ttl := s.ReservationTTL
+	if ttl <= 0 {
+		ttl = DefaultReservationTTL
+	}
+	lines := make([]inventory.Line, len(c.Items))
+	for i, it := range c.Items {
+		lines[i] = inventory.Line{SKU: it.SKU, Quantity: it.Quantity}
+	}
+	r, err := s.Inventory.Reserve(ctx, c.ID, lines, s.now().Add(ttl))
+	if err != nil {
+		return st, err
+	}
+	if err := s.Checkouts.MarkProcessing(ctx, c.ID); err != nil {
+		return st, err
+	}
+	st.Reservation = &Reservation{ExpiresAt: r.ExpiresAt.UTC()}
+	return st, nil
+}
+
+// ChargePayment charges the checkout's amount at most once.
+// Errors: PaymentDeclined, PaymentFailed, PaymentRequiresAction,
+// PaymentGatewayUnavailable, PaymentOutcomeUnknown, InvalidRequest.
+func (s *Steps) ChargePayment(ctx context.Context, st State) (State, error) {
+	c, err := s.load(ctx, st, true)
+	if err != nil {
+		return st, err
+	}
+	tx, err := s.Payments.Charge(ctx, c.ID)
+	if err != nil {
+		return st, err
+	}
+	st.Payment = &Payment{TransactionID: tx.ID, IntentID: tx.ProviderPaymentID, Status: tx.Status}
+	return st, nil
+}
+
+// CreateOrder makes the order (committing the reservations and completing
+// the checkout) and adds the order event to the state for the queues.
+// Errors: ReservationExpired, InvalidRequest, Transient.
+func (s *Steps) CreateOrder(ctx context.Context, st State) (State, error) {
+	c, err := s.load(ctx, st, true)
+	if err != nil {
+		return st, err
+	}
+	o, _, err := s.Orders.Create(ctx, c.ID)
+	if err != nil {
+		return st, err
+	}
+	st.Order = &OrderRef{OrderID: o.ID.String()}
+	st.Event = orderEvent(o)
+	return st, nil
+}
+
+func orderEvent(o order.Order) *events.OrderEvent {
+	ev := &events.OrderEvent{
+		SchemaVersion: events.SchemaVersion,
+		EventID:       events.EventID(o.ID, events.TypeOrderCreated),
+		Type:          events.TypeOrderCreated,
+		OccurredAt:    o.CreatedAt.UTC(),
+		Order: events.Order{OrderID: o.ID.String(), CheckoutID: o.CheckoutID.String(), UserID: o.UserID,
+			Amount: o.Amount, Currency: o.Currency},
+	}
+	for _, it := range o.Items {
+		ev.Order.Items = append(ev.Order.Items, events.Item{SKU: it.SKU, Name: it.Name, Quantity: it.Quantity, UnitAmount: it.UnitAmount})
+	}
+	return ev
+}
+
+// ReleaseStock returns the checkout's held units (compensation). Idempotent
+// and safe when nothing was reserved.
+func (s *Steps) ReleaseStock(ctx context.Context, st State) (State, error) {
+	c, err := s.load(ctx, st, false)
+	if err != nil {
+		return st, err
+	}
+	released, err := s.Inventory.Release(ctx, c.ID)
+	if err != nil {
+		return st, err
+	}
+	st.Release = &Release{Released: released}
+	return st, nil
+}
+
+// RefundPayment refunds the checkout's charge (compensation). Idempotent
+// and safe when nothing was charged.
+func (s *Steps) RefundPayment(ctx context.Context, st State) (State, error) {
+	c, err := s.load(ctx, st, false)
+	if err != nil {
+		return st, err
+	}
+	refunded, err := s.Payments.Refund(ctx, c.ID)
+	if err != nil {
+		return st, err
+	}
+	st.Refund = &Refund{Refunded: refunded}
+	return st, nil
+}
+
+// MarkOutcome records the checkout's final status and the failure code
+// derived from the caught error. Idempotent.
+func (s *Steps) MarkOutcome(ctx context.Context, in Outcome) (Outcome, error) {
+	id, err := uuid.Parse(in.CheckoutID)
+	if err != nil {
+		return in, apperr.InvalidField("checkout_id", "must be a checkout id (UUID)")
+	}
+	var code, msg string
+	switch in.Status {
+	case checkout.StatusFailed:
+		if in.Error == nil {
+			return in, apperr.InvalidField("error", "is required for status failed")
+		}
+		code, msg = FailureCode(in.Error.Error), causeMessage(in.Error)
+	case checkout.StatusNeedsReview:
+		code, msg = "compensation_failed", "a compensation failed; the checkout was sent to manual review"
+		if in.Error != nil {
+			msg += ": " + causeMessage(in.Error)
+		}
+	default:
+		return in, apperr.InvalidField("status", "must be %q or %q", checkout.StatusFailed, checkout.StatusNeedsReview)
+	}
+	if err := s.Checkouts.Finish(ctx, id, in.Status, code, msg); err != nil {
+		return in, err
+	}
+	return in, nil
+}
