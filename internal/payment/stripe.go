@@ -38,7 +38,8 @@ func NewStripe(cfg StripeConfig) *Stripe {
 		timeout = 10 * time.Second
 	}
 	bc := &stripe.BackendConfig{
-		HTTPClient:        &http.Client{Timeout: timeout},
+		// Its own transport: connections are not shared with other clients.
+		HTTPClient:        &http.Client{Timeout: timeout, Transport: http.DefaultTransport.(*http.Transport).Clone()},
 		MaxNetworkRetries: stripe.Int64(0),
 		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
 	}
