@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"reflect"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/checkout-dev/checkout/internal/app"
+	"github.com/checkout-dev/checkout/internal/checkout"
+	"github.com/checkout-dev/checkout/internal/saga"
+)
+
+const saga15m = 15 * time.Minute
+
+// demo runs two scripted checkouts through the step handlers, exactly as
+// the state machine will call them (JSON in, JSON out): one that succeeds,
+// and one whose card is declined so the compensation runs.
+func demo(ctx context.Context, core *app.Core, out io.Writer) error {
+	scripts := []struct {
+		title string
+		pm    string
+	}{
+		{"a checkout that succeeds (pm_card_visa)", "pm_card_visa"},
+		{"a checkout whose card is declined (pm_card_chargeDeclined)", "pm_card_chargeDeclined"},
+	}
+	for _, sc := range scripts {
+		fmt.Fprintf(out, "\n== %s\n", sc.title)
+		req := checkout.Request{Items: []checkout.Item{{SKU: "TEE-BLACK-M", Quantity: 2}, {SKU: "MUG-LOGO", Quantity: 1}},
+			Currency: "USD", PaymentMethod: sc.pm}
+		c, _, err := core.Checkouts.CreateOrGet(ctx, "demo-user", "demo-"+uuid.NewString(), req)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "checkout %s recorded: %d %s for %d lines\n", c.ID, c.Amount, c.Currency, len(c.Items))
+		st := saga.StateFor(c)
+		failed := ""
+		for _, step := range []string{saga.FnReserveStock, saga.FnChargePayment, saga.FnCreateOrder} {
+			if st, err = invoke(ctx, core, out, step, st); err != nil {
+				failed = typeName(err)
+				break
+			}
+		}
+		if failed != "" {
+			if failed != "OutOfStock" && failed != "InvalidRequest" {
+				if _, err := invoke(ctx, core, out, saga.FnReleaseStock, st); err != nil {
+					return err
+				}
+			}
+			outcome := saga.Outcome{CheckoutID: st.CheckoutID, Status: checkout.StatusFailed, Error: &saga.StepError{Error: failed}}
+			if _, err := invoke(ctx, core, out, saga.FnMarkOutcome, outcome); err != nil {
+				return err
+			}
+		}
+		final, err := core.Checkouts.Get(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "checkout %s is %s %s\n", final.ID, final.Status, final.FailureCode)
+	}
+	for _, sku := range []string{"TEE-BLACK-M", "MUG-LOGO"} {
+		l, err := core.Inventory.Level(ctx, sku)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "stock %-12s on_hand=%d reserved=%d available=%d\n", sku, l.OnHand, l.Reserved, l.Available)
+	}
+	return nil
+}
+
+// invoke calls one step through its Lambda-shaped handler and prints it.
+func invoke[T any](ctx context.Context, core *app.Core, out io.Writer, step string, in T) (T, error) {
+	payload, err := json.Marshal(in)
+	if err != nil {
+		return in, err
+	}
+	start := time.Now()
+	res, err := core.Steps.Handler(step).Invoke(ctx, payload)
+	if err != nil {
+		fmt.Fprintf(out, "  %-15s → %s: %v (%s)\n", step, typeName(err), err, time.Since(start).Round(time.Millisecond))
+		return in, err
+	}
+	var next T
+	if err := json.Unmarshal(res, &next); err != nil {
+		return in, err
+	}
+	fmt.Fprintf(out, "  %-15s → ok (%s) %s\n", step, time.Since(start).Round(time.Millisecond), summary(step, res))
+	return next, nil
+}
+
+func summary(step string, res []byte) string {
+	var st saga.State
+	_ = json.Unmarshal(res, &st)
+	switch step {
+	case saga.FnReserveStock:
+		if st.Reservation != nil {
+			return "held until " + st.Reservation.ExpiresAt.Format(time.TimeOnly)
+		}
+	case saga.FnChargePayment:
+		if st.Payment != nil {
+			return "payment " + st.Payment.IntentID + " " + st.Payment.Status
+		}
+	case saga.FnCreateOrder:
+		if st.Order != nil {
+			return "order " + st.Order.OrderID
+		}
+	case saga.FnReleaseStock:
+		if st.Release != nil {
+			return fmt.Sprintf("released=%v", st.Release.Released)
+		}
+	}
+	return ""
+}
+
+func typeName(err error) string {
+	t := reflect.TypeOf(err)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Name()
+}
