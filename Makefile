@@ -7,15 +7,22 @@ export PATH := $(BIN):$(PATH)
 
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: dev test lint tools fmt vet staticcheck
+.PHONY: dev test lint tools fmt
 
 ## dev: start the local stack (PostgreSQL, migrations, demo catalog, ...)
 dev:
 	$(GO) run ./cmd/checkout-local
 
-## test: every test, on real PostgreSQL
-test:
+## test: every test, on real PostgreSQL (installs the test tools first)
+test: tools
 	$(GO) test -count=1 -timeout 20m ./...
+
+## tools: third-party checkers the tests drive (asl-validator from npm)
+tools: tools/asl/node_modules
+
+tools/asl/node_modules: tools/asl/package.json tools/asl/package-lock.json
+	cd tools/asl && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 ## lint: gofmt, go vet, staticcheck
 lint: $(BIN)/staticcheck
