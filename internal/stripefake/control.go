@@ -1,0 +1,71 @@
+package stripefake
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// serveControl implements the /_fake endpoints (see package doc).
+func (f *Fake) serveControl(w http.ResponseWriter, r *http.Request) {
+	fail := func(status int, msg string) {
+		writeResponse(w, jsonResponse(status, map[string]any{"error": map[string]string{"message": msg}}))
+	}
+	switch p := r.URL.Path; {
+	case p == "/_fake/faults" && r.Method == http.MethodGet:
+		writeResponse(w, jsonResponse(http.StatusOK, map[string]any{"faults": f.PendingFaults()}))
+	case p == "/_fake/faults" && r.Method == http.MethodDelete:
+		f.ClearFaults()
+		writeResponse(w, jsonResponse(http.StatusOK, map[string]any{"faults": []Fault{}}))
+	case p == "/_fake/faults" && r.Method == http.MethodPost:
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			fail(http.StatusBadRequest, "reading body: "+err.Error())
+			return
+		}
+		var faults []Fault
+		if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '[' {
+			err = json.Unmarshal(t, &faults)
+		} else {
+			var one Fault
+			err = json.Unmarshal(t, &one)
+			faults = []Fault{one}
+		}
+		if err != nil {
+			fail(http.StatusBadRequest, "invalid fault JSON: "+err.Error())
+			return
+		}
+		for _, ft := range faults { // validate all before queueing any
+			if err := ft.validate(); err != nil {
+				fail(http.StatusBadRequest, err.Error())
+				return
+			}
+		}
+		for _, ft := range faults {
+			_ = f.InjectFault(ft) // validated above
+		}
+		writeResponse(w, jsonResponse(http.StatusOK, map[string]any{"faults": f.PendingFaults()}))
+	case p == "/_fake/reset" && r.Method == http.MethodPost:
+		f.Reset()
+		writeResponse(w, jsonResponse(http.StatusOK, map[string]any{"reset": true}))
+	case p == "/_fake/requests" && r.Method == http.MethodGet:
+		writeResponse(w, jsonResponse(http.StatusOK, map[string]any{"requests": f.Requests()}))
+	case strings.HasPrefix(p, "/_fake/payment_intents/") && strings.HasSuffix(p, "/authenticate") && r.Method == http.MethodPost:
+		id := strings.TrimSuffix(strings.TrimPrefix(p, "/_fake/payment_intents/"), "/authenticate")
+		result := r.URL.Query().Get("result")
+		if result != "" && result != "success" && result != "failure" {
+			fail(http.StatusBadRequest, "result must be success or failure")
+			return
+		}
+		if err := f.CompleteAuthentication(id, result != "failure"); err != nil {
+			fail(http.StatusBadRequest, err.Error())
+			return
+		}
+		pi, _ := f.PaymentIntent(id)
+		writeResponse(w, jsonResponse(http.StatusOK, map[string]any{"id": pi.ID, "status": pi.Status}))
+	default:
+		fail(http.StatusNotFound, "unknown stripefake control endpoint "+r.Method+" "+p)
+	}
+}

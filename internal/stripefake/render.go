@@ -1,0 +1,119 @@
+package stripefake
+
+import (
+	"sort"
+	"strings"
+)
+
+// Rendering of state as Stripe JSON. Callers hold f.mu.
+
+var expandable = struct{ pi, refund map[string]bool }{
+	pi:     map[string]bool{"latest_charge": true, "payment_method": true},
+	refund: map[string]bool{"charge": true, "payment_intent": true},
+}
+
+// checkExpand rejects expand paths the object does not support.
+func checkExpand(expand, allowed map[string]bool) *apiError {
+	keys := make([]string, 0, len(expand))
+	for k := range expand {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !allowed[k] {
+			return validationError("", "expand", "This property cannot be expanded ("+k+").")
+		}
+	}
+	return nil
+}
+
+func (f *Fake) renderPI(pi *paymentIntent, expand map[string]bool) *paymentIntentJSON {
+	j := &paymentIntentJSON{
+		ID: pi.id, Object: "payment_intent", Amount: pi.amount, AmountCapturable: pi.amountCapturable,
+		AmountDetails: map[string]any{"tip": map[string]any{}}, AmountReceived: pi.amountReceived,
+		CaptureMethod: pi.captureMethod, ClientSecret: pi.clientSecret, ConfirmationMethod: pi.confirmationMethod,
+		Created: pi.created, Currency: pi.currency, Customer: pi.customer, Description: pi.description,
+		Metadata: copyMeta(pi.metadata), PaymentMethodTypes: append([]string(nil), pi.paymentMethodTypes...),
+		PaymentMethodOptions: map[string]any{"card": map[string]any{"installments": nil, "mandate_options": nil,
+			"network": nil, "request_three_d_secure": "automatic"}},
+		ReceiptEmail: pi.receiptEmail, SetupFutureUsage: pi.setupFutureUsage, StatementDescriptor: pi.statementDescriptor,
+		Status: pi.status,
+	}
+	if pi.canceledAt != 0 {
+		ca := pi.canceledAt
+		j.CanceledAt = &ca
+		j.CancellationReason = strPtr(pi.cancellationReason)
+	}
+	if pi.lastPaymentError != nil {
+		e := *pi.lastPaymentError
+		j.LastPaymentError = &e
+	}
+	if pi.latestCharge != "" {
+		if ch := f.charges[pi.latestCharge]; expand["latest_charge"] && ch != nil {
+			j.LatestCharge = f.renderCharge(ch)
+		} else {
+			j.LatestCharge = pi.latestCharge
+		}
+	}
+	if pi.paymentMethod != "" {
+		if pm := f.pms[pi.paymentMethod]; expand["payment_method"] && pm != nil {
+			j.PaymentMethod = pm.json()
+		} else {
+			j.PaymentMethod = pi.paymentMethod
+		}
+	}
+	if pi.status == "requires_action" {
+		j.NextAction = map[string]any{
+			"type": "use_stripe_sdk",
+			"use_stripe_sdk": map[string]any{
+				"type":      "three_d_secure_redirect",
+				"stripe_js": "https://hooks.stripe.com/redirect/authenticate/src_fake?client_secret=" + pi.clientSecret,
+				"source":    "src_" + strings.TrimPrefix(pi.id, "pi_"),
+			},
+		}
+	}
+	return j
+}
+
+func (f *Fake) renderCharge(ch *charge) *chargeJSON {
+	j := &chargeJSON{
+		ID: ch.id, Object: "charge", Amount: ch.amount, AmountCaptured: ch.amountCaptured,
+		AmountRefunded: ch.amountRefunded, Captured: ch.captured, Created: ch.created, Currency: ch.currency,
+		FailureCode: strPtr(ch.failureCode), FailureMessage: strPtr(ch.failureMessage), Metadata: map[string]string{},
+		Paid: ch.status == "succeeded", PaymentIntent: ch.paymentIntent, PaymentMethod: ch.paymentMethod,
+		Refunded: ch.amountRefunded >= ch.amount, Status: ch.status,
+	}
+	if pi := f.pis[ch.paymentIntent]; pi != nil {
+		j.Description = pi.description
+		j.Metadata = copyMeta(pi.metadata)
+	}
+	outcome := map[string]any{"network_status": "approved_by_network", "reason": nil, "risk_level": "normal",
+		"seller_message": "Payment complete.", "type": "authorized"}
+	if ch.status == "failed" {
+		outcome = map[string]any{"network_status": "declined_by_network", "reason": ch.declineCode, "risk_level": "normal",
+			"seller_message": "The bank did not return any further details with this decline.", "type": "issuer_declined"}
+	}
+	j.Outcome = outcome
+	card := map[string]any{}
+	if pm := f.pms[ch.paymentMethod]; pm != nil {
+		card = map[string]any{"brand": pm.card.brand, "last4": pm.card.last4, "funding": pm.card.funding,
+			"country": pm.card.country, "exp_month": 12, "exp_year": 2030}
+	}
+	j.PaymentMethodDetails = map[string]any{"type": "card", "card": card}
+	return j
+}
+
+func (f *Fake) renderRefund(re *refund, expand map[string]bool) *refundJSON {
+	j := &refundJSON{
+		ID: re.id, Object: "refund", Amount: re.amount, Created: re.created, Currency: re.currency,
+		Metadata: copyMeta(re.metadata), Reason: strPtr(re.reason), Status: re.status,
+	}
+	j.Charge, j.PaymentIntent = re.charge, re.paymentIntent
+	if ch := f.charges[re.charge]; expand["charge"] && ch != nil {
+		j.Charge = f.renderCharge(ch)
+	}
+	if pi := f.pis[re.paymentIntent]; expand["payment_intent"] && pi != nil {
+		j.PaymentIntent = f.renderPI(pi, nil)
+	}
+	return j
+}
