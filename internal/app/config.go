@@ -22,8 +22,8 @@ import (
 
 // Config is everything the core needs, read from the environment.
 type Config struct {
-	DatabaseURL      string             // DATABASE_URL, or built from DATABASE_SECRET_ARN + DATABASE_HOST
-	StripeSecretKey  string             // STRIPE_SECRET_KEY, or the secret STRIPE_SECRET_ARN
+	DatabaseURL      string             // DATABASE_URL, or built from DATABASE_SECRET_ARN + DATABASE_PROXY_ENDPOINT
+	StripeSecretKey  string             // STRIPE_SECRET_KEY, or the secret STRIPE_API_KEY_SECRET_ARN
 	StripeAPIURL     string             // STRIPE_API_URL: a Stripe-compatible server (the local fake)
 	Strategy         inventory.Strategy // INVENTORY_STRATEGY (conditional, pessimistic, optimistic)
 	ReservationTTL   time.Duration      // RESERVATION_TTL (Go duration), default 15m
@@ -54,9 +54,9 @@ func FromEnv(ctx context.Context) (Config, error) {
 			return cfg, err
 		}
 	}
-	if cfg.StripeSecretKey == "" && os.Getenv("STRIPE_SECRET_ARN") != "" {
-		if cfg.StripeSecretKey, err = secretString(ctx, os.Getenv("STRIPE_SECRET_ARN")); err != nil {
-			return cfg, fmt.Errorf("STRIPE_SECRET_ARN: %w", err)
+	if cfg.StripeSecretKey == "" && os.Getenv("STRIPE_API_KEY_SECRET_ARN") != "" {
+		if cfg.StripeSecretKey, err = secretString(ctx, os.Getenv("STRIPE_API_KEY_SECRET_ARN")); err != nil {
+			return cfg, fmt.Errorf("STRIPE_API_KEY_SECRET_ARN: %w", err)
 		}
 	}
 	return cfg, nil
@@ -70,12 +70,14 @@ func envOr(k, def string) string {
 }
 
 // databaseURLFromSecret builds a DSN from an RDS-managed secret
-// ({"username","password"}) and DATABASE_HOST (the RDS Proxy endpoint).
+// ({"username","password"}), DATABASE_PROXY_ENDPOINT (the RDS Proxy),
+// DATABASE_PORT and DATABASE_NAME, as template.yaml sets them.
 func databaseURLFromSecret(ctx context.Context) (string, error) {
-	arn, host := os.Getenv("DATABASE_SECRET_ARN"), os.Getenv("DATABASE_HOST")
+	arn, host := os.Getenv("DATABASE_SECRET_ARN"), os.Getenv("DATABASE_PROXY_ENDPOINT")
 	if arn == "" || host == "" {
-		return "", fmt.Errorf("set DATABASE_URL, or DATABASE_SECRET_ARN and DATABASE_HOST")
+		return "", fmt.Errorf("set DATABASE_URL, or DATABASE_SECRET_ARN and DATABASE_PROXY_ENDPOINT")
 	}
+	host += ":" + envOr("DATABASE_PORT", "5432")
 	raw, err := secretString(ctx, arn)
 	if err != nil {
 		return "", fmt.Errorf("DATABASE_SECRET_ARN: %w", err)
