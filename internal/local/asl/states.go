@@ -1,0 +1,439 @@
+package asl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+func (s *stepper) pass() (Cursor, []Event, error) {
+	eff, err := s.effectiveInput(s.contextObject("", nil))
+	if err != nil {
+		return s.fail(err)
+	}
+	result := eff
+	if s.st.hasResult {
+		result = deepCopy(s.st.result)
+	}
+	merged, err := applyResultPath(s.st.ResultPath, s.input, result)
+	if err != nil {
+		return s.fail(err)
+	}
+	out, err := s.outputPath(merged)
+	if err != nil {
+		return s.fail(err)
+	}
+	return s.next(out)
+}
+
+// resourceParts splits a Resource into the resourceType and resource that
+// AWS reports in Task* history events.
+func resourceParts(res string) (string, string) {
+	if rest, ok := strings.CutPrefix(res, "arn:aws:states:::"); ok {
+		if t, r, ok := strings.Cut(rest, ":"); ok {
+			return t, r
+		}
+		return rest, ""
+	}
+	parts := strings.SplitN(res, ":", 4)
+	if len(parts) >= 3 {
+		return parts[2], res
+	}
+	return "", res
+}
+
+func (s *stepper) secondsField(fixed *int, path string, eff any, field string) (int, error) {
+	if fixed != nil {
+		return *fixed, nil
+	}
+	if path == "" {
+		return 0, nil
+	}
+	v, err := MustParsePath(path).Get(eff)
+	if err != nil {
+		return 0, err
+	}
+	n, ok := toInt(v)
+	if !ok || n <= 0 {
+		return 0, runtimeErr("%s '%s' must point to a positive integer, got %s", field, path, mustEncode(v))
+	}
+	return int(n), nil
+}
+
+func (s *stepper) scheduleTask() (Cursor, []Event, error) {
+	token := ""
+	if strings.HasSuffix(s.st.Resource, ".waitForTaskToken") {
+		token = s.env.token(fmt.Sprintf("%s#%d#%d", s.st.name, s.c.Seq, s.c.RetryCount))
+	}
+	eff, err := s.effectiveInput(s.contextObject(token, nil))
+	if err != nil {
+		return s.fail(err)
+	}
+	raw, err := s.inputPath()
+	if err != nil {
+		return s.fail(err)
+	}
+	timeout, err := s.secondsField(s.st.TimeoutSeconds, s.st.TimeoutSecondsPath, raw, "TimeoutSecondsPath")
+	if err != nil {
+		return s.fail(err)
+	}
+	heartbeat, err := s.secondsField(s.st.HeartbeatSeconds, s.st.HeartbeatSecondsPath, raw, "HeartbeatSecondsPath")
+	if err != nil {
+		return s.fail(err)
+	}
+	s.c.Phase, s.c.TaskInput, s.c.TaskToken = "run", mustEncode(eff), token
+	s.c.Timeout, s.c.Heartbeat, s.c.ResumeAt = timeout, heartbeat, nil
+	typ, res := resourceParts(s.st.Resource)
+	details := map[string]any{"resourceType": typ, "resource": res, "region": s.env.Region,
+		"parameters": string(s.c.TaskInput)}
+	if timeout > 0 {
+		details["timeoutInSeconds"] = timeout
+	}
+	if heartbeat > 0 {
+		details["heartbeatInSeconds"] = heartbeat
+	}
+	s.emit("TaskScheduled", details)
+	return s.c, s.events, nil
+}
+
+type taskResult struct {
+	out json.RawMessage
+	err error
+}
+
+// runTask calls the TaskRunner for a scheduled task. orig is returned with
+// ctx's error when the embedder's context ends mid-call.
+func (s *stepper) runTask(ctx context.Context, orig Cursor) (Cursor, []Event, error) {
+	typ, res := resourceParts(s.st.Resource)
+	s.emit("TaskStarted", map[string]any{"resourceType": typ, "resource": res})
+	req := TaskRequest{Resource: s.st.Resource, Input: s.c.TaskInput, TaskToken: s.c.TaskToken,
+		StateName: s.st.name, Attempt: s.c.RetryCount, TimeoutSeconds: s.c.Timeout,
+		HeartbeatSeconds: s.c.Heartbeat, ExecutionID: s.env.Execution.ID}
+	out, err := callTask(ctx, s.env, req)
+	if ctx.Err() != nil {
+		return orig, nil, ctx.Err()
+	}
+	if err != nil {
+		te := asTaskError(err)
+		kind := "TaskFailed"
+		if te.ErrorName == ErrTimeout || te.ErrorName == ErrHeartbeatTimeout {
+			kind = "TaskTimedOut"
+		}
+		s.emit(kind, map[string]any{"resourceType": typ, "resource": res, "error": te.ErrorName, "cause": te.Cause})
+		return s.fail(te)
+	}
+	result, derr := decodeJSON(out)
+	if derr != nil {
+		te := runtimeErr("the task returned invalid JSON: %v", derr)
+		s.emit("TaskFailed", map[string]any{"resourceType": typ, "resource": res, "error": te.ErrorName, "cause": te.Cause})
+		return s.fail(te)
+	}
+	s.emit("TaskSucceeded", map[string]any{"resourceType": typ, "resource": res, "output": string(mustEncode(result)),
+		"outputDetails": map[string]any{"truncated": false}})
+	final, perr := s.processResult(result, s.contextObject(s.c.TaskToken, nil))
+	if perr != nil {
+		return s.fail(perr)
+	}
+	return s.next(final)
+}
+
+// callTask runs the task with the TimeoutSeconds deadline measured on the
+// env's clock. A runner panic becomes States.TaskFailed.
+func callTask(ctx context.Context, env *Env, req TaskRequest) (json.RawMessage, error) {
+	if env.Runner == nil {
+		return nil, &TaskError{ErrorName: ErrTaskFailed, Cause: "no TaskRunner configured"}
+	}
+	cctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(context.Canceled)
+	done := make(chan taskResult, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- taskResult{err: &TaskError{ErrorName: ErrTaskFailed, Cause: fmt.Sprintf("task runner panicked: %v", r)}}
+			}
+		}()
+		out, err := env.Runner.RunTask(cctx, req)
+		done <- taskResult{out, err}
+	}()
+	var timer <-chan time.Time
+	if req.TimeoutSeconds > 0 {
+		timer = env.clock().After(time.Duration(req.TimeoutSeconds) * time.Second)
+	}
+	select {
+	case r := <-done:
+		return r.out, r.err
+	case <-timer:
+		cancel(ErrTaskTimedOut)
+		return nil, &TaskError{ErrorName: ErrTimeout, Cause: fmt.Sprintf("the task did not finish within %d seconds", req.TimeoutSeconds)}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (s *stepper) choice() (Cursor, []Event, error) {
+	eff, err := s.inputPath()
+	if err != nil {
+		return s.fail(err)
+	}
+	ctxObj := s.contextObject("", nil)
+	target := ""
+	for _, r := range s.st.Choices {
+		ok, err := r.eval(eff, ctxObj)
+		if err != nil {
+			return s.fail(err)
+		}
+		if ok {
+			target = r.Next
+			break
+		}
+	}
+	if target == "" {
+		target = s.st.Default
+	}
+	if target == "" {
+		return s.fail(&TaskError{ErrorName: ErrRuntime, Cause: fmt.Sprintf("No Choice Rule matched and there is no Default in state '%s' (States.NoChoiceMatched)", s.st.name)})
+	}
+	out, err := s.outputPath(eff)
+	if err != nil {
+		return s.fail(err)
+	}
+	return s.goTo(target, out)
+}
+
+func (s *stepper) wait() (Cursor, []Event, error) {
+	eff, err := s.inputPath()
+	if err != nil {
+		return s.fail(err)
+	}
+	if s.c.Phase != "wait" {
+		var until time.Time
+		switch st := s.st; {
+		case st.Seconds != nil:
+			n, _ := toInt(*st.Seconds)
+			until = s.c.EnteredAt.Add(time.Duration(n) * time.Second)
+		case st.Timestamp != "":
+			until, _ = parseTimestamp(st.Timestamp)
+		case st.SecondsPath != "":
+			v, err := MustParsePath(st.SecondsPath).Get(eff)
+			if err != nil {
+				return s.fail(err)
+			}
+			n, ok := toInt(v)
+			if !ok || n < 0 {
+				return s.fail(runtimeErr("SecondsPath '%s' must point to a non-negative integer, got %s", st.SecondsPath, mustEncode(v)))
+			}
+			until = s.c.EnteredAt.Add(time.Duration(n) * time.Second)
+		default:
+			v, err := MustParsePath(st.TimestampPath).Get(eff)
+			if err != nil {
+				return s.fail(err)
+			}
+			str, _ := v.(string)
+			t, ok := parseTimestamp(str)
+			if !ok {
+				return s.fail(runtimeErr("TimestampPath '%s' must point to an RFC 3339 timestamp, got %s", st.TimestampPath, mustEncode(v)))
+			}
+			until = t
+		}
+		s.c.Phase = "wait"
+		if until.After(s.now) {
+			u := until.UTC()
+			s.c.ResumeAt = &u
+			return s.c, s.events, nil
+		}
+	}
+	out, err := s.outputPath(eff)
+	if err != nil {
+		return s.fail(err)
+	}
+	return s.next(out)
+}
+
+func (s *stepper) failState() (Cursor, []Event, error) {
+	te := &TaskError{ErrorName: s.st.Error, Cause: s.st.Cause}
+	ctxObj := s.contextObject("", nil)
+	resolve := func(expr string) (string, error) {
+		var v any
+		var err error
+		if isIntrinsic(expr) {
+			var c *intrinsicCall
+			if c, err = parseIntrinsic(expr); err == nil {
+				v, err = evalIntrinsic(c, s.input, ctxObj, s.env)
+			}
+		} else {
+			p := MustParsePath(expr)
+			doc := s.input
+			if p.IsContext() {
+				doc = ctxObj
+			}
+			v, err = p.Get(doc)
+		}
+		if err != nil {
+			return "", err
+		}
+		str, ok := v.(string)
+		if !ok {
+			return "", runtimeErr("'%s' must resolve to a string, got %s", expr, typeName(v))
+		}
+		return str, nil
+	}
+	var err error
+	if s.st.ErrorPath != "" {
+		if te.ErrorName, err = resolve(s.st.ErrorPath); err != nil {
+			return s.terminal(asTaskError(err))
+		}
+	}
+	if s.st.CausePath != "" {
+		if te.Cause, err = resolve(s.st.CausePath); err != nil {
+			return s.terminal(asTaskError(err))
+		}
+	}
+	return s.terminal(te)
+}
+
+// runBranches runs sub-definitions concurrently (at most limit at once;
+// 0 = all) and returns their outputs in order, their events in order, and
+// the first failure. A failure cancels the other branches.
+func (s *stepper) runBranches(ctx context.Context, defs []*Definition, inputs []any, scope string, limit int) ([]any, []Event, *TaskError, error) {
+	n := len(defs)
+	outs := make([]any, n)
+	evs := make([][]Event, n)
+	errs := make([]*TaskError, n)
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first *TaskError
+	if limit <= 0 {
+		limit = n
+	}
+	sem := make(chan struct{}, max(limit, 1))
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-bctx.Done():
+				return
+			}
+			env := s.env.child(fmt.Sprintf("%s#%d#%d/%s%d", s.st.name, s.c.Seq, s.c.RetryCount, scope, i))
+			cur, err := defs[i].Begin(mustEncode(inputs[i]), s.now)
+			if err == nil {
+				cur, err = defs[i].Run(bctx, env, cur, func(_ Cursor, e []Event) error {
+					evs[i] = append(evs[i], e...)
+					return nil
+				})
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				if first == nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
+					first = &TaskError{ErrorName: ErrRuntime, Cause: err.Error()}
+					errs[i] = first
+					cancel()
+				}
+			case cur.Status == StatusFailed:
+				errs[i] = &TaskError{ErrorName: cur.Error, Cause: cur.Cause}
+				if first == nil {
+					first = errs[i]
+					cancel()
+				}
+			default:
+				v, derr := decodeJSON(cur.Output)
+				if derr != nil {
+					v = nil
+				}
+				outs[i] = v
+			}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil, nil, nil, ctx.Err()
+	}
+	var all []Event
+	for _, e := range evs {
+		all = append(all, e...)
+	}
+	return outs, all, first, nil
+}
+
+func (s *stepper) parallel(ctx context.Context, orig Cursor) (Cursor, []Event, error) {
+	ctxObj := s.contextObject("", nil)
+	eff, err := s.effectiveInput(ctxObj)
+	if err != nil {
+		return s.fail(err)
+	}
+	s.emit("ParallelStateStarted", nil)
+	inputs := make([]any, len(s.st.Branches))
+	for i := range inputs {
+		inputs[i] = eff
+	}
+	outs, evs, ferr, err := s.runBranches(ctx, s.st.Branches, inputs, "branch", 0)
+	if err != nil {
+		return orig, nil, err
+	}
+	s.events = append(s.events, evs...)
+	if ferr != nil {
+		s.emit("ParallelStateFailed", nil)
+		return s.fail(ferr)
+	}
+	s.emit("ParallelStateSucceeded", nil)
+	out, err := s.processResult(outs, ctxObj)
+	if err != nil {
+		return s.fail(err)
+	}
+	return s.next(out)
+}
+
+func (s *stepper) mapState(ctx context.Context, orig Cursor) (Cursor, []Event, error) {
+	eff, err := s.inputPath()
+	if err != nil {
+		return s.fail(err)
+	}
+	itemsV := eff
+	if s.st.ItemsPath.Set && !s.st.ItemsPath.Null {
+		if itemsV, err = s.st.ItemsPath.Path.Get(eff); err != nil {
+			return s.fail(err)
+		}
+	}
+	items, ok := itemsV.([]any)
+	if !ok {
+		return s.fail(runtimeErr("Map ItemsPath must select an array, got %s", typeName(itemsV)))
+	}
+	inputs := make([]any, len(items))
+	defs := make([]*Definition, len(items))
+	for i, it := range items {
+		defs[i] = s.st.ItemProcessor
+		inputs[i] = it
+		if s.st.itemSelector != nil {
+			ctxObj := s.contextObject("", map[string]any{"Index": json.Number(fmt.Sprint(i)), "Value": it})
+			if inputs[i], err = s.st.itemSelector.eval(eff, ctxObj, s.env); err != nil {
+				return s.fail(err)
+			}
+		}
+	}
+	s.emit("MapStateStarted", map[string]any{"length": len(items)})
+	outs, evs, ferr, err := s.runBranches(ctx, defs, inputs, "item", s.st.MaxConcurrency)
+	if err != nil {
+		return orig, nil, err
+	}
+	s.events = append(s.events, evs...)
+	if ferr != nil {
+		s.emit("MapStateFailed", nil)
+		return s.fail(ferr)
+	}
+	s.emit("MapStateSucceeded", nil)
+	out, err := s.processResult(outs, s.contextObject("", nil))
+	if err != nil {
+		return s.fail(err)
+	}
+	return s.next(out)
+}
