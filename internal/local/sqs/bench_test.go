@@ -1,0 +1,71 @@
+package sqs_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// BenchmarkSQS compares our server and moto_server through the same SDK
+// client: send is one SendMessage per op; receive+delete is one message
+// received (ReceiveMessage, MaxNumberOfMessages 1) and deleted per op, from
+// a queue filled beforehand with batches (not timed).
+//
+//	go test -bench SQS -run '^$' ./internal/local/sqs
+func BenchmarkSQS(b *testing.B) {
+	for _, name := range []string{"ours", "moto"} {
+		b.Run(name, func(b *testing.B) {
+			var tg *target
+			if name == "ours" {
+				tg = ours(b)
+			} else {
+				tg = motoTarget(b)
+			}
+			c := ctx(b)
+			newQueue := func() string {
+				out, err := tg.client.CreateQueue(c, &awssqs.CreateQueueInput{QueueName: aws.String(uniq("bench"))})
+				if err != nil {
+					b.Fatal(err)
+				}
+				return *out.QueueUrl
+			}
+			b.Run("send", func(b *testing.B) {
+				url := newQueue()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := tg.client.SendMessage(c, &awssqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("benchmark message")}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("receive+delete", func(b *testing.B) {
+				url := newQueue()
+				for i := 0; i < b.N; i += 10 {
+					var entries []types.SendMessageBatchRequestEntry
+					for j := 0; j < 10; j++ {
+						entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(j)), MessageBody: aws.String("benchmark message")})
+					}
+					if _, err := tg.client.SendMessageBatch(c, &awssqs.SendMessageBatchInput{QueueUrl: aws.String(url), Entries: entries}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					out, err := tg.client.ReceiveMessage(c, &awssqs.ReceiveMessageInput{QueueUrl: aws.String(url), VisibilityTimeout: 300})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(out.Messages) != 1 {
+						b.Fatalf("op %d: received %d messages", i, len(out.Messages))
+					}
+					if _, err := tg.client.DeleteMessage(c, &awssqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: out.Messages[0].ReceiptHandle}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,137 @@
+package sqs
+
+import (
+	"math/big"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// validBody reports whether every character of body is in the set SQS
+// allows: #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF.
+func validBody(body string) bool {
+	if !utf8.ValidString(body) {
+		return false
+	}
+	for _, r := range body {
+		switch {
+		case r == 0x9, r == 0xA, r == 0xD:
+		case r >= 0x20 && r <= 0xD7FF:
+		case r >= 0xE000 && r <= 0xFFFD:
+		case r >= 0x10000 && r <= 0x10FFFF:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+var attrNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
+
+// baseType is the data type without its custom ".label" suffix.
+func baseType(dataType string) string {
+	t, _, _ := strings.Cut(dataType, ".")
+	return t
+}
+
+// validateMessageAttrs checks message attributes as SendMessage documents
+// them and returns their size contribution (name + type + value bytes).
+func validateMessageAttrs(attrs map[string]attrValue) (int, error) {
+	if len(attrs) > 10 {
+		return 0, errInvalidParameterValue("Number of message attributes [%d] exceeds the allowed maximum [10].", len(attrs))
+	}
+	size := 0
+	for name, a := range attrs {
+		lower := strings.ToLower(name)
+		if !attrNameRE.MatchString(name) || strings.HasPrefix(lower, "aws.") || strings.HasPrefix(lower, "amazon.") ||
+			strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, "..") {
+			return 0, errInvalidParameterValue("Message (user) attribute name '%s' is invalid. It can contain alphanumeric characters, hyphens, underscores and periods, must not start or end with a period, nor contain consecutive periods, nor start with AWS. or Amazon.", name)
+		}
+		if a.DataType == "" {
+			return 0, errInvalidParameterValue("The message attribute '%s' must contain non-empty message attribute type.", name)
+		}
+		if len(a.DataType) > 256 {
+			return 0, errInvalidParameterValue("Message attribute '%s' data type is too long.", name)
+		}
+		if len(a.StringListValues) > 0 || len(a.BinaryListValues) > 0 {
+			return 0, errInvalidParameterValue("Message attribute list values in SendMessage operation are not supported.")
+		}
+		switch baseType(a.DataType) {
+		case "String", "Number":
+			if a.StringValue == nil || *a.StringValue == "" {
+				return 0, errInvalidParameterValue("Message (user) attribute '%s' must contain a non-empty value of message attribute type '%s'.", name, baseType(a.DataType))
+			}
+			if a.BinaryValue != nil {
+				return 0, errInvalidParameterValue("Message (user) attribute '%s' with type '%s' must use field 'String'.", name, baseType(a.DataType))
+			}
+			if !validBody(*a.StringValue) {
+				return 0, errInvalidParameterValue("Message (user) attribute '%s' contains characters outside the allowed set.", name)
+			}
+			if baseType(a.DataType) == "Number" && !validNumber(*a.StringValue) {
+				return 0, errInvalidParameterValue("Could not cast message attribute '%s' value to number.", name)
+			}
+			size += len(*a.StringValue)
+		case "Binary":
+			if len(a.BinaryValue) == 0 {
+				return 0, errInvalidParameterValue("Message (user) attribute '%s' must contain a non-empty value of message attribute type 'Binary'.", name)
+			}
+			if a.StringValue != nil {
+				return 0, errInvalidParameterValue("Message (user) attribute '%s' with type 'Binary' must use field 'Binary'.", name)
+			}
+			size += len(a.BinaryValue)
+		default:
+			return 0, errInvalidParameterValue("The type of message (user) attribute '%s' is invalid. You must use only the following supported type prefixes: Binary, Number, String.", name)
+		}
+		size += len(name) + len(a.DataType)
+	}
+	return size, nil
+}
+
+// validNumber: up to 38 significant digits, between -10^128 and 10^126.
+func validNumber(v string) bool {
+	f, ok := new(big.Float).SetPrec(256).SetString(strings.TrimSpace(v))
+	if !ok || f.IsInf() {
+		return false
+	}
+	digits := 0
+	for _, c := range strings.TrimLeft(strings.SplitN(strings.ToLower(v), "e", 2)[0], "+-0.") {
+		if c >= '0' && c <= '9' {
+			digits++
+		}
+	}
+	if digits > 38 {
+		return false
+	}
+	abs := new(big.Float).Abs(f)
+	maxPos, _ := new(big.Float).SetPrec(256).SetString("1e126")
+	minNeg, _ := new(big.Float).SetPrec(256).SetString("1e128")
+	if f.Sign() >= 0 {
+		return abs.Cmp(maxPos) <= 0
+	}
+	return abs.Cmp(minNeg) <= 0
+}
+
+var batchIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+
+// validateBatchIDs applies the request-level batch checks in AWS's order.
+func validateBatchIDs(ids []string) error {
+	if len(ids) == 0 {
+		return errEmptyBatch()
+	}
+	if len(ids) > 10 {
+		return errTooManyEntries(len(ids))
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			return errBatchIDsNotDistinct(id)
+		}
+		seen[id] = true
+	}
+	for _, id := range ids {
+		if !batchIDRE.MatchString(id) {
+			return errInvalidBatchEntryID()
+		}
+	}
+	return nil
+}
