@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"time"
 
@@ -12,10 +15,41 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/app"
 	"github.com/checkout-dev/checkout/internal/checkout"
+	"github.com/checkout-dev/checkout/internal/inventory"
+	"github.com/checkout-dev/checkout/internal/local/devdb"
+	"github.com/checkout-dev/checkout/internal/payment"
 	"github.com/checkout-dev/checkout/internal/saga"
+	"github.com/checkout-dev/checkout/internal/stripefake"
 )
 
-const saga15m = 15 * time.Minute
+// runDemo starts PostgreSQL (and the Stripe fake), then runs demo.
+func runDemo() error {
+	ctx, stop := signalContext()
+	defer stop()
+	logf := func(format string, args ...any) { fmt.Printf("• "+format+"\n", args...) }
+	db, err := devdb.Open(ctx, filepath.Join(envOr("CHECKOUT_DATA_DIR", ".data"), "pg"), logf)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	gw := payment.Gateway(nil)
+	if key := os.Getenv("STRIPE_SECRET_KEY"); key != "" {
+		logf("payments: Stripe test mode (STRIPE_SECRET_KEY)")
+		gw = payment.NewStripe(payment.StripeConfig{SecretKey: key})
+	} else {
+		fake := stripefake.New(stripefake.Options{})
+		url, stopFake, err := fake.Start("127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer func() { stopFake(); fake.Close() }()
+		logf("payments: Stripe-compatible fake at %s", url)
+		gw = payment.NewStripe(payment.StripeConfig{SecretKey: "sk_test_local", URL: url})
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	core := app.NewCore(db.Pool, gw, app.Config{Strategy: inventory.Conditional, ReservationTTL: 15 * time.Minute}, log)
+	return demo(ctx, core, os.Stdout)
+}
 
 // demo runs two scripted checkouts through the step handlers, exactly as
 // the state machine will call them (JSON in, JSON out): one that succeeds,

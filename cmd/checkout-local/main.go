@@ -1,75 +1,91 @@
-// Command checkout-local is what `make dev` runs: the checkout stack on one
-// machine, with no Docker and no AWS account.
+// Command checkout-local is what `make dev` runs: the whole checkout stack
+// on one machine, with no Docker and no AWS account.
 //
-// Today it starts PostgreSQL (DATABASE_URL, or a cluster kept under
-// .data/pg), applies the migrations, seeds the demo catalog, starts the
-// Stripe-compatible fake (or uses Stripe test mode when STRIPE_SECRET_KEY is
-// set) and runs scripted checkouts through the saga's step handlers in
-// process, printing each step.
+//	checkout-local              run the stack (Ctrl-C stops it; a restart loses nothing)
+//	checkout-local jwt --sub alice [--admin] [--ttl 24h]
+//	                            print a dev JWT the local authorizer accepts
+//	checkout-local demo         run two scripted checkouts through the saga's
+//	                            step handlers in process, printing each step
+//
+// Knobs (environment): CHECKOUT_ADDR (default 127.0.0.1:3000), DATABASE_URL,
+// CHECKOUT_API_KEY, CHECKOUT_JWT_SECRET, STRIPE_SECRET_KEY (Stripe test mode
+// instead of the embedded fake), CHECKOUT_SQS_ADDR, CHECKOUT_SFN_ADDR,
+// CHECKOUT_STRIPE_ADDR, CHECKOUT_DATA_DIR (default .data), LOG_LEVEL.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
-	"github.com/checkout-dev/checkout/internal/app"
-	"github.com/checkout-dev/checkout/internal/inventory"
-	"github.com/checkout-dev/checkout/internal/local/devdb"
-	"github.com/checkout-dev/checkout/internal/payment"
-	"github.com/checkout-dev/checkout/internal/stripefake"
+	"github.com/checkout-dev/checkout/internal/auth"
 )
 
+const usage = `usage:
+  checkout-local                       run the whole stack (make dev)
+  checkout-local jwt --sub USER [--admin] [--ttl 24h]
+                                       print a dev JWT for the local authorizer
+  checkout-local demo                  scripted checkouts through the step handlers
+`
+
 func main() {
-	if err := run(); err != nil {
+	var err error
+	args := os.Args[1:]
+	cmd := ""
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "", "run":
+		err = runStack()
+	case "jwt":
+		err = mintJWT(args)
+	case "demo":
+		err = runDemo()
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "checkout-local: unknown command %q\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "checkout-local:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	logf := func(format string, args ...any) { fmt.Printf("• "+format+"\n", args...) }
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
 
-	db, err := devdb.Open(ctx, envOr("CHECKOUT_DATA_DIR", ".data/pg"), logf)
+func mintJWT(args []string) error {
+	fs := flag.NewFlagSet("jwt", flag.ContinueOnError)
+	sub := fs.String("sub", "", "the user id (required)")
+	admin := fs.Bool("admin", false, "add scope admin (admin routes)")
+	ttl := fs.Duration("ttl", 24*time.Hour, "validity")
+	if err := fs.Parse(args); err != nil {
+		os.Exit(2)
+	}
+	if *sub == "" {
+		fmt.Fprintln(os.Stderr, "checkout-local jwt: --sub USER is required, e.g. checkout-local jwt --sub alice")
+		os.Exit(2)
+	}
+	tok, err := auth.Mint([]byte(envOr("CHECKOUT_JWT_SECRET", defaultJWTSecret)), auth.MintOptions{Subject: *sub, Admin: *admin, TTL: *ttl})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-
-	strategy, err := inventory.ParseStrategy(envOr("INVENTORY_STRATEGY", string(inventory.Conditional)))
-	if err != nil {
-		return fmt.Errorf("INVENTORY_STRATEGY: %w", err)
-	}
-	gw, closeGW, err := gateway(logf)
-	if err != nil {
-		return err
-	}
-	defer closeGW()
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	core := app.NewCore(db.Pool, gw, app.Config{Strategy: strategy, ReservationTTL: saga15m}, log)
-	return demo(ctx, core, os.Stdout)
+	fmt.Println(tok)
+	return nil
 }
 
-// gateway returns Stripe test mode when STRIPE_SECRET_KEY is set, else the
-// embedded Stripe-compatible fake on a loopback port.
-func gateway(logf func(string, ...any)) (payment.Gateway, func(), error) {
-	if key := os.Getenv("STRIPE_SECRET_KEY"); key != "" {
-		logf("payments: Stripe (STRIPE_SECRET_KEY)")
-		return payment.NewStripe(payment.StripeConfig{SecretKey: key}), func() {}, nil
-	}
-	fake := stripefake.New(stripefake.Options{})
-	url, stopFake, err := fake.Start(envOr("CHECKOUT_STRIPE_ADDR", "127.0.0.1:0"))
-	if err != nil {
-		return nil, nil, err
-	}
-	logf("payments: Stripe-compatible fake at %s (faults: POST %s/_fake/faults)", url, url)
-	return payment.NewStripe(payment.StripeConfig{SecretKey: "sk_test_local", URL: url}), func() { stopFake(); fake.Close() }, nil
-}
+const (
+	defaultJWTSecret = "local-dev-jwt-secret-change-me"
+	defaultAPIKey    = "dev-api-key"
+)
 
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {

@@ -92,12 +92,19 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w = rec
 	w.Header().Set("x-amzn-RequestId", requestID)
 	var user string
+	invoked := false
 	defer func() {
 		if p := recover(); p != nil {
 			f.cfg.Log.Error("apigw: panic", "request_id", requestID, "panic", fmt.Sprint(p))
 			writeError(w, http.StatusInternalServerError, "internal_error", "internal error", nil)
 		}
-		f.cfg.Log.Info("request", "request_id", requestID, "method", r.Method, "path", r.URL.Path,
+		// A function logs the requests it serves; the front logs the ones
+		// it answered itself (404, 401, 403, 429, ...).
+		level := slog.LevelInfo
+		if invoked {
+			level = slog.LevelDebug
+		}
+		f.cfg.Log.Log(r.Context(), level, "request", "request_id", requestID, "method", r.Method, "path", r.URL.Path,
 			"status", rec.status, "user", user, "duration_ms", f.cfg.Now().Sub(start).Milliseconds())
 	}()
 
@@ -156,6 +163,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := f.proxyEvent(r, route, params, body, requestID, ip, apiKey, authCtx)
+	invoked = true
 	resp, err := fn(r.Context(), ev)
 	if err != nil {
 		f.cfg.Log.Error("apigw: function failed", "request_id", requestID, "function", route.FunctionID, "err", err)

@@ -44,16 +44,16 @@ func (l *limiter) usagePlan(key string) (time.Duration, bool, string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	var quota *window
 	if l.plan.QuotaLimit > 0 && l.plan.QuotaWindow() > 0 {
-		w := l.quota[key]
-		if w == nil || now.Sub(w.start) >= l.plan.QuotaWindow() {
-			w = &window{start: now}
-			l.quota[key] = w
+		quota = l.quota[key]
+		if quota == nil || now.Sub(quota.start) >= l.plan.QuotaWindow() {
+			quota = &window{start: now}
+			l.quota[key] = quota
 		}
-		if w.count >= int64(l.plan.QuotaLimit) {
-			return w.start.Add(l.plan.QuotaWindow()).Sub(now), true, "the usage plan's quota is used up for this period"
+		if quota.count >= int64(l.plan.QuotaLimit) {
+			return quota.start.Add(l.plan.QuotaWindow()).Sub(now), true, "the usage plan's quota is used up for this period"
 		}
-		w.count++
 	}
 	if l.plan.RateLimit > 0 {
 		b := l.buckets[key]
@@ -65,11 +65,13 @@ func (l *limiter) usagePlan(key string) (time.Duration, bool, string) {
 			b = rate.NewLimiter(rate.Limit(l.plan.RateLimit), burst)
 			l.buckets[key] = b
 		}
-		r := b.ReserveN(now, 1)
-		if d := r.DelayFrom(now); d > 0 {
-			r.CancelAt(now)
-			return d, true, "over the usage plan's rate limit"
+		if !b.AllowN(now, 1) {
+			missing := 1 - b.TokensAt(now)
+			return time.Duration(missing / l.plan.RateLimit * float64(time.Second)), true, "over the usage plan's rate limit"
 		}
+	}
+	if quota != nil { // only requests that pass the throttle count
+		quota.count++
 	}
 	return 0, false, ""
 }

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/checkout-dev/checkout/internal/auth"
+	"github.com/checkout-dev/checkout/internal/local/stack"
+)
+
+// runStack starts the whole stack, prints how to use it, and serves until
+// Ctrl-C.
+func runStack() error {
+	ctx, stop := signalContext()
+	defer stop()
+	started := time.Now()
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(envOr("LOG_LEVEL", "info")))
+	log := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+	opts := stack.Options{
+		DataDir:    envOr("CHECKOUT_DATA_DIR", ".data"),
+		Addr:       envOr("CHECKOUT_ADDR", "127.0.0.1:3000"),
+		SQSAddr:    envOr("CHECKOUT_SQS_ADDR", "127.0.0.1:9324"),
+		SFNAddr:    envOr("CHECKOUT_SFN_ADDR", "127.0.0.1:8083"),
+		StripeAddr: envOr("CHECKOUT_STRIPE_ADDR", "127.0.0.1:12111"),
+		APIKey:     envOr("CHECKOUT_API_KEY", defaultAPIKey),
+		JWTSecret:  envOr("CHECKOUT_JWT_SECRET", defaultJWTSecret),
+		StripeKey:  os.Getenv("STRIPE_SECRET_KEY"),
+		Log:        log,
+	}
+	s, err := stack.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := banner(os.Stdout, s, opts, time.Since(started)); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	fmt.Println("\nstopping (the data stays in " + opts.DataDir + ")…")
+	return nil
+}
+
+func banner(w io.Writer, s *stack.Stack, o stack.Options, took time.Duration) error {
+	user, err := auth.Mint([]byte(o.JWTSecret), auth.MintOptions{Subject: "alice", TTL: 24 * time.Hour})
+	if err != nil {
+		return err
+	}
+	admin, err := auth.Mint([]byte(o.JWTSecret), auth.MintOptions{Subject: "admin", Admin: true, TTL: 24 * time.Hour})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, `
+checkout is serving (ready in %s)
+
+  API             %s          (x-api-key: %s)
+  Step Functions  %s          (aws --endpoint-url %s stepfunctions list-executions --state-machine-arn %s)
+  SQS             %s          (aws --endpoint-url %s sqs list-queues)
+  Stripe          %s
+  PostgreSQL      see %s/endpoints.json
+
+Dev tokens (24 h; mint more with: go run ./cmd/checkout-local jwt --sub USER [--admin]):
+  export TOKEN=%s
+  export ADMIN_TOKEN=%s
+
+Complete a checkout:
+  curl -s -X POST %s/v1/checkouts \
+    -H "x-api-key: %s" -H "Authorization: Bearer $TOKEN" \
+    -H "Idempotency-Key: $(date +%%s%%N)" -H "Content-Type: application/json" \
+    -d '{"items":[{"sku":"TEE-BLACK-M","quantity":1}],"currency":"USD","payment_method":"pm_card_visa"}'
+  curl -s "%s/v1/checkouts/CHECKOUT_ID?wait=10" -H "x-api-key: %s" -H "Authorization: Bearer $TOKEN"
+
+Ctrl-C stops; a restart resumes where it stopped.
+`, took.Round(time.Millisecond), s.APIURL, o.APIKey, s.SFNURL, s.SFNURL, s.StateMachineARN, s.SQSURL, s.SQSURL,
+		s.StripeURL, o.DataDir, user, admin, s.APIURL, o.APIKey, s.APIURL, o.APIKey)
+	return nil
+}
