@@ -1,0 +1,87 @@
+package inventory
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Options configure a [Store]. The zero value is usable: every zero field
+// takes the default named in its comment.
+type Options struct {
+	// Strategy used by Reserve. Default [Conditional]. An unknown value makes
+	// Reserve fail with an Internal error (use [ParseStrategy] on config).
+	Strategy Strategy
+	// Now is the clock used for expiry decisions. Default time.Now.
+	Now func() time.Time
+	// OptimisticRetries is how many times the Optimistic strategy retries one
+	// line after losing a version race, before Reserve returns Transient.
+	// Default 64.
+	OptimisticRetries int
+	// TxRetries is how many times a whole transaction is re-run after a
+	// serialization failure or deadlock before the error becomes Transient.
+	// Default 5.
+	TxRetries int
+	// LockTimeout bounds every lock wait (SET LOCAL lock_timeout). Default 5s.
+	LockTimeout time.Duration
+	// StatementTimeout bounds every statement (SET LOCAL statement_timeout).
+	// Default 30s.
+	StatementTimeout time.Duration
+	// Actor is written to audit_log.actor. Default "inventory".
+	Actor string
+	// Logger receives retry and contention diagnostics. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Store reserves, releases and commits stock. It is safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+	opts Options
+	log  *slog.Logger
+}
+
+// New returns a Store on pool. The caller keeps ownership of pool.
+func New(pool *pgxpool.Pool, opts Options) *Store {
+	if opts.Strategy == "" {
+		opts.Strategy = Conditional
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.OptimisticRetries <= 0 {
+		opts.OptimisticRetries = 64
+	}
+	if opts.TxRetries <= 0 {
+		opts.TxRetries = 5
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = 5 * time.Second
+	}
+	if opts.StatementTimeout <= 0 {
+		opts.StatementTimeout = 30 * time.Second
+	}
+	if opts.Actor == "" {
+		opts.Actor = "inventory"
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Store{pool: pool, opts: opts, log: log.With("component", "inventory")}
+}
+
+// WithActor returns a Store sharing s's pool and options whose audit rows
+// name actor (for example the admin user behind SetOnHand). An empty actor
+// returns s.
+func (s *Store) WithActor(actor string) *Store {
+	if actor == "" {
+		return s
+	}
+	c := *s
+	c.opts.Actor = actor
+	return &c
+}
+
+// Strategy reports the strategy Reserve uses.
+func (s *Store) Strategy() Strategy { return s.opts.Strategy }
