@@ -22,5 +22,5 @@ func RunStep(name string) {
 		log.Error("start-up", "function", name, "err", err)
 		os.Exit(1)
 	}
-	lambda.StartHandler(core.Steps.Handler(name))
+	lambda.Start(core.Steps.Handler(name))
 }

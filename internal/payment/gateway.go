@@ -58,5 +58,9 @@ type Gateway interface {
 	CreateIntent(ctx context.Context, in NewIntent, idempotencyKey string) (Intent, error)
 	ConfirmIntent(ctx context.Context, intentID, paymentMethod, idempotencyKey string) (Intent, error)
 	GetIntent(ctx context.Context, intentID string) (Intent, error)
+	// CancelIntent cancels an intent that has not succeeded, so that no
+	// later confirmation (a customer finishing 3-D Secure) can move money.
+	// Canceling a succeeded intent fails with apperr State.
+	CancelIntent(ctx context.Context, intentID, idempotencyKey string) (Intent, error)
 	Refund(ctx context.Context, intentID string, amount int64, idempotencyKey string) (Refund, error)
 }

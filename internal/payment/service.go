@@ -59,6 +59,7 @@ func chargeKey(id uuid.UUID) string  { return "checkout-" + id.String() + "-char
 func createKey(id uuid.UUID) string  { return chargeKey(id) + "-create" }
 func confirmKey(id uuid.UUID) string { return chargeKey(id) + "-confirm" }
 func refundKey(id uuid.UUID) string  { return "checkout-" + id.String() + "-refund" }
+func cancelKey(id uuid.UUID) string  { return chargeKey(id) + "-cancel" }
 
 // Charge moves the checkout's amount from its payment method, at most once
 // whatever retries, duplicates or concurrent calls happen: the gateway's
@@ -192,16 +193,28 @@ func (s *Service) Refund(ctx context.Context, checkoutID uuid.UUID) (refunded bo
 }
 
 // settle resolves a charge that never recorded an outcome (the charge step
-// gave up): a succeeded intent is recorded, anything else is closed as
-// failed so the money cannot move later.
+// gave up, or the customer never finished authentication): a succeeded
+// intent is recorded; any other is canceled at the gateway, so that no late
+// confirmation can move money, and closed as failed.
 func (s *Service) settle(ctx context.Context, charge Transaction) (Transaction, error) {
 	if charge.ProviderPaymentID == "" {
 		return charge, s.update(ctx, &charge, StatusFailed, "", "abandoned", nil, "charge_abandoned")
 	}
+	id := uuid.MustParse(charge.CheckoutID)
 	var in Intent
 	err := s.retry.Do(ctx, func(ctx context.Context) error {
 		var err error
-		in, err = s.gw.GetIntent(ctx, charge.ProviderPaymentID)
+		if in, err = s.gw.GetIntent(ctx, charge.ProviderPaymentID); err != nil || in.Status == IntentSucceeded || in.Status == IntentCanceled {
+			return err
+		}
+		canceled, err := s.gw.CancelIntent(ctx, charge.ProviderPaymentID, cancelKey(id))
+		if apperr.Is(err, apperr.State) { // it succeeded meanwhile
+			in, err = s.gw.GetIntent(ctx, charge.ProviderPaymentID)
+			return err
+		}
+		if err == nil {
+			in = canceled
+		}
 		return err
 	})
 	if err != nil {
@@ -210,7 +223,7 @@ func (s *Service) settle(ctx context.Context, charge Transaction) (Transaction, 
 	if in.Status == IntentSucceeded {
 		return charge, s.update(ctx, &charge, StatusSucceeded, "", "", in.Raw, "charge_succeeded")
 	}
-	return charge, s.update(ctx, &charge, StatusFailed, "", "abandoned", in.Raw, "charge_abandoned")
+	return charge, s.update(ctx, &charge, StatusFailed, "", "canceled", in.Raw, "charge_canceled")
 }
 
 func (s *Service) refundOnce(ctx context.Context, checkoutID uuid.UUID, charge Transaction) error {
@@ -296,23 +309,43 @@ func (s *Service) find(ctx context.Context, checkoutID uuid.UUID, kind string) (
 	return t, true, nil
 }
 
+// allowedFrom lists the statuses a charge may move to each status from.
+// Two writers (this service and the webhook) may race; a transition that is
+// no longer allowed loses, and the row's current state is reloaded.
+var allowedFrom = map[string][]string{
+	StatusProcessing: {StatusInitiated, StatusProcessing},
+	StatusSucceeded:  {StatusInitiated, StatusProcessing, StatusSucceeded},
+	StatusFailed:     {StatusInitiated, StatusProcessing, StatusFailed},
+}
+
 // update records a charge's new status (and the provider's id or failure
-// code) with an audit row, in one transaction.
+// code) with an audit row, in one transaction. If another writer settled the
+// charge first, t is reloaded instead and nothing is written.
 func (s *Service) update(ctx context.Context, t *Transaction, status, providerID, failureCode string, raw json.RawMessage, action string) error {
 	id := uuid.MustParse(t.CheckoutID)
+	changed := false
 	err := s.inTx(ctx, func(dbtx pgx.Tx) error {
-		_, err := dbtx.Exec(ctx, `
+		tag, err := dbtx.Exec(ctx, `
 			UPDATE payment_transactions SET status = $2,
 				provider_payment_id = coalesce(nullif($3, ''), provider_payment_id),
 				failure_code = nullif($4, ''), gateway_response = coalesce($5, gateway_response), updated_at = now()
-			WHERE id = $1`, t.ID, status, providerID, failureCode, nullJSON(raw))
-		if err != nil {
+			WHERE id = $1 AND status = ANY($6)`, t.ID, status, providerID, failureCode, nullJSON(raw), allowedFrom[status])
+		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
+		changed = true
 		return audit(ctx, dbtx, id, action, t.Amount, t.Currency, map[string]any{"intent": firstNonEmpty(providerID, t.ProviderPaymentID), "failure_code": failureCode})
 	})
 	if err != nil {
 		return fmt.Errorf("payment: update %s: %w", action, err)
+	}
+	if !changed {
+		current, _, err := s.find(ctx, id, t.Kind)
+		if err != nil {
+			return err
+		}
+		*t = current
+		return nil
 	}
 	t.Status = status
 	if providerID != "" {

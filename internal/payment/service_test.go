@@ -295,3 +295,33 @@ func TestUnreachableGatewayIsTransient(t *testing.T) {
 		t.Fatalf("kind = %v (%v); want Transient: a refused connection never reached the gateway", got, err)
 	}
 }
+
+func TestAbandonedAuthenticationIsCanceledNeverCharged(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	id := e.checkout(t, "pm_card_authenticationRequired")
+	if _, err := e.svc.Charge(ctx, id); !apperr.Is(err, apperr.RequiresAction) {
+		t.Fatalf("charge: %v; want RequiresAction", err)
+	}
+	// The saga compensates: the refund step settles the charge.
+	refunded, err := e.svc.Refund(ctx, id)
+	if err != nil || refunded {
+		t.Fatalf("refund: refunded=%v err=%v; want false, nil", refunded, err)
+	}
+	intents := e.intentsFor(id)
+	if len(intents) != 1 || intents[0].Status != payment.IntentCanceled {
+		t.Fatalf("intents %+v; want one canceled", intents)
+	}
+	// The customer finishing 3-D Secure afterwards cannot move money.
+	if err := e.fake.CompleteAuthentication(intents[0].ID, true); err == nil {
+		t.Fatal("authentication completed on a canceled intent")
+	}
+	if n := len(e.fake.SuccessfulCharges()); n != 0 {
+		t.Fatalf("%d charges; want 0", n)
+	}
+	charge, err := e.svc.Get(ctx, id, "charge")
+	if err != nil || charge.Status != payment.StatusFailed {
+		t.Fatalf("charge row %+v %v; want failed", charge, err)
+	}
+}

@@ -88,6 +88,19 @@ func (s *Stripe) GetIntent(ctx context.Context, intentID string) (Intent, error)
 	return intentOf(pi, classify(err, false))
 }
 
+// CancelIntent cancels intentID. Stripe refuses to cancel a succeeded
+// intent with payment_intent_unexpected_state, reported as apperr State.
+func (s *Stripe) CancelIntent(ctx context.Context, intentID, key string) (Intent, error) {
+	p := &stripe.PaymentIntentCancelParams{CancellationReason: stripe.String(string(stripe.PaymentIntentCancellationReasonAbandoned))}
+	p.Context = ctx
+	p.SetIdempotencyKey(key)
+	pi, err := s.api.PaymentIntents.Cancel(intentID, p)
+	if se := stripeErr(err); se != nil && se.Code == stripe.ErrorCodePaymentIntentUnexpectedState {
+		return Intent{}, &apperr.Error{Kind: apperr.State, Code: "payment_intent_unexpected_state", Message: se.Msg, Err: err}
+	}
+	return intentOf(pi, classify(err, true))
+}
+
 // Refund refunds amount of intentID; a failure after sending is UnknownOutcome
 // (retrying with the same key is then safe: Stripe replays the first answer).
 func (s *Stripe) Refund(ctx context.Context, intentID string, amount int64, key string) (Refund, error) {

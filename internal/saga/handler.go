@@ -14,7 +14,7 @@ import (
 
 // Handler is one step as a Lambda sees it: raw JSON in, raw JSON out. It
 // implements aws-lambda-go's lambda.Handler, so a Lambda's main.go passes it
-// to lambda.StartHandler, and the local Step Functions executor calls Invoke
+// to lambda.Start, and the local Step Functions executor calls Invoke
 // directly: the very same code in both places.
 type Handler struct {
 	name   string

@@ -19,7 +19,8 @@ import (
 //	 "order":{"order_id"}, "event":{...},     // CreateOrder (event: events.OrderEvent)
 //	 "release":{"released"}, "refund":{"refunded"},      // compensations
 //	 "error":{"Error","Cause"},               // set by a Catch on a forward step
-//	 "compensation_error":{"Error","Cause"}}  // set by a Catch on a compensation
+//	 "compensation_error":{"Error","Cause"},  // set by a Catch on a compensation
+//	 "failed_state":"RefundPayment"}          // which compensation failed
 //
 // The cart fields are a copy of the recorded checkout; each step checks them
 // against the database and refuses a state that does not match.
@@ -38,6 +39,7 @@ type State struct {
 	Refund            *Refund            `json:"refund,omitempty"`
 	Error             *StepError         `json:"error,omitempty"`
 	CompensationError *StepError         `json:"compensation_error,omitempty"`
+	FailedState       string             `json:"failed_state,omitempty"`
 }
 
 // Reservation is ReserveStock's result.

@@ -76,12 +76,25 @@ func (s *Steps) load(ctx context.Context, st State, wantCart bool) (checkout.Che
 	return c, nil
 }
 
+// notEnded refuses to start work for a checkout that already ended: an
+// execution started by mistake for a failed checkout must not reserve or
+// charge.
+func notEnded(c checkout.Checkout) error {
+	if checkout.IsFinal(c.Status) && c.Status != checkout.StatusCompleted {
+		return apperr.InvalidField("checkout_id", "checkout %s is already %s", c.ID, c.Status)
+	}
+	return nil
+}
+
 // ReserveStock holds every line of the checkout until the reservation TTL
 // and marks the checkout processing.
 // Errors: OutOfStock, InvalidRequest, Transient.
 func (s *Steps) ReserveStock(ctx context.Context, st State) (State, error) {
 	c, err := s.load(ctx, st, true)
 	if err != nil {
+		return st, err
+	}
+	if err := notEnded(c); err != nil {
 		return st, err
 	}
 	ttl := s.ReservationTTL
@@ -109,6 +122,9 @@ func (s *Steps) ReserveStock(ctx context.Context, st State) (State, error) {
 func (s *Steps) ChargePayment(ctx context.Context, st State) (State, error) {
 	c, err := s.load(ctx, st, true)
 	if err != nil {
+		return st, err
+	}
+	if err := notEnded(c); err != nil {
 		return st, err
 	}
 	tx, err := s.Payments.Charge(ctx, c.ID)

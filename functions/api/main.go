@@ -1,0 +1,53 @@
+// Command api is the public REST API Lambda (every route but the Stripe
+// webhook). Wiring only: configuration, the core, the Step Functions client,
+// then internal/api serves every request.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/checkout-dev/checkout/internal/api"
+	"github.com/checkout-dev/checkout/internal/app"
+)
+
+func main() {
+	log := app.Logger().With("function", "api")
+	ctx := context.Background()
+	cfg, err := app.FromEnv(ctx)
+	if err != nil {
+		log.Error("configuration", "err", err)
+		os.Exit(1)
+	}
+	machine := os.Getenv("STATE_MACHINE_ARN")
+	if machine == "" {
+		log.Error("configuration", "err", "STATE_MACHINE_ARN is required")
+		os.Exit(1)
+	}
+	core, err := app.OpenCore(ctx, cfg, log)
+	if err != nil {
+		log.Error("start-up", "err", err)
+		os.Exit(1)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		log.Error("aws configuration", "err", err)
+		os.Exit(1)
+	}
+	client := sfn.NewFromConfig(awsCfg, func(o *sfn.Options) {
+		for _, k := range []string{"AWS_ENDPOINT_URL_SFN", "SFN_ENDPOINT"} {
+			if v := os.Getenv(k); v != "" {
+				o.BaseEndpoint = aws.String(v)
+				return
+			}
+		}
+	})
+	h := api.New(api.Deps{Pool: core.Pool, Checkouts: core.Checkouts, Orders: core.Orders, Inventory: core.Inventory,
+		Executions: api.SFN{Client: client, StateMachineARN: machine}, Log: log})
+	lambda.Start(h.Handle)
+}

@@ -1,0 +1,134 @@
+// Package api is the public HTTP contract of the checkout service: routes,
+// validation, JSON errors. Handler speaks API Gateway's REST proxy
+// integration (events.APIGatewayProxyRequest in, ...Response out) and
+// depends on nothing Lambda-specific, so the same code runs in the Lambda and
+// behind the local API Gateway front.
+//
+// Identity comes from the authorizer that ran before the handler:
+// requestContext.authorizer.principalId (or sub) is the user id, scope the
+// space-separated scopes. API keys and throttling are API Gateway's job.
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/checkout-dev/checkout/internal/checkout"
+	"github.com/checkout-dev/checkout/internal/inventory"
+	"github.com/checkout-dev/checkout/internal/order"
+)
+
+// MaxWait is the longest long-poll of GET /v1/checkouts/{id}?wait=N.
+const MaxWait = 20 * time.Second
+
+// Deps are what the handler needs. Pool, Checkouts, Orders, Inventory and
+// Executions are required.
+type Deps struct {
+	Pool       *pgxpool.Pool
+	Checkouts  *checkout.Store
+	Orders     *order.Service
+	Inventory  *inventory.Store
+	Executions Executions
+	Log        *slog.Logger // default slog.Default()
+}
+
+// Handler serves the public API. It is safe for concurrent use.
+type Handler struct {
+	d        Deps
+	log      *slog.Logger
+	starting chan struct{} // bounds concurrent ensureStarted lock holders
+}
+
+// New returns a Handler on d.
+func New(d Deps) *Handler {
+	log := d.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	holders := 1
+	if d.Pool != nil {
+		holders = max(1, int(d.Pool.Config().MaxConns)/2)
+	}
+	return &Handler{d: d, log: log.With("component", "api"), starting: make(chan struct{}, holders)}
+}
+
+// call is one request being served.
+type call struct {
+	ctx        context.Context
+	req        events.APIGatewayProxyRequest
+	params     map[string]string
+	principal  Principal
+	requestID  string
+	checkoutID string // set by handlers that know it, for the log line
+}
+
+// Handle serves one API Gateway proxy request. It never returns an error and
+// never panics: every failure is a JSON error response (a panic or an
+// unexpected error is logged with the request id and answered 500
+// "internal error").
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest) (resp events.APIGatewayProxyResponse, err error) {
+	start := time.Now()
+	c := &call{ctx: ctx, req: req, principal: principalOf(req), requestID: req.RequestContext.RequestID}
+	if c.requestID == "" {
+		if v, ok := Header(req, "X-Request-Id"); ok {
+			c.requestID = v
+		}
+	}
+	routeName := ""
+	defer func() {
+		if r := recover(); r != nil {
+			h.log.ErrorContext(ctx, "panic serving request", "request_id", c.requestID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			resp, err = render(internalError()), nil
+		}
+		h.log.InfoContext(ctx, "request", "request_id", c.requestID, "method", req.HTTPMethod, "path", req.Path,
+			"route", routeName, "status", resp.StatusCode, "user", c.principal.UserID, "checkout_id", c.checkoutID,
+			"duration_ms", time.Since(start).Milliseconds())
+	}()
+	res := h.serve(c, &routeName)
+	return render(res), nil
+}
+
+func (h *Handler) serve(c *call, routeName *string) response {
+	r, params := match(c.req)
+	if r == nil {
+		return errorResponse(http.StatusNotFound, "not_found", "no such resource: "+c.req.Path, nil)
+	}
+	*routeName = r.pattern
+	ep := r.endpoint(strings.ToUpper(c.req.HTTPMethod))
+	if ep == nil {
+		return errorResponse(http.StatusMethodNotAllowed, "method_not_allowed",
+			fmt.Sprintf("%s is not allowed on %s; allowed: %s", c.req.HTTPMethod, r.pattern, r.allow()), nil).
+			with("Allow", r.allow())
+	}
+	*routeName = ep.method + " " + r.pattern
+	c.params = params
+	switch ep.access {
+	case user, admin:
+		if c.principal.UserID == "" {
+			return errorResponse(http.StatusUnauthorized, "unauthorized", "a valid Bearer token is required", nil).
+				with("WWW-Authenticate", "Bearer")
+		}
+		if ep.access == admin && !c.principal.HasScope("admin") {
+			return errorResponse(http.StatusForbidden, "forbidden", "this route needs the admin scope", nil)
+		}
+	}
+	return ep.run(h, c)
+}
+
+// fail answers err, logging it when it is answered as an internal error.
+func (h *Handler) fail(c *call, err error) response {
+	res := fromError(err)
+	if res.status >= 500 {
+		h.log.ErrorContext(c.ctx, "request failed", "request_id", c.requestID, "user", c.principal.UserID,
+			"checkout_id", c.checkoutID, "err", err)
+	}
+	return res
+}

@@ -1,0 +1,182 @@
+package api
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/checkout-dev/checkout/internal/apperr"
+)
+
+// MaxBodyBytes bounds a request body (after base64 decoding).
+const MaxBodyBytes = 64 << 10
+
+// Header returns the first value of header name in req, matched without
+// regard to case, looking at Headers and then MultiValueHeaders.
+func Header(req events.APIGatewayProxyRequest, name string) (string, bool) {
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	for k, vs := range req.MultiValueHeaders {
+		if strings.EqualFold(k, name) && len(vs) > 0 {
+			return vs[0], true
+		}
+	}
+	return "", false
+}
+
+// query returns query parameter name.
+func query(req events.APIGatewayProxyRequest, name string) (string, bool) {
+	if v, ok := req.QueryStringParameters[name]; ok {
+		return v, true
+	}
+	if vs, ok := req.MultiValueQueryStringParameters[name]; ok && len(vs) > 0 {
+		return vs[0], true
+	}
+	return "", false
+}
+
+// Principal is the caller as the authorizer established it.
+type Principal struct {
+	UserID string
+	Scopes []string
+}
+
+// HasScope reports whether p holds scope s.
+func (p Principal) HasScope(s string) bool {
+	for _, x := range p.Scopes {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// principalOf reads the caller from the authorizer context that API Gateway
+// (or the local front) attached: "principalId" (else "sub") is the user id,
+// "scope" the space-separated scopes.
+func principalOf(req events.APIGatewayProxyRequest) Principal {
+	a := req.RequestContext.Authorizer
+	var p Principal
+	for _, k := range []string{"principalId", "sub"} {
+		if s, ok := a[k].(string); ok && strings.TrimSpace(s) != "" {
+			p.UserID = s
+			break
+		}
+	}
+	switch s := a["scope"].(type) {
+	case string:
+		p.Scopes = strings.Fields(s)
+	case []any:
+		for _, x := range s {
+			if str, ok := x.(string); ok {
+				p.Scopes = append(p.Scopes, strings.Fields(str)...)
+			}
+		}
+	case []string:
+		for _, str := range s {
+			p.Scopes = append(p.Scopes, strings.Fields(str)...)
+		}
+	}
+	return p
+}
+
+// body returns the request body, decoded from base64 when API Gateway
+// encoded it. A body over MaxBodyBytes is a 413.
+func body(req events.APIGatewayProxyRequest) ([]byte, *response) {
+	raw := []byte(req.Body)
+	if req.IsBase64Encoded {
+		if base64.StdEncoding.DecodedLen(len(req.Body)) > MaxBodyBytes+3 {
+			r := tooLarge()
+			return nil, &r
+		}
+		b, err := base64.StdEncoding.DecodeString(req.Body)
+		if err != nil {
+			r := errorResponse(http.StatusBadRequest, "invalid_request", "body: is not valid base64", map[string]any{"field": "body"})
+			return nil, &r
+		}
+		raw = b
+	}
+	if len(raw) > MaxBodyBytes {
+		r := tooLarge()
+		return nil, &r
+	}
+	return raw, nil
+}
+
+func tooLarge() response {
+	return errorResponse(http.StatusRequestEntityTooLarge, "payload_too_large",
+		fmt.Sprintf("the request body must be at most %d bytes", MaxBodyBytes), map[string]any{"limit": MaxBodyBytes})
+}
+
+// requireJSON answers 415 unless Content-Type is application/json.
+func requireJSON(req events.APIGatewayProxyRequest) *response {
+	ct, _ := Header(req, "Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		r := errorResponse(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"Content-Type must be application/json", map[string]any{"field": "Content-Type"})
+		return &r
+	}
+	return nil
+}
+
+// decodeStrict decodes exactly one JSON value into v. Unknown fields,
+// malformed JSON, wrong types and trailing data are apperr Invalid errors
+// naming the field.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return apperr.InvalidField("body", "must hold one JSON object and nothing after it")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "body"
+		}
+		return apperr.InvalidField(field, "must be a JSON %s, got %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return apperr.InvalidField("body", "is not valid JSON (offset %d)", syntaxErr.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return apperr.InvalidField("body", "is not valid JSON")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return apperr.InvalidField(name, "is not a known field")
+	}
+	return apperr.InvalidField("body", "cannot be decoded: %v", err)
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
+		return "integer"
+	case "slice", "array":
+		return "array"
+	case "struct", "map", "ptr":
+		return "object"
+	case "bool":
+		return "boolean"
+	}
+	return goKind
+}

@@ -1,0 +1,232 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/checkout-dev/checkout/internal/api"
+	"github.com/checkout-dev/checkout/internal/auth"
+	"github.com/checkout-dev/checkout/internal/inventory"
+	"github.com/checkout-dev/checkout/internal/local/apigw"
+	"github.com/checkout-dev/checkout/internal/local/sam"
+	"github.com/checkout-dev/checkout/internal/local/sfn"
+	"github.com/checkout-dev/checkout/internal/local/sqs"
+	"github.com/checkout-dev/checkout/internal/sweeper"
+)
+
+// startSQS serves the SQS server and creates the template's queues with
+// their attributes: dead-letter queues first, so redrive policies can name
+// them.
+func (s *Stack) startSQS(ctx context.Context) error {
+	s.sqs = sqs.New(s.db.Pool, sqs.Options{Region: Region, AccountID: AccountID, Logger: s.log.With("component", "sqs")})
+	url, err := s.serve(s.opts.SQSAddr, s.sqs)
+	if err != nil {
+		return err
+	}
+	s.SQSURL = url
+	s.sqsCli = awssqs.NewFromConfig(awsConfig(url))
+	pending := make([]*sam.Queue, 0, len(s.tpl.Queues))
+	for _, q := range s.tpl.Queues {
+		pending = append(pending, q)
+	}
+	for len(pending) > 0 {
+		var next []*sam.Queue
+		for _, q := range pending {
+			if q.Redrive != nil && s.queueURL[q.Redrive.DeadLetterQueue] == "" {
+				next = append(next, q) // its DLQ first
+				continue
+			}
+			if err := s.ensureQueue(ctx, q); err != nil {
+				return fmt.Errorf("queue %s: %w", q.LogicalID, err)
+			}
+		}
+		if len(next) == len(pending) {
+			return fmt.Errorf("queues %v: their redrive targets form a cycle or are missing", next[0].LogicalID)
+		}
+		pending = next
+	}
+	return nil
+}
+
+func (s *Stack) ensureQueue(ctx context.Context, q *sam.Queue) error {
+	attrs := map[string]string{}
+	secs := func(d time.Duration) string { return strconv.Itoa(int(d / time.Second)) }
+	if q.VisibilityTimeout > 0 {
+		attrs["VisibilityTimeout"] = secs(q.VisibilityTimeout)
+	}
+	if q.MessageRetentionPeriod > 0 {
+		attrs["MessageRetentionPeriod"] = secs(q.MessageRetentionPeriod)
+	}
+	if q.Delay > 0 {
+		attrs["DelaySeconds"] = secs(q.Delay)
+	}
+	if q.ReceiveWaitTime > 0 {
+		attrs["ReceiveMessageWaitTimeSeconds"] = secs(q.ReceiveWaitTime)
+	}
+	if q.Redrive != nil {
+		target := s.tpl.Queues[q.Redrive.DeadLetterQueue]
+		b, _ := json.Marshal(map[string]any{"deadLetterTargetArn": queueARN(target.Name), "maxReceiveCount": q.Redrive.MaxReceiveCount})
+		attrs["RedrivePolicy"] = string(b)
+	}
+	if q.RedriveAllow != nil {
+		p := map[string]any{"redrivePermission": q.RedriveAllow.Permission}
+		if len(q.RedriveAllow.SourceQueues) > 0 {
+			var arns []string
+			for _, id := range q.RedriveAllow.SourceQueues {
+				arns = append(arns, queueARN(s.tpl.Queues[id].Name))
+			}
+			p["sourceQueueArns"] = arns
+		}
+		b, _ := json.Marshal(p)
+		attrs["RedriveAllowPolicy"] = string(b)
+	}
+	out, err := s.sqsCli.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String(q.Name), Attributes: attrs})
+	var exists *types.QueueNameExists
+	if errors.As(err, &exists) {
+		// The template changed since the queue was made: keep its messages,
+		// update its attributes.
+		got, gerr := s.sqsCli.GetQueueUrl(ctx, &awssqs.GetQueueUrlInput{QueueName: aws.String(q.Name)})
+		if gerr != nil {
+			return gerr
+		}
+		if _, err := s.sqsCli.SetQueueAttributes(ctx, &awssqs.SetQueueAttributesInput{QueueUrl: got.QueueUrl, Attributes: attrs}); err != nil {
+			return err
+		}
+		s.queueURL[q.LogicalID] = aws.ToString(got.QueueUrl)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.queueURL[q.LogicalID] = aws.ToString(out.QueueUrl)
+	return nil
+}
+
+func queueARN(name string) string {
+	return fmt.Sprintf("arn:aws:sqs:%s:%s:%s", Region, AccountID, name)
+}
+
+// startStepFunctions starts the durable executor (resuming executions a
+// previous run left), registers the saga and serves the Step Functions API.
+func (s *Stack) startStepFunctions(ctx, runCtx context.Context) error {
+	s.exec = sfn.New(s.db.Pool, sfn.Options{Region: Region, AccountID: AccountID, SQSClient: s.sqsCli,
+		Logger: s.log.With("component", "sfn"),
+		OnTransition: func(t sfn.Transition) {
+			s.log.Info("transition", "execution", t.ExecutionARN, "from", t.From, "to", t.To, "status", t.Status, "error", t.Error)
+		}})
+	url, err := s.serve(s.opts.SFNAddr, s.exec.Handler())
+	if err != nil {
+		return err
+	}
+	s.SFNURL = url
+	arn, err := RegisterSaga(ctx, s.exec, s.tpl, s.core.Steps.Handlers(), func(id string) (string, error) {
+		if u := s.queueURL[id]; u != "" {
+			return u, nil
+		}
+		return "", fmt.Errorf("no queue %s in the template", id)
+	}, Region, AccountID)
+	if err != nil {
+		return err
+	}
+	s.StateMachineARN = arn
+	return s.exec.Start(runCtx)
+}
+
+// startAPI serves the API Gateway front with the template's routes, the
+// authorizer on the local HS256 secret, and the API function.
+func (s *Stack) startAPI() error {
+	verifier, err := auth.NewVerifier(auth.Config{Secret: []byte(s.opts.JWTSecret)})
+	if err != nil {
+		return fmt.Errorf("CHECKOUT_JWT_SECRET: %w", err)
+	}
+	authorizer := auth.NewAuthorizer(verifier, s.opts.APIKey, s.log.With("component", "authorizer"))
+	apiHandler := api.New(api.Deps{Pool: s.db.Pool, Checkouts: s.core.Checkouts, Orders: s.core.Orders,
+		Inventory: s.core.Inventory, Log: s.log,
+		Executions: api.SFN{Client: s.sfnClient(), StateMachineARN: s.StateMachineARN}})
+	functions := map[string]apigw.ProxyFunc{}
+	authorizers := map[string]apigw.AuthorizerFunc{}
+	for id, fn := range s.tpl.Functions {
+		switch fn.Name {
+		case "api":
+			functions[id] = apiHandler.Handle
+		case "authorizer":
+			authorizers[id] = authorizer.Handle
+		}
+	}
+	s.addWebhook(functions)
+	apiDef, err := s.tpl.Api()
+	if err != nil {
+		return err
+	}
+	front := apigw.New(apigw.Config{Api: apiDef, Routes: s.tpl.Routes, RateRules: s.tpl.RateRules,
+		APIKeys: []string{s.opts.APIKey}, Functions: functions, Authorizers: authorizers,
+		Region: Region, AccountID: AccountID, Log: s.log.With("component", "apigw")})
+	url, err := s.serve(s.opts.Addr, front)
+	if err != nil {
+		return err
+	}
+	s.APIURL = url
+	return nil
+}
+
+// startSchedules runs each scheduled function at its rate.
+func (s *Stack) startSchedules(ctx context.Context) {
+	for _, fn := range s.tpl.Functions {
+		for _, ev := range fn.Events {
+			if ev.Schedule == nil || !ev.Schedule.Enabled || ev.Schedule.Interval <= 0 || fn.Name != "sweeper" {
+				continue
+			}
+			sw := &sweeper.Sweeper{Inventory: s.core.Inventory, Log: s.log.With("function", "sweeper")}
+			interval := ev.Schedule.Interval
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				t := time.NewTicker(interval)
+				defer t.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-t.C:
+						if _, err := sw.Run(ctx); err != nil && ctx.Err() == nil {
+							s.log.Error("sweeper", "err", err)
+						}
+					}
+				}
+			}()
+		}
+	}
+}
+
+// strategy and reservationTTL read the template's settings for the steps.
+func strategy(tpl *sam.Template) (inventory.Strategy, error) {
+	for _, fn := range tpl.Functions {
+		if fn.Name == "reserve-stock" {
+			lit, _ := fn.Env()
+			if v := lit["INVENTORY_STRATEGY"]; v != "" {
+				return inventory.ParseStrategy(v)
+			}
+		}
+	}
+	return inventory.Conditional, nil
+}
+
+func reservationTTL(tpl *sam.Template) time.Duration {
+	for _, fn := range tpl.Functions {
+		if fn.Name == "reserve-stock" {
+			lit, _ := fn.Env()
+			if d, err := time.ParseDuration(lit["RESERVATION_TTL"]); err == nil && d > 0 {
+				return d
+			}
+		}
+	}
+	return 15 * time.Minute
+}

@@ -1,0 +1,265 @@
+// Package stack runs the whole checkout stack on one machine, wired from
+// template.yaml: PostgreSQL, the SQS server with the template's queues and
+// redrive policies, the Step Functions executor running the template's state
+// machine with its substitutions resolved to local functions and queues, the
+// API Gateway front (routes, authorizer, API key, usage plan, WAF limits),
+// the SQS event sources of the consumers, the scheduled sweeper, and the
+// Stripe-compatible fake. Handlers run in process: the very functions the
+// Lambdas wrap.
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/checkout-dev/checkout/internal/app"
+	"github.com/checkout-dev/checkout/internal/local/devdb"
+	"github.com/checkout-dev/checkout/internal/local/sam"
+	"github.com/checkout-dev/checkout/internal/local/sfn"
+	"github.com/checkout-dev/checkout/internal/local/sqs"
+	"github.com/checkout-dev/checkout/internal/payment"
+	"github.com/checkout-dev/checkout/internal/stripefake"
+)
+
+// Region and AccountID of every local ARN and queue URL.
+const (
+	Region    = "us-east-1"
+	AccountID = "000000000000"
+)
+
+// Options configure the stack. Zero values take the defaults the README
+// documents (the PRODUCT.md knobs come from the environment in Config).
+type Options struct {
+	TemplatePath string // default template.yaml
+	DataDir      string // default .data: PostgreSQL cluster, endpoints.json, outbox files
+	Addr         string // API front; default 127.0.0.1:3000 (CHECKOUT_ADDR)
+	SQSAddr      string // default 127.0.0.1:9324
+	SFNAddr      string // default 127.0.0.1:8083
+	StripeAddr   string // default 127.0.0.1:12111 (the fake)
+	APIKey       string // the usage plan's key (CHECKOUT_API_KEY)
+	JWTSecret    string // HS256 secret of the local authorizer (CHECKOUT_JWT_SECRET)
+	StripeKey    string // Stripe test mode instead of the fake (STRIPE_SECRET_KEY)
+	Log          *slog.Logger
+}
+
+// Stack is a running local stack.
+type Stack struct {
+	opts     Options
+	log      *slog.Logger
+	tpl      *sam.Template
+	db       *devdb.DB
+	core     *app.Core
+	sqs      *sqs.Server
+	exec     *sfn.Executor
+	fake     *stripefake.Fake
+	servers  []*http.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closers  []func()
+	sqsCli   *awssqs.Client
+	queueURL map[string]string // by queue logical id
+
+	// URLs of what is served.
+	APIURL, SQSURL, SFNURL, StripeURL string
+	StateMachineARN                   string
+}
+
+// Start brings the stack up and returns once every part serves. Close
+// stops it; the data stays for the next start.
+func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
+	opts = withDefaults(opts)
+	s := &Stack{opts: opts, log: opts.Log, queueURL: map[string]string{}}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+
+	if s.tpl, err = sam.Load(opts.TemplatePath); err != nil {
+		return nil, err
+	}
+	s.db, err = devdb.Open(ctx, filepath.Join(opts.DataDir, "pg"), func(f string, a ...any) { s.log.Info(fmt.Sprintf(f, a...)) })
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() { _ = s.db.Close() })
+
+	gw, err := s.startPayments()
+	if err != nil {
+		return nil, err
+	}
+	cfg := app.Config{Strategy: "", ReservationTTL: reservationTTL(s.tpl)}
+	if cfg.Strategy, err = strategy(s.tpl); err != nil {
+		return nil, err
+	}
+	s.core = app.NewCore(s.db.Pool, gw, cfg, s.log)
+
+	if err := s.startSQS(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startStepFunctions(ctx, runCtx); err != nil {
+		return nil, err
+	}
+	if err := s.startAPI(); err != nil {
+		return nil, err
+	}
+	if err := s.startEventSources(runCtx); err != nil {
+		return nil, err
+	}
+	s.startSchedules(runCtx)
+	if err := s.writeEndpoints(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func withDefaults(o Options) Options {
+	def := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	def(&o.TemplatePath, "template.yaml")
+	def(&o.DataDir, ".data")
+	def(&o.Addr, "127.0.0.1:3000")
+	def(&o.SQSAddr, "127.0.0.1:9324")
+	def(&o.SFNAddr, "127.0.0.1:8083")
+	def(&o.StripeAddr, "127.0.0.1:12111")
+	def(&o.APIKey, "dev-api-key")
+	def(&o.JWTSecret, "local-dev-jwt-secret-change-me")
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	return o
+}
+
+// startPayments starts the Stripe fake, or uses Stripe test mode.
+func (s *Stack) startPayments() (payment.Gateway, error) {
+	if s.opts.StripeKey != "" {
+		s.StripeURL = "https://api.stripe.com"
+		return payment.NewStripe(payment.StripeConfig{SecretKey: s.opts.StripeKey}), nil
+	}
+	s.fake = stripefake.New(stripefake.Options{Logger: s.log.With("component", "stripefake")})
+	url, stop, err := s.fake.Start(s.opts.StripeAddr)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() { stop(); s.fake.Close() })
+	s.StripeURL = url
+	return payment.NewStripe(payment.StripeConfig{SecretKey: "sk_test_local", URL: url}), nil
+}
+
+// serve starts an HTTP server for h on addr and returns its base URL.
+func (s *Stack) serve(addr string, h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("listen on %s: %w (set another address, or stop what uses it)", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("serve", "addr", addr, "err", err)
+		}
+	}()
+	return "http://" + ln.Addr().String(), nil
+}
+
+func awsConfig(endpoint string) aws.Config {
+	return aws.Config{
+		Region:       Region,
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+		BaseEndpoint: aws.String(endpoint),
+	}
+}
+
+func (s *Stack) sfnClient() *awssfn.Client {
+	return awssfn.NewFromConfig(awsConfig(s.SFNURL))
+}
+
+// Endpoints is the content of <DataDir>/endpoints.json, which checkoutctl
+// and scripts read to find the running stack.
+type Endpoints struct {
+	API             string            `json:"api"`
+	SQS             string            `json:"sqs"`
+	SFN             string            `json:"sfn"`
+	Stripe          string            `json:"stripe"`
+	DatabaseURL     string            `json:"database_url"`
+	StateMachineARN string            `json:"state_machine_arn"`
+	Queues          map[string]string `json:"queues"`
+	PID             int               `json:"pid"`
+}
+
+func (s *Stack) writeEndpoints() error {
+	queues := map[string]string{}
+	for id, q := range s.tpl.Queues {
+		queues[q.Name] = s.queueURL[id]
+	}
+	b, err := json.MarshalIndent(Endpoints{API: s.APIURL, SQS: s.SQSURL, SFN: s.SFNURL, Stripe: s.StripeURL,
+		DatabaseURL: s.db.DSN, StateMachineARN: s.StateMachineARN, Queues: queues, PID: os.Getpid()}, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(s.opts.DataDir, "endpoints.json")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	s.closers = append(s.closers, func() { _ = os.Remove(path) })
+	return os.Rename(tmp, path)
+}
+
+// Core is the wired checkout core (for tests and tools).
+func (s *Stack) Core() *app.Core { return s.core }
+
+// Fake is the Stripe fake, nil in Stripe test mode.
+func (s *Stack) Fake() *stripefake.Fake { return s.fake }
+
+// QueueURL returns the local URL of the template queue with logical id.
+func (s *Stack) QueueURL(logicalID string) string { return s.queueURL[logicalID] }
+
+// Close stops everything: the servers (waiting for requests in flight), the
+// pollers and schedules, the executor, then the database. A second Close is
+// a no-op.
+func (s *Stack) Close() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, srv := range s.servers {
+		_ = srv.Shutdown(ctx)
+	}
+	s.servers = nil
+	s.wg.Wait()
+	if s.exec != nil {
+		s.exec.Close()
+		s.exec = nil
+	}
+	if s.sqs != nil {
+		s.sqs.Close()
+		s.sqs = nil
+	}
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
