@@ -27,7 +27,7 @@ func runDemo() error {
 	ctx, stop := signalContext()
 	defer stop()
 	logf := func(format string, args ...any) { fmt.Printf("• "+format+"\n", args...) }
-	db, err := devdb.Open(ctx, filepath.Join(envOr("CHECKOUT_DATA_DIR", ".data"), "pg"), logf)
+	db, err := devdb.Open(ctx, os.Getenv("DATABASE_URL"), filepath.Join(envOr("CHECKOUT_DATA_DIR", ".data"), "pg"), logf)
 	if err != nil {
 		return err
 	}

@@ -21,15 +21,17 @@ func runStack() error {
 	_ = level.UnmarshalText([]byte(envOr("LOG_LEVEL", "info")))
 	log := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
 	opts := stack.Options{
-		DataDir:    envOr("CHECKOUT_DATA_DIR", ".data"),
-		Addr:       envOr("CHECKOUT_ADDR", "127.0.0.1:3000"),
-		SQSAddr:    envOr("CHECKOUT_SQS_ADDR", "127.0.0.1:9324"),
-		SFNAddr:    envOr("CHECKOUT_SFN_ADDR", "127.0.0.1:8083"),
-		StripeAddr: envOr("CHECKOUT_STRIPE_ADDR", "127.0.0.1:12111"),
-		APIKey:     envOr("CHECKOUT_API_KEY", defaultAPIKey),
-		JWTSecret:  envOr("CHECKOUT_JWT_SECRET", defaultJWTSecret),
-		StripeKey:  os.Getenv("STRIPE_SECRET_KEY"),
-		Log:        log,
+		DataDir:     envOr("CHECKOUT_DATA_DIR", ".data"),
+		Addr:        envOr("CHECKOUT_ADDR", "127.0.0.1:3000"),
+		SQSAddr:     envOr("CHECKOUT_SQS_ADDR", "127.0.0.1:9324"),
+		SFNAddr:     envOr("CHECKOUT_SFN_ADDR", "127.0.0.1:8083"),
+		StripeAddr:  envOr("CHECKOUT_STRIPE_ADDR", "127.0.0.1:12111"),
+		APIKey:      envOr("CHECKOUT_API_KEY", defaultAPIKey),
+		JWTSecret:   envOr("CHECKOUT_JWT_SECRET", defaultJWTSecret),
+		StripeKey:   os.Getenv("STRIPE_SECRET_KEY"),
+		StripeURL:   os.Getenv("STRIPE_API_URL"),
+		DatabaseURL: os.Getenv("DATABASE_URL"),
+		Log:         log,
 	}
 	s, err := stack.Start(ctx, opts)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -23,10 +22,11 @@ type DB struct {
 	server *pgtest.Server // nil when DATABASE_URL is used
 }
 
-// Open connects to DATABASE_URL, or starts (or reuses) the cluster under
-// dataDir, creates database "checkout" if needed, migrates and seeds.
-func Open(ctx context.Context, dataDir string, logf func(string, ...any)) (*DB, error) {
-	db := &DB{DSN: os.Getenv("DATABASE_URL")}
+// Open connects to dsn (DATABASE_URL), or when it is empty starts (or
+// reuses) the cluster under dataDir and creates database "checkout" there;
+// then it migrates and seeds.
+func Open(ctx context.Context, dsn, dataDir string, logf func(string, ...any)) (*DB, error) {
+	db := &DB{DSN: dsn}
 	if db.DSN == "" {
 		srv, err := pgtest.Start(ctx, pgtest.Options{DataDir: dataDir, Durable: true,
 			Log: func(p string) { logf("postgres log: %s", p) }})

@@ -53,7 +53,12 @@ type Options struct {
 	APIKey       string // the usage plan's key (CHECKOUT_API_KEY)
 	JWTSecret    string // HS256 secret of the local authorizer (CHECKOUT_JWT_SECRET)
 	StripeKey    string // Stripe test mode instead of the fake (STRIPE_SECRET_KEY)
-	Log          *slog.Logger
+	StripeURL    string // a Stripe-compatible server of your own instead of the fake (STRIPE_API_URL)
+	DatabaseURL  string // use this PostgreSQL instead of the cluster under DataDir (DATABASE_URL)
+	// Parameters override the template's parameter defaults, as
+	// `sam deploy --parameter-overrides` would (e.g. ThrottleBurstLimit).
+	Parameters map[string]string
+	Log        *slog.Logger
 }
 
 // Stack is a running local stack.
@@ -94,7 +99,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if s.tpl, err = sam.Load(opts.TemplatePath); err != nil {
 		return nil, err
 	}
-	s.db, err = devdb.Open(ctx, filepath.Join(opts.DataDir, "pg"), func(f string, a ...any) { s.log.Info(fmt.Sprintf(f, a...)) })
+	if len(opts.Parameters) > 0 {
+		if s.tpl, err = s.tpl.Resolve(opts.Parameters); err != nil {
+			return nil, err
+		}
+	}
+	s.db, err = devdb.Open(ctx, opts.DatabaseURL, filepath.Join(opts.DataDir, "pg"), func(f string, a ...any) { s.log.Info(fmt.Sprintf(f, a...)) })
 	if err != nil {
 		return nil, err
 	}
@@ -151,9 +161,16 @@ func withDefaults(o Options) Options {
 
 // startPayments starts the Stripe fake, or uses Stripe test mode.
 func (s *Stack) startPayments() (payment.Gateway, error) {
-	if s.opts.StripeKey != "" {
-		s.StripeURL = "https://api.stripe.com"
-		return payment.NewStripe(payment.StripeConfig{SecretKey: s.opts.StripeKey}), nil
+	if s.opts.StripeKey != "" || s.opts.StripeURL != "" {
+		key := s.opts.StripeKey
+		if key == "" {
+			key = "sk_test_local"
+		}
+		s.StripeURL = s.opts.StripeURL
+		if s.StripeURL == "" {
+			s.StripeURL = "https://api.stripe.com"
+		}
+		return payment.NewStripe(payment.StripeConfig{SecretKey: key, URL: s.opts.StripeURL}), nil
 	}
 	s.fake = stripefake.New(stripefake.Options{Logger: s.log.With("component", "stripefake")})
 	url, stop, err := s.fake.Start(s.opts.StripeAddr)
