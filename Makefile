@@ -24,8 +24,8 @@ tools/asl/node_modules: tools/asl/package.json tools/asl/package-lock.json
 	cd tools/asl && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## lint: gofmt, go vet, staticcheck
-lint: $(BIN)/staticcheck
+## lint: gofmt, go vet, staticcheck, cfn-lint (mk/sam.mk)
+lint: $(BIN)/staticcheck lint-template
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
