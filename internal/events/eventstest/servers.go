@@ -1,0 +1,141 @@
+// Package eventstest is the test harness of the SQS consumers and of
+// checkoutctl: it starts real SQS protocol servers (moto_server and our
+// internal/local/sqs), creates queue/dead-letter-queue pairs and drives a
+// consumer handler exactly like Lambda's SQS event source mapping.
+package eventstest
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	localsqs "github.com/checkout-dev/checkout/internal/local/sqs"
+)
+
+// Target is one SQS implementation under test.
+type Target struct {
+	Name     string // "moto" or "local"
+	Endpoint string // http://127.0.0.1:PORT
+	Client   *awssqs.Client
+}
+
+// Targets returns moto_server and our local SQS server (on pool). moto is
+// left out (with a log line) when it is not installed and CI is unset; with
+// CI set its absence fails the test.
+func Targets(t testing.TB, pool *pgxpool.Pool) []Target {
+	t.Helper()
+	var out []Target
+	if m, ok := Moto(t); ok {
+		out = append(out, m)
+	}
+	return append(out, Local(t, pool))
+}
+
+// Local serves internal/local/sqs on pool from a loopback httptest server,
+// closed when the test ends.
+func Local(t testing.TB, pool *pgxpool.Pool) Target {
+	t.Helper()
+	srv := localsqs.New(pool, localsqs.Options{PollInterval: 50 * time.Millisecond})
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { hs.Close(); srv.Close() })
+	return Target{Name: "local", Endpoint: hs.URL, Client: NewClient(hs.URL)}
+}
+
+// NewClient is the real aws-sdk-go-v2 SQS client pointed at endpoint with
+// dummy static credentials.
+func NewClient(endpoint string) *awssqs.Client {
+	return awssqs.New(awssqs.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		HTTPClient:   &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
+	})
+}
+
+// Moto starts moto_server on a free loopback port, killed by PID (its own
+// process group) when the test ends. ok is false when moto_server is absent
+// and CI is unset.
+func Moto(t testing.TB) (Target, bool) {
+	t.Helper()
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("moto_server not found on PATH and CI is set")
+		}
+		t.Log("moto_server not found on PATH: moto target skipped (set CI=1 to fail instead)")
+		return Target{}, false
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start moto_server: %v", err)
+		}
+		go func() { // drain its request log
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+			}
+		}()
+		url := fmt.Sprintf("http://127.0.0.1:%d", port)
+		pid := cmd.Process.Pid
+		stop := func() {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = cmd.Wait()
+		}
+		if waitHTTP(url, 20*time.Second) {
+			t.Cleanup(stop)
+			return Target{Name: "moto", Endpoint: url, Client: NewClient(url)}, true
+		}
+		stop()
+	}
+	t.Fatal("moto_server did not start")
+	return Target{}, false
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitHTTP(url string, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url + "/moto-api/")
+		if err == nil {
+			resp.Body.Close()
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
+}
+
+// Uniq returns prefix plus a random suffix, for queue names.
+func Uniq(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
+}

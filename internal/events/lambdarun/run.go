@@ -1,0 +1,45 @@
+// Package lambdarun is the shared main of the SQS consumer Lambdas.
+package lambdarun
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/checkout-dev/checkout/internal/app"
+	"github.com/checkout-dev/checkout/internal/events"
+	"github.com/checkout-dev/checkout/internal/postgres"
+)
+
+// Run is the whole main of a consumer Lambda: read the configuration
+// (DATABASE_URL or the database secret, see internal/app), open the pool
+// once per container, build the consumer, apply CONSUMER_FAIL_TIMES (a
+// fault hook for tests and local runs) and serve SQS batches. Start-up
+// errors are logged and exit the process (Lambda reports an init error).
+func Run(name string, build func(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*events.Consumer, error)) {
+	log := app.Logger().With("function", name)
+	ctx := context.Background()
+	exit := func(msg string, err error) {
+		log.Error(msg, "err", err)
+		os.Exit(1)
+	}
+	cfg, err := app.FromEnv(ctx)
+	if err != nil {
+		exit("configuration", err)
+	}
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		exit("database", err)
+	}
+	c, err := build(ctx, pool, log)
+	if err != nil {
+		exit("configuration", err)
+	}
+	if c.Fault, err = events.FaultFromEnv(); err != nil {
+		exit("configuration", err)
+	}
+	lambda.Start(c.Handle)
+}
