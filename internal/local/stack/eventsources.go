@@ -1,7 +1,148 @@
 package stack
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
 
-// startEventSources polls each consumer's queue like Lambda's SQS event
-// source mapping.
-func (s *Stack) startEventSources(ctx context.Context) error { return nil }
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/checkout-dev/checkout/internal/events/analytics"
+	"github.com/checkout-dev/checkout/internal/events/shipping"
+	"github.com/checkout-dev/checkout/internal/local/sam"
+	"github.com/checkout-dev/checkout/internal/notify"
+)
+
+// SQSHandler is an SQS-triggered function.
+type SQSHandler func(ctx context.Context, ev lambdaevents.SQSEvent) (lambdaevents.SQSEventResponse, error)
+
+// startEventSources runs, for every function with an SQS event, a poller
+// that behaves like Lambda's event source mapping: receive up to BatchSize
+// messages, invoke the function with an events.SQSEvent, delete what it
+// processed. With ReportBatchItemFailures only the reported messages stay
+// (they come back after the visibility timeout and, past maxReceiveCount,
+// go to the DLQ); without it, an error keeps the whole batch.
+func (s *Stack) startEventSources(ctx context.Context) error {
+	consumers := map[string]SQSHandler{
+		"notification": notify.NewConsumer(s.db.Pool, &notify.Notifier{Sender: notify.Outbox{}, From: "orders@checkout.local"},
+			s.log.With("function", "notification")).Handle,
+		"shipping":  shipping.NewConsumer(s.db.Pool, s.log.With("function", "shipping")).Handle,
+		"analytics": analytics.NewConsumer(s.db.Pool, filepath.Join(s.opts.DataDir, "analytics"), s.log.With("function", "analytics")).Handle,
+	}
+	for _, fn := range s.tpl.Functions {
+		for _, ev := range fn.Events {
+			if ev.SQS == nil || !ev.SQS.Enabled {
+				continue
+			}
+			h := consumers[fn.Name]
+			if h == nil {
+				return fmt.Errorf("function %s (%s) has an SQS event but no local handler", fn.LogicalID, fn.CodeURI)
+			}
+			url := s.queueURL[ev.SQS.Queue]
+			if url == "" {
+				return fmt.Errorf("function %s: no queue %s", fn.LogicalID, ev.SQS.Queue)
+			}
+			src := &eventSource{stack: s, fn: fn, ev: ev.SQS, url: url, arn: queueARN(s.tpl.Queues[ev.SQS.Queue].Name), handle: h}
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				src.run(ctx)
+			}()
+		}
+	}
+	return nil
+}
+
+type eventSource struct {
+	stack    *Stack
+	fn       *sam.Function
+	ev       *sam.SQSEvent
+	url, arn string
+	handle   SQSHandler
+}
+
+func (e *eventSource) run(ctx context.Context) {
+	batch := e.ev.BatchSize
+	if batch <= 0 || batch > 10 {
+		batch = 10
+	}
+	for ctx.Err() == nil {
+		out, err := e.stack.sqsCli.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
+			QueueUrl: aws.String(e.url), MaxNumberOfMessages: int32(batch), WaitTimeSeconds: 2,
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+			MessageAttributeNames:       []string{"All"},
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				e.stack.log.Error("event source: receive", "function", e.fn.LogicalID, "err", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		if len(out.Messages) > 0 {
+			e.invoke(ctx, out.Messages)
+		}
+	}
+}
+
+func (e *eventSource) invoke(ctx context.Context, msgs []types.Message) {
+	ev := lambdaevents.SQSEvent{}
+	for _, m := range msgs {
+		r := lambdaevents.SQSMessage{MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
+			Body: aws.ToString(m.Body), Md5OfBody: aws.ToString(m.MD5OfBody), EventSource: "aws:sqs",
+			EventSourceARN: e.arn, AWSRegion: Region, Attributes: map[string]string{},
+			MessageAttributes: map[string]lambdaevents.SQSMessageAttribute{}}
+		for k, v := range m.Attributes {
+			r.Attributes[k] = v
+		}
+		for k, v := range m.MessageAttributes {
+			r.MessageAttributes[k] = lambdaevents.SQSMessageAttribute{DataType: aws.ToString(v.DataType), StringValue: v.StringValue, BinaryValue: v.BinaryValue}
+		}
+		ev.Records = append(ev.Records, r)
+	}
+	timeout := e.fn.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	callCtx, cancel := context.WithTimeout(ctx, timeout)
+	resp, err := e.handle(callCtx, ev)
+	cancel()
+	if err != nil {
+		e.stack.log.Warn("event source: batch failed; messages return after the visibility timeout", "function", e.fn.LogicalID, "messages", len(msgs), "err", err)
+		return
+	}
+	failed := map[string]bool{}
+	if e.ev.ReportsBatchItemFailures() {
+		for _, f := range resp.BatchItemFailures {
+			failed[f.ItemIdentifier] = true
+		}
+	}
+	var entries []types.DeleteMessageBatchRequestEntry
+	for i, m := range msgs {
+		if !failed[aws.ToString(m.MessageId)] {
+			entries = append(entries, types.DeleteMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), ReceiptHandle: m.ReceiptHandle})
+		}
+	}
+	if len(failed) > 0 {
+		e.stack.log.Warn("event source: partial batch failure", "function", e.fn.LogicalID, "failed", len(failed), "of", len(msgs))
+	}
+	if len(entries) == 0 {
+		return
+	}
+	if _, err := e.stack.sqsCli.DeleteMessageBatch(ctx, &awssqs.DeleteMessageBatchInput{QueueUrl: aws.String(e.url), Entries: entries}); err != nil && ctx.Err() == nil {
+		e.stack.log.Error("event source: delete", "function", e.fn.LogicalID, "err", err)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -185,6 +185,15 @@ func (e *e2e) rows(table string) int {
 	return n
 }
 
+func (e *e2e) count(sql string, args ...any) int {
+	e.t.Helper()
+	var n int
+	if err := e.stack.Core().Pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
 func TestStackOverHTTP(t *testing.T) {
 	t.Parallel()
 	e := startE2E(t, roomy)
@@ -212,6 +221,20 @@ func TestStackOverHTTP(t *testing.T) {
 		}
 		if on, res := e.level("E2E-TEE"); on != 8 || res != 0 {
 			t.Fatalf("stock on_hand=%d reserved=%d; want 8, 0", on, res)
+		}
+		// The order event reaches the three consumers through their queues.
+		deadline := time.Now().Add(20 * time.Second)
+		for e.count(`SELECT count(*) FROM shipments WHERE order_id = $1`, done.str("order_id")) == 0 ||
+			e.count(`SELECT count(DISTINCT consumer) FROM processed_messages`) < 3 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the consumers did not process the order event: %d shipments, %d consumers done",
+					e.count(`SELECT count(*) FROM shipments WHERE order_id = $1`, done.str("order_id")),
+					e.count(`SELECT count(DISTINCT consumer) FROM processed_messages`))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if n := e.count(`SELECT count(*) FROM outbox_emails`); n < 1 {
+			t.Fatalf("%d confirmation e-mails in the outbox; want 1", n)
 		}
 	})
 
