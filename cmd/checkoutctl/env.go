@@ -23,12 +23,14 @@ import (
 // runtime (`make dev`) while it runs:
 //
 //	{"sqs":"http://127.0.0.1:PORT","sfn":"http://...","api":"http://...",
-//	 "database_url":"postgres://...","queues":{"<name>":"<url>",...},"pid":1234}
+//	 "database_url":"postgres://...","queues":{"<name>":"<url>",...},"stack":"checkout","pid":1234}
 //
-// sqs is required; queues and pid are optional (pid lets checkoutctl ignore
-// the file of a stack that is no longer running).
+// sqs is required; the rest is optional (stack is the prefix of the queue
+// names, used unless --stack is given; pid lets checkoutctl ignore the file
+// of a stack that is no longer running).
 type Endpoints struct {
 	SQS         string            `json:"sqs"`
+	Stack       string            `json:"stack,omitempty"`
 	SFN         string            `json:"sfn,omitempty"`
 	API         string            `json:"api,omitempty"`
 	DatabaseURL string            `json:"database_url,omitempty"`
@@ -39,6 +41,7 @@ type Endpoints struct {
 // options are the global flags.
 type options struct {
 	profile, region, endpointURL, stack string
+	stackSet                            bool // --stack was given
 	endpointsFile, databaseURL, actor   string
 	noLocal, jsonOut                    bool
 }
@@ -113,6 +116,9 @@ func (e *env) loadEndpoints() error {
 		return nil
 	}
 	e.endpoints = &ep
+	if ep.Stack != "" && !e.opts.stackSet {
+		e.opts.stack = ep.Stack
+	}
 	return nil
 }
 

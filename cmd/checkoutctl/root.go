@@ -54,13 +54,16 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
   checkoutctl --profile prod --region eu-west-1 --stack checkout-prod dlq list`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRun: func(c *cobra.Command, _ []string) {
+			e.opts.stackSet = c.Flags().Changed("stack")
+		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	f := root.PersistentFlags()
 	f.StringVar(&e.opts.profile, "profile", "", "AWS shared-config profile (default: $AWS_PROFILE or default)")
 	f.StringVar(&e.opts.region, "region", "", "AWS region (default: $AWS_REGION or the profile's)")
 	f.StringVar(&e.opts.endpointURL, "endpoint-url", "", "SQS endpoint of a local stack, e.g. http://127.0.0.1:9324")
-	f.StringVar(&e.opts.stack, "stack", "checkout-dev", "CloudFormation stack whose queues to use")
+	f.StringVar(&e.opts.stack, "stack", "checkout-dev", "CloudFormation stack whose queues to use (local: the running stack's)")
 	f.StringVar(&e.opts.endpointsFile, "endpoints-file", "", "local stack endpoints file (default: .data/endpoints.json in this or a parent folder)")
 	f.BoolVar(&e.opts.noLocal, "no-local", false, "ignore .data/endpoints.json and use AWS")
 	f.StringVar(&e.opts.databaseURL, "database-url", "", "PostgreSQL for the audit trail (default: $DATABASE_URL or the local stack's)")

@@ -221,6 +221,7 @@ type Endpoints struct {
 	Stripe          string            `json:"stripe"`
 	DatabaseURL     string            `json:"database_url"`
 	StateMachineARN string            `json:"state_machine_arn"`
+	Stack           string            `json:"stack"` // the prefix of the queue names
 	Queues          map[string]string `json:"queues"`
 	PID             int               `json:"pid"`
 }
@@ -231,7 +232,7 @@ func (s *Stack) writeEndpoints() error {
 		queues[q.Name] = s.queueURL[id]
 	}
 	b, err := json.MarshalIndent(Endpoints{API: s.APIURL, SQS: s.SQSURL, SFN: s.SFNURL, Stripe: s.StripeURL,
-		DatabaseURL: s.db.DSN, StateMachineARN: s.StateMachineARN, Queues: queues, PID: os.Getpid()}, "", "  ")
+		DatabaseURL: s.db.DSN, StateMachineARN: s.StateMachineARN, Stack: s.tpl.Values["AWS::StackName"], Queues: queues, PID: os.Getpid()}, "", "  ")
 	if err != nil {
 		return err
 	}
