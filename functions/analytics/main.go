@@ -1,6 +1,9 @@
 // Command analytics is the analytics consumer Lambda (SQS, partial batch
-// failures): it appends order events as newline-delimited JSON batch files
-// under ANALYTICS_DIR (default .data/analytics).
+// failures): it stores each batch of order events as one newline-delimited
+// JSON object, in S3 (ANALYTICS_BUCKET, ANALYTICS_PREFIX: the deployed
+// configuration) or under a local folder (ANALYTICS_DIR). With neither set
+// it fails at start-up, before connecting to the database. See
+// analytics.SinkFromEnv and docs/events.md.
 package main
 
 import (
@@ -16,11 +19,15 @@ import (
 )
 
 func main() {
-	lambdarun.Run("analytics", func(_ context.Context, pool *pgxpool.Pool, log *slog.Logger) (*events.Consumer, error) {
-		dir := os.Getenv("ANALYTICS_DIR")
-		if dir == "" {
-			dir = ".data/analytics"
-		}
-		return analytics.NewConsumer(pool, dir, log), nil
-	})
+	lambdarun.RunConfigured("analytics",
+		func(ctx context.Context, log *slog.Logger) (analytics.Sink, error) {
+			sink, err := analytics.SinkFromEnv(ctx, os.Getenv)
+			if err == nil {
+				log.Info("analytics sink", "sink", sink.String())
+			}
+			return sink, err
+		},
+		func(_ context.Context, pool *pgxpool.Pool, log *slog.Logger, sink analytics.Sink) (*events.Consumer, error) {
+			return analytics.NewSinkConsumer(pool, sink, log), nil
+		})
 }

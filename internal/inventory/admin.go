@@ -12,7 +12,8 @@ import (
 )
 
 // SetOnHand sets the on-hand stock of sku (an admin operation) and returns the
-// new level. When the product exists but has no inventory row yet, the row is
+// new level. On a SKU split over buckets ([Store.SetBuckets]) the available
+// units are spread evenly over its buckets again (rebalance on restock). When the product exists but has no inventory row yet, the row is
 // created. Setting the current value again changes nothing and writes no
 // audit row; any change (or the creation of the row) writes one audit row
 // (action "set_on_hand", quantity the new on-hand, detail {"previous",
@@ -32,10 +33,15 @@ func (s *Store) SetOnHand(ctx context.Context, sku string, onHand int) (Level, e
 	}
 	var lvl Level
 	err := s.run(ctx, "set_on_hand", uuid.Nil, func(tx pgx.Tx) error {
-		prev, reserved, created, err := lockOrCreate(ctx, tx, sku)
+		_, _, created, err := lockOrCreate(ctx, tx, sku)
 		if err != nil {
 			return err
 		}
+		rows, buckets, _, err := lockStock(ctx, tx, sku)
+		if err != nil {
+			return err
+		}
+		prev, reserved := totals(rows)
 		if onHand < reserved {
 			e := apperr.E(apperr.Conflict, "below_reserved",
 				"cannot set on-hand stock of %s to %d: %d units are reserved", sku, onHand, reserved)
@@ -47,9 +53,8 @@ func (s *Store) SetOnHand(ctx context.Context, sku string, onHand int) (Level, e
 		if prev == onHand && !created {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `UPDATE inventory SET on_hand = $2, version = version + 1, updated_at = now()
-			WHERE sku = $1`, sku, onHand); err != nil {
-			return fmt.Errorf("set on hand: %w", err)
+		if err := writeStock(ctx, tx, sku, spread(rows, buckets, onHand-reserved, 0, 0), buckets); err != nil {
+			return err
 		}
 		return s.audit(ctx, tx, []auditEntry{{action: ActionSetOnHand, sku: sku, quantity: onHand,
 			detail: map[string]any{"previous": prev, "reserved": reserved, "created": created}}})
@@ -58,6 +63,55 @@ func (s *Store) SetOnHand(ctx context.Context, sku string, onHand int) (Level, e
 		return Level{}, err
 	}
 	return lvl, nil
+}
+
+// SetBuckets splits the available units of sku over n buckets (1 to
+// [MaxBuckets]; 1 means not split) for the [Bucketed] strategy, and returns the
+// SKU's level, which this never changes. It also rebalances: every unit not
+// reserved is spread evenly again over the n buckets, including units left
+// in buckets no longer in use. Units reserved in a bucket stay there until
+// their reservation ends. Give a hot SKU about as many buckets as concurrent
+// buyers you expect, divided by 4 (16 for 64 buyers); other strategies ignore
+// buckets, so switch strategy only after SetBuckets(sku, 1) on every split
+// SKU. No stock changes, so no audit row is written (the call is logged).
+//
+// Errors: [apperr.Invalid] for a malformed "sku" or "buckets" out of range;
+// [apperr.NotFound], code "product_not_found"; [apperr.Transient] on timeouts.
+func (s *Store) SetBuckets(ctx context.Context, sku string, n int) (Level, error) {
+	if err := validateSKU(sku); err != nil {
+		return Level{}, err
+	}
+	if n < 1 || n > MaxBuckets {
+		return Level{}, apperr.InvalidField("buckets", "must be between 1 and %d, got %d", MaxBuckets, n)
+	}
+	var lvl Level
+	var prev int
+	err := s.run(ctx, "set_buckets", uuid.Nil, func(tx pgx.Tx) error {
+		if _, _, _, err := lockOrCreate(ctx, tx, sku); err != nil {
+			return err
+		}
+		rows, prevN, _, err := lockStock(ctx, tx, sku)
+		if err != nil {
+			return err
+		}
+		onHand, reserved := totals(rows)
+		lvl = newLevel(sku, onHand, reserved)
+		prev = prevN
+		return writeStock(ctx, tx, sku, spread(rows, n, onHand-reserved, 0, 0), n)
+	})
+	if err != nil {
+		return Level{}, err
+	}
+	s.log.InfoContext(ctx, "inventory: buckets set", "sku", sku, "buckets", n, "previous", prev, "actor", s.opts.Actor)
+	return lvl, nil
+}
+
+func totals(rows []stockRow) (onHand, reserved int) {
+	for _, r := range rows {
+		onHand += r.onHand
+		reserved += r.reserved
+	}
+	return onHand, reserved
 }
 
 // lockOrCreate locks sku's inventory row, creating it with zero stock when
@@ -92,8 +146,9 @@ func lockOrCreate(ctx context.Context, tx pgx.Tx, sku string) (prev, reserved in
 	return 0, 0, false, errors.New("inventory row keeps vanishing")
 }
 
-// Level returns the stock of sku. A catalog product without an inventory row
-// has zero stock.
+// Level returns the stock of sku (the inventory row plus its buckets, read in
+// one snapshot without locks). A catalog product without an inventory row has
+// zero stock.
 //
 // Errors: [apperr.Invalid] for a malformed "sku"; [apperr.NotFound], code
 // "product_not_found", when sku is not in the catalog.
@@ -103,7 +158,7 @@ func (s *Store) Level(ctx context.Context, sku string) (Level, error) {
 	}
 	var onHand, reserved int
 	err := s.pool.QueryRow(ctx, `SELECT coalesce(i.on_hand, 0), coalesce(i.reserved, 0)
-		FROM products p LEFT JOIN inventory i ON i.sku = p.sku WHERE p.sku = $1`, sku).Scan(&onHand, &reserved)
+		FROM products p LEFT JOIN inventory_levels i ON i.sku = p.sku WHERE p.sku = $1`, sku).Scan(&onHand, &reserved)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Level{}, apperr.E(apperr.NotFound, "product_not_found", "no product with SKU %s", sku)
 	}

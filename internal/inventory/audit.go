@@ -23,6 +23,19 @@ func (s *Store) audit(ctx context.Context, tx pgx.Tx, entries []auditEntry) erro
 	if len(entries) == 0 {
 		return nil
 	}
+	q, args, err := s.auditSQL(entries)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, q, args...); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// auditSQL returns the statement that appends entries (at least one) to
+// audit_log.
+func (s *Store) auditSQL(entries []auditEntry) (string, []any, error) {
 	actions := make([]string, len(entries))
 	checkouts := make([]string, len(entries))
 	skus := make([]string, len(entries))
@@ -39,18 +52,14 @@ func (s *Store) audit(ctx context.Context, tx pgx.Tx, entries []auditEntry) erro
 		}
 		b, err := json.Marshal(d)
 		if err != nil {
-			return fmt.Errorf("audit detail: %w", err)
+			return "", nil, fmt.Errorf("audit detail: %w", err)
 		}
 		details[i] = string(b)
 	}
-	_, err := tx.Exec(ctx, `
+	return `
 		INSERT INTO audit_log (actor, action, checkout_id, sku, quantity, detail)
 		SELECT $1, u.action, NULLIF(u.checkout_id, '')::uuid, u.sku, u.quantity, u.detail::jsonb
 		FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::text[])
 		     AS u(action, checkout_id, sku, quantity, detail)`,
-		s.opts.Actor, actions, checkouts, skus, qtys, details)
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	return nil
+		[]any{s.opts.Actor, actions, checkouts, skus, qtys, details}, nil
 }

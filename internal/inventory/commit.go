@@ -78,7 +78,7 @@ func (s *Store) commitTx(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID) e
 				return apperr.E(apperr.Expired, "reservation_expired",
 					"the reservation of checkout %s expired at %s", checkoutID, h.expiresAt.Format(time.RFC3339))
 			}
-			deltas = append(deltas, stockDelta{sku: h.sku, reserved: -h.quantity, onHand: -h.quantity})
+			deltas = append(deltas, stockDelta{sku: h.sku, bucket: h.bucket, reserved: -h.quantity, onHand: -h.quantity})
 			entries = append(entries, auditEntry{action: ActionCommit, checkoutID: checkoutID, sku: h.sku, quantity: h.quantity})
 		}
 	}

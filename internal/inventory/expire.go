@@ -18,8 +18,8 @@ import (
 //
 // Rows are claimed with FOR UPDATE SKIP LOCKED, so several sweepers run side
 // by side without blocking each other or a committing order: a row another
-// transaction holds is left for the next sweep. Stock is returned in SKU order
-// with one UPDATE per SKU. Call it in a loop until it returns less than limit
+// transaction holds is left for the next sweep. Stock is returned in (SKU,
+// bucket) order with one UPDATE per stock row. Call it in a loop until it returns less than limit
 // to drain a backlog.
 //
 // Errors: [apperr.Invalid] ("limit" < 1); [apperr.Transient] on timeouts or
@@ -38,7 +38,7 @@ func (s *Store) ExpireDue(ctx context.Context, limit int) (int, error) {
 				WHERE status = 'reserved' AND expires_at <= $1
 				GROUP BY checkout_id ORDER BY min(expires_at) LIMIT $2
 			)
-			SELECT r.checkout_id, r.sku, r.quantity FROM reservations r JOIN due USING (checkout_id)
+			SELECT r.checkout_id, r.sku, r.quantity, r.bucket FROM reservations r JOIN due USING (checkout_id)
 			WHERE r.status = 'reserved' AND r.expires_at <= $1
 			ORDER BY r.checkout_id, r.sku COLLATE "C"
 			FOR UPDATE OF r SKIP LOCKED`, now, limit)
@@ -49,10 +49,11 @@ func (s *Store) ExpireDue(ctx context.Context, limit int) (int, error) {
 			checkout uuid.UUID
 			sku      string
 			quantity int
+			bucket   int
 		}
 		lines, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (claimed, error) {
 			var c claimed
-			err := r.Scan(&c.checkout, &c.sku, &c.quantity)
+			err := r.Scan(&c.checkout, &c.sku, &c.quantity, &c.bucket)
 			return c, err
 		})
 		if err != nil {
@@ -63,12 +64,16 @@ func (s *Store) ExpireDue(ctx context.Context, limit int) (int, error) {
 		}
 		ids := make([]uuid.UUID, len(lines))
 		skus := make([]string, len(lines))
-		perSKU := map[string]int{}
+		type row struct {
+			sku    string
+			bucket int
+		}
+		perRow := map[row]int{}
 		checkouts := map[uuid.UUID]bool{}
 		entries := make([]auditEntry, len(lines))
 		for i, l := range lines {
 			ids[i], skus[i] = l.checkout, l.sku
-			perSKU[l.sku] += l.quantity
+			perRow[row{l.sku, l.bucket}] += l.quantity
 			checkouts[l.checkout] = true
 			entries[i] = auditEntry{action: ActionExpire, checkoutID: l.checkout, sku: l.sku, quantity: l.quantity,
 				detail: map[string]any{"reason": ReasonExpired}}
@@ -79,11 +84,16 @@ func (s *Store) ExpireDue(ctx context.Context, limit int) (int, error) {
 			WHERE r.checkout_id = u.checkout_id AND r.sku = u.sku`, ids, skus); err != nil {
 			return fmt.Errorf("mark expired: %w", err)
 		}
-		deltas := make([]stockDelta, 0, len(perSKU))
-		for sku, q := range perSKU {
-			deltas = append(deltas, stockDelta{sku: sku, reserved: -q})
+		deltas := make([]stockDelta, 0, len(perRow))
+		for r, q := range perRow {
+			deltas = append(deltas, stockDelta{sku: r.sku, bucket: r.bucket, reserved: -q})
 		}
-		slices.SortFunc(deltas, func(a, b stockDelta) int { return strings.Compare(a.sku, b.sku) })
+		slices.SortFunc(deltas, func(a, b stockDelta) int {
+			if c := strings.Compare(a.sku, b.sku); c != 0 {
+				return c
+			}
+			return a.bucket - b.bucket
+		})
 		if err := applyDeltas(ctx, tx, deltas); err != nil {
 			return err
 		}

@@ -69,7 +69,13 @@ func forEachStrategy(t *testing.T, fn func(t *testing.T, f *fixture)) {
 	}
 }
 
-// product adds a catalog entry and, when onHand >= 0, its inventory row.
+// testBuckets is how many buckets every SKU of a Bucketed fixture is split
+// over, so that the shared tests exercise the buckets, not only the
+// inventory row.
+const testBuckets = 4
+
+// product adds a catalog entry and, when onHand >= 0, its inventory row (split
+// over testBuckets buckets for the Bucketed strategy).
 func (f *fixture) product(sku string, onHand int) {
 	f.t.Helper()
 	if _, err := f.pool.Exec(f.ctx, `INSERT INTO products (sku, name, amount, currency) VALUES ($1, $1, 1999, 'USD')`, sku); err != nil {
@@ -80,6 +86,11 @@ func (f *fixture) product(sku string, onHand int) {
 	}
 	if _, err := f.pool.Exec(f.ctx, `INSERT INTO inventory (sku, on_hand) VALUES ($1, $2)`, sku, onHand); err != nil {
 		f.t.Fatalf("insert inventory %s: %v", sku, err)
+	}
+	if f.store.Strategy() == inventory.Bucketed {
+		if _, err := f.store.SetBuckets(f.ctx, sku, testBuckets); err != nil {
+			f.t.Fatalf("split %s: %v", sku, err)
+		}
 	}
 }
 
@@ -109,10 +120,17 @@ func (f *fixture) checkout() uuid.UUID { f.t.Helper(); return f.checkouts(1)[0] 
 // expires is a reservation deadline 15 minutes after the fixture's clock.
 func (f *fixture) expires() time.Time { return f.clock.Now().Add(15 * time.Minute) }
 
-// level reads the inventory row directly (not through the store).
+// level reads the stock rows directly (not through the store): the
+// inventory row plus its buckets (the inventory_levels view), after checking
+// that no stock row breaks the invariants.
 func (f *fixture) level(sku string) (onHand, reserved int) {
 	f.t.Helper()
-	if err := f.pool.QueryRow(f.ctx, `SELECT on_hand, reserved FROM inventory WHERE sku = $1`, sku).Scan(&onHand, &reserved); err != nil {
+	if n := f.count(`SELECT count(*) FROM (SELECT on_hand, reserved FROM inventory WHERE sku = $1
+		UNION ALL SELECT on_hand, reserved FROM inventory_buckets WHERE sku = $1) r
+		WHERE r.on_hand < 0 OR r.reserved < 0 OR r.reserved > r.on_hand`, sku); n != 0 {
+		f.t.Errorf("%s: %d stock rows break on_hand >= 0, 0 <= reserved <= on_hand", sku, n)
+	}
+	if err := f.pool.QueryRow(f.ctx, `SELECT on_hand, reserved FROM inventory_levels WHERE sku = $1`, sku).Scan(&onHand, &reserved); err != nil {
 		f.t.Fatalf("read inventory %s: %v", sku, err)
 	}
 	return onHand, reserved

@@ -42,7 +42,7 @@ func (s *Store) Release(ctx context.Context, checkoutID uuid.UUID) (released boo
 				return apperr.E(apperr.State, "reservation_committed",
 					"the reservation of checkout %s was committed and cannot be released", checkoutID)
 			case StatusReserved:
-				deltas = append(deltas, stockDelta{sku: h.sku, reserved: -h.quantity})
+				deltas = append(deltas, stockDelta{sku: h.sku, bucket: h.bucket, reserved: -h.quantity})
 				entries = append(entries, auditEntry{action: ActionRelease, checkoutID: checkoutID, sku: h.sku,
 					quantity: h.quantity, detail: map[string]any{"reason": ReasonCompensation}})
 			}

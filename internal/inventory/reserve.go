@@ -49,10 +49,17 @@ func (s *Store) Reserve(ctx context.Context, checkoutID uuid.UUID, lines []Line,
 		return Reservation{}, apperr.E(apperr.Internal, "internal", "inventory: unknown strategy %q", s.opts.Strategy)
 	}
 	expiresAt = expiresAt.UTC().Truncate(time.Microsecond)
+	pc, err := s.precheckReserve(ctx, checkoutID, lines, sorted)
+	if err != nil {
+		return Reservation{}, err
+	}
+	if pc.refusal != nil {
+		return Reservation{}, pc.refusal // sold out: no transaction, no lock, no write
+	}
 	var res Reservation
 	err = s.run(ctx, "reserve", checkoutID, func(tx pgx.Tx) error {
 		var err error
-		res, err = s.reserveTx(ctx, tx, checkoutID, lines, sorted, expiresAt, now)
+		res, err = s.reserveTx(ctx, tx, checkoutID, lines, sorted, expiresAt, now, pc)
 		return err
 	})
 	if err != nil {
@@ -65,14 +72,18 @@ func (s *Store) Reserve(ctx context.Context, checkoutID uuid.UUID, lines []Line,
 	return res, nil
 }
 
-func (s *Store) reserveTx(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID, lines, sorted []Line, expiresAt, now time.Time) (Reservation, error) {
+func (s *Store) reserveTx(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID, lines, sorted []Line, expiresAt, now time.Time, pc precheck) (Reservation, error) {
 	skus := make([]string, len(sorted))
 	qtys := make([]int32, len(sorted))
 	for i, l := range sorted {
 		skus[i], qtys[i] = l.SKU, int32(l.Quantity)
 	}
-	if err := checkSKUs(ctx, tx, lines, skus); err != nil {
-		return Reservation{}, err
+	// The precheck already saw every SKU in the catalog with its inventory
+	// row (neither is ever deleted); otherwise look again, under the lock.
+	if !pc.conclusive {
+		if err := checkSKUs(ctx, tx, lines, skus); err != nil {
+			return Reservation{}, err
+		}
 	}
 
 	// Insert the reservation rows first: a concurrent duplicate (if it ever got
@@ -105,6 +116,26 @@ func (s *Store) reserveTx(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID, 
 	// The audit rows go in before the stock is taken so that the hot inventory
 	// rows stay locked for as short a time as possible; on failure everything
 	// rolls back together.
+	if s.opts.Strategy == Bucketed {
+		// The audit insert rides in the same round trip as the first take.
+		err = s.takeBucketed(ctx, tx, checkoutID, sorted, pc.buckets, func(b *pgx.Batch) func(pgx.BatchResults) error {
+			q, args, err := s.auditSQL(entries)
+			if err != nil {
+				return func(pgx.BatchResults) error { return err }
+			}
+			b.Queue(q, args...)
+			return func(br pgx.BatchResults) error {
+				if _, err := br.Exec(); err != nil {
+					return fmt.Errorf("audit: %w", err)
+				}
+				return nil
+			}
+		})
+		if err != nil {
+			return Reservation{}, err
+		}
+		return Reservation{CheckoutID: checkoutID, Lines: sorted, ExpiresAt: expiresAt}, nil
+	}
 	if err := s.audit(ctx, tx, entries); err != nil {
 		return Reservation{}, err
 	}

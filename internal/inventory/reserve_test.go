@@ -13,7 +13,7 @@ import (
 func TestParseStrategy(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]inventory.Strategy{
-		"": inventory.Conditional, "conditional": inventory.Conditional, " Pessimistic ": inventory.Pessimistic,
+		"": inventory.DefaultStrategy, "bucketed": inventory.Bucketed, "conditional": inventory.Conditional, " Pessimistic ": inventory.Pessimistic,
 		"OPTIMISTIC": inventory.Optimistic,
 	} {
 		got, err := inventory.ParseStrategy(in)
@@ -206,7 +206,7 @@ func TestReserveBadInput(t *testing.T) {
 		if n := f.count(`SELECT count(*) FROM audit_log`); n != 0 {
 			t.Errorf("%d audit rows written", n)
 		}
-		if n := f.count(`SELECT count(*) FROM inventory WHERE reserved <> 0 OR on_hand <> 5`); n != 0 {
+		if n := f.count(`SELECT count(*) FROM inventory_levels WHERE reserved <> 0 OR on_hand <> 5`); n != 0 {
 			t.Errorf("%d inventory rows changed", n)
 		}
 		// 100 lines is the limit, and allowed.

@@ -16,12 +16,13 @@ type heldLine struct {
 	status    string
 	reason    string
 	expiresAt time.Time
+	bucket    int // 0: the inventory row; 1..64: an inventory_buckets row
 }
 
 // loadReservation returns the checkout's reservation rows in SKU (byte)
 // order, locked FOR UPDATE when lock is set.
 func loadReservation(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID, lock bool) ([]heldLine, error) {
-	q := `SELECT sku, quantity, status, coalesce(release_reason, ''), expires_at
+	q := `SELECT sku, quantity, status, coalesce(release_reason, ''), expires_at, bucket
 		FROM reservations WHERE checkout_id = $1 ORDER BY sku COLLATE "C"`
 	if lock {
 		q += ` FOR UPDATE`
@@ -32,7 +33,7 @@ func loadReservation(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID, lock 
 	}
 	held, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (heldLine, error) {
 		var h heldLine
-		err := r.Scan(&h.sku, &h.quantity, &h.status, &h.reason, &h.expiresAt)
+		err := r.Scan(&h.sku, &h.quantity, &h.status, &h.reason, &h.expiresAt, &h.bucket)
 		return h, err
 	})
 	if err != nil {
@@ -41,23 +42,31 @@ func loadReservation(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID, lock 
 	return held, nil
 }
 
-// stockDelta is a change to one inventory row.
+// stockDelta is a change to one stock row: the inventory row (bucket 0) or
+// one of its inventory_buckets rows.
 type stockDelta struct {
 	sku      string
+	bucket   int
 	reserved int // added to reserved
 	onHand   int // added to on_hand
 }
 
-// applyDeltas updates the inventory rows one by one in the order given (the
-// callers sort by SKU), pipelined in one round trip. Every row must exist.
+// applyDeltas updates the stock rows one by one in the order given (the
+// callers sort by SKU, then bucket: the lock order of the package), pipelined
+// in one round trip. Every row must exist.
 func applyDeltas(ctx context.Context, tx pgx.Tx, deltas []stockDelta) error {
 	if len(deltas) == 0 {
 		return nil
 	}
 	b := &pgx.Batch{}
 	for _, d := range deltas {
-		b.Queue(`UPDATE inventory SET reserved = reserved + $2, on_hand = on_hand + $3,
-			version = version + 1, updated_at = now() WHERE sku = $1`, d.sku, d.reserved, d.onHand)
+		if d.bucket == 0 {
+			b.Queue(`UPDATE inventory SET reserved = reserved + $2, on_hand = on_hand + $3,
+				version = version + 1, updated_at = now() WHERE sku = $1`, d.sku, d.reserved, d.onHand)
+			continue
+		}
+		b.Queue(`UPDATE inventory_buckets SET reserved = reserved + $2, on_hand = on_hand + $3,
+			updated_at = now() WHERE sku = $1 AND bucket = $4`, d.sku, d.reserved, d.onHand, d.bucket)
 	}
 	br := tx.SendBatch(ctx, b)
 	for _, d := range deltas {

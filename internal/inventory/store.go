@@ -10,7 +10,7 @@ import (
 // Options configure a [Store]. The zero value is usable: every zero field
 // takes the default named in its comment.
 type Options struct {
-	// Strategy used by Reserve. Default [Conditional]. An unknown value makes
+	// Strategy used by Reserve. Default [DefaultStrategy] ([Bucketed]). An unknown value makes
 	// Reserve fail with an Internal error (use [ParseStrategy] on config).
 	Strategy Strategy
 	// Now is the clock used for expiry decisions. Default time.Now.
@@ -44,7 +44,7 @@ type Store struct {
 // New returns a Store on pool. The caller keeps ownership of pool.
 func New(pool *pgxpool.Pool, opts Options) *Store {
 	if opts.Strategy == "" {
-		opts.Strategy = Conditional
+		opts.Strategy = DefaultStrategy
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -11,27 +11,31 @@ type Strategy string
 
 // The strategies; see the package documentation.
 const (
-	Conditional Strategy = "conditional" // one conditional UPDATE per line (default)
+	Bucketed    Strategy = "bucketed"    // hot SKUs split over buckets (default)
+	Conditional Strategy = "conditional" // one conditional UPDATE per line
 	Pessimistic Strategy = "pessimistic" // lock the row, check, then UPDATE
 	Optimistic  Strategy = "optimistic"  // versioned UPDATE, bounded retries on conflict
 )
 
 // Strategies lists every strategy, default first.
-var Strategies = []Strategy{Conditional, Pessimistic, Optimistic}
+var Strategies = []Strategy{Bucketed, Conditional, Pessimistic, Optimistic}
+
+// DefaultStrategy is the strategy of a zero [Options] and of an empty name.
+const DefaultStrategy = Bucketed
 
 // ParseStrategy returns the strategy named s (case-insensitive, surrounding
-// space ignored). The empty string means [Conditional]. Any other name is an
+// space ignored). The empty string means [DefaultStrategy]. Any other name is an
 // [apperr.Invalid] error for field "strategy".
 func ParseStrategy(s string) (Strategy, error) {
 	switch st := Strategy(strings.ToLower(strings.TrimSpace(s))); st {
 	case "":
-		return Conditional, nil
-	case Conditional, Pessimistic, Optimistic:
+		return DefaultStrategy, nil
+	case Bucketed, Conditional, Pessimistic, Optimistic:
 		return st, nil
 	}
-	return "", apperr.InvalidField("strategy", "unknown inventory strategy %q (want conditional, pessimistic or optimistic)", s)
+	return "", apperr.InvalidField("strategy", "unknown inventory strategy %q (want bucketed, conditional, pessimistic or optimistic)", s)
 }
 
 func (s Strategy) valid() bool {
-	return s == Conditional || s == Pessimistic || s == Optimistic
+	return s == Bucketed || s == Conditional || s == Pessimistic || s == Optimistic
 }

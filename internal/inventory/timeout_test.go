@@ -27,6 +27,8 @@ func TestStuckLockIsTransient(t *testing.T) {
 		defer blocker.Rollback(f.ctx) //nolint:errcheck
 		_, err = blocker.Exec(f.ctx, `UPDATE inventory SET updated_at = now() WHERE sku = 'A'`)
 		mustOK(t, err)
+		_, err = blocker.Exec(f.ctx, `UPDATE inventory_buckets SET updated_at = now() WHERE sku = 'A'`) // every stock row
+		mustOK(t, err)
 
 		began := time.Now()
 		_, err = store.Reserve(f.ctx, f.checkout(), lines("A", 1), f.expires())
@@ -81,6 +83,8 @@ func TestReleaseWaitsForRunningReserve(t *testing.T) {
 		mustOK(t, err)
 		defer blocker.Rollback(f.ctx) //nolint:errcheck
 		_, err = blocker.Exec(f.ctx, `UPDATE inventory SET updated_at = now() WHERE sku = 'A'`)
+		mustOK(t, err)
+		_, err = blocker.Exec(f.ctx, `UPDATE inventory_buckets SET updated_at = now() WHERE sku = 'A'`) // every stock row
 		mustOK(t, err)
 
 		reserved := make(chan error, 1)

@@ -1,21 +1,26 @@
-// Package analytics is the analytics consumer: it appends order events to
-// newline-delimited JSON files that a warehouse loader (BigQuery, Redshift
-// COPY, Snowflake, DuckDB) reads as they are.
+// Package analytics is the analytics consumer: it stores order events as
+// newline-delimited JSON objects that a warehouse loader (Athena, Glue,
+// Redshift Spectrum or COPY, BigQuery, Snowflake, DuckDB) reads as they are.
 //
-// Layout: <Dir>/dt=YYYY-MM-DD/order_events-<UTC time>-<first event id>.ndjson,
-// one file per SQS batch, partitioned by the day the batch was written.
-// A file is written to a hidden temporary name in the same folder, synced,
-// then renamed: readers never see a partial file. Loaders must ignore names
-// starting with ".".
+// Layout, the same for every Sink: one object per SQS batch at
+//
+//	dt=YYYY-MM-DD/hour=HH/<batch id>.ndjson
+//
+// (Hive-style partitions), relative to the sink's root: a folder (Folder,
+// local runs) or s3://BUCKET/PREFIX/ (S3, production). The partition is the
+// UTC hour of the batch's earliest occurred_at and the batch id is derived
+// from the batch's event ids (see BatchKey), so the key depends only on the
+// events: a batch that is retried after its object was written (the claiming
+// transaction failed to commit) overwrites that object instead of adding a
+// second copy.
 package analytics
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,7 +32,7 @@ import (
 // ConsumerName keys this consumer's rows in processed_messages.
 const ConsumerName = "analytics"
 
-// Row is one line of a batch file: the event flattened for a warehouse
+// Row is one line of a batch object: the event flattened for a warehouse
 // table. Amounts are integer minor units.
 type Row struct {
 	EventID       string        `json:"event_id"`
@@ -45,43 +50,46 @@ type Row struct {
 	MessageID     string        `json:"sqs_message_id"`
 }
 
-// Writer writes batch files under Dir.
+// Writer writes each batch as one object to Sink.
 type Writer struct {
-	Dir string
-	Now func() time.Time // default time.Now
+	Sink Sink
+	Now  func() time.Time // loaded_at of the rows; default time.Now
 }
 
-// WriteBatch is the consumer's BatchWork: it writes ds as one file. The
-// file is renamed into place before the claiming transaction commits, so a
-// failed commit can leave a file whose events are delivered again:
-// delivery to the warehouse is at least once, and every row carries its
-// event_id for the loader to deduplicate on.
-func (w *Writer) WriteBatch(_ context.Context, _ pgx.Tx, ds []events.Delivery) error {
+// WriteBatch is the consumer's BatchWork: it writes ds as one object under
+// BatchKey(ds). The object is stored before the claiming transaction
+// commits, so a failed commit leaves an object whose events are delivered
+// again. A retry of the same events rewrites the same key (no duplicate); a
+// retry in which SQS regrouped the events into other batches writes other
+// keys, so delivery to the warehouse is at least once and every row carries
+// its event_id for the loader to deduplicate on.
+func (w *Writer) WriteBatch(ctx context.Context, _ pgx.Tx, ds []events.Delivery) error {
 	if len(ds) == 0 {
 		return nil
+	}
+	if w.Sink == nil {
+		return fmt.Errorf("analytics: no sink")
 	}
 	now := time.Now
 	if w.Now != nil {
 		now = w.Now
 	}
-	t := now().UTC()
-	dir := filepath.Join(w.Dir, "dt="+t.Format("2006-01-02"))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("analytics: %w", err)
-	}
-	f, err := os.CreateTemp(dir, ".tmp-*.ndjson")
+	body, err := Encode(ds, now().UTC())
 	if err != nil {
-		return fmt.Errorf("analytics: %w", err)
+		return err
 	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	enc := json.NewEncoder(f)
+	key := BatchKey(ds)
+	if err := w.Sink.Put(ctx, key, body); err != nil {
+		return fmt.Errorf("analytics: store batch %s in %s: %w", key, w.Sink, err)
+	}
+	return nil
+}
+
+// Encode renders ds as newline-delimited JSON, one Row per delivery in the
+// order given, every row with loadedAt.
+func Encode(ds []events.Delivery, loadedAt time.Time) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	for _, d := range ds {
 		e := d.Event
 		n := 0
@@ -89,32 +97,23 @@ func (w *Writer) WriteBatch(_ context.Context, _ pgx.Tx, ds []events.Delivery) e
 			n += it.Quantity
 		}
 		if err := enc.Encode(Row{EventID: e.EventID, Type: e.Type, SchemaVersion: e.SchemaVersion,
-			OccurredAt: e.OccurredAt.UTC(), LoadedAt: t, OrderID: e.Order.OrderID, CheckoutID: e.Order.CheckoutID,
+			OccurredAt: e.OccurredAt.UTC(), LoadedAt: loadedAt, OrderID: e.Order.OrderID, CheckoutID: e.Order.CheckoutID,
 			UserID: e.Order.UserID, Amount: e.Order.Amount, Currency: e.Order.Currency, ItemCount: n,
 			Items: e.Order.Items, MessageID: d.MessageID}); err != nil {
-			return fmt.Errorf("analytics: write %s: %w", tmp, err)
+			return nil, fmt.Errorf("analytics: encode event %s: %w", e.EventID, err)
 		}
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("analytics: sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("analytics: close %s: %w", tmp, err)
-	}
-	final := filepath.Join(dir, fmt.Sprintf("order_events-%s-%s.ndjson", t.Format("20060102T150405.000000000Z"), ds[0].Event.EventID))
-	if err := os.Rename(tmp, final); err != nil {
-		return fmt.Errorf("analytics: %w", err)
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil { // make the rename durable
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	return buf.Bytes(), nil
 }
 
-// NewConsumer returns the analytics consumer writing under dir.
+// NewConsumer returns the analytics consumer writing under the local folder
+// dir (a Folder sink).
 func NewConsumer(pool *pgxpool.Pool, dir string, log *slog.Logger) *events.Consumer {
-	w := &Writer{Dir: dir}
+	return NewSinkConsumer(pool, &Folder{Dir: dir}, log)
+}
+
+// NewSinkConsumer returns the analytics consumer writing to sink.
+func NewSinkConsumer(pool *pgxpool.Pool, sink Sink, log *slog.Logger) *events.Consumer {
+	w := &Writer{Sink: sink}
 	return &events.Consumer{Name: ConsumerName, Pool: pool, BatchWork: w.WriteBatch, Log: log}
 }

@@ -20,11 +20,30 @@ import (
 // fault hook for tests and local runs) and serve SQS batches. Start-up
 // errors are logged and exit the process (Lambda reports an init error).
 func Run(name string, build func(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*events.Consumer, error)) {
+	RunConfigured(name,
+		func(context.Context, *slog.Logger) (struct{}, error) { return struct{}{}, nil },
+		func(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, _ struct{}) (*events.Consumer, error) {
+			return build(ctx, pool, log)
+		})
+}
+
+// RunConfigured is Run with a consumer-specific configure step that runs
+// first, before the database configuration is read or the pool opened, so
+// a consumer misconfiguration is reported as "configuration" with its own
+// error even when the database is unreachable. Its result is passed to
+// build. Errors from either step are logged and exit the process.
+func RunConfigured[C any](name string,
+	configure func(ctx context.Context, log *slog.Logger) (C, error),
+	build func(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, cfg C) (*events.Consumer, error)) {
 	log := app.Logger().With("function", name)
 	ctx := context.Background()
 	exit := func(msg string, err error) {
 		log.Error(msg, "err", err)
 		os.Exit(1)
+	}
+	own, err := configure(ctx, log)
+	if err != nil {
+		exit("configuration", err)
 	}
 	cfg, err := app.FromEnv(ctx)
 	if err != nil {
@@ -34,7 +53,7 @@ func Run(name string, build func(ctx context.Context, pool *pgxpool.Pool, log *s
 	if err != nil {
 		exit("database", err)
 	}
-	c, err := build(ctx, pool, log)
+	c, err := build(ctx, pool, log, own)
 	if err != nil {
 		exit("configuration", err)
 	}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/checkout-dev/checkout/internal/inventory"
+	"github.com/checkout-dev/checkout/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// TestMeasureAccounting runs the measurement code with tiny settings on a
+// test database: every variant sells exactly its stock, rejects afterwards,
+// and the summary and goals are computed from the samples.
+func TestMeasureAccounting(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	cfg := Config{Variants: defaultVariants(), Concurrency: []int{1, 4}, Runs: 1, Stock: 24,
+		SoldOut: 100 * time.Millisecond, Buckets: 4}
+	samples, err := Measure(context.Background(), pool, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(samples) != len(cfg.Variants)*len(cfg.Concurrency) {
+		t.Fatalf("%d samples, want %d", len(samples), len(cfg.Variants)*len(cfg.Concurrency))
+	}
+	for _, s := range samples {
+		if s.Stock != 50 { // below 50 units is raised to 50
+			t.Errorf("%s c=%d: stock %d, want 50", s.Variant, s.Clients, s.Stock)
+		}
+		if s.Successes != s.Stock || s.FinalSold != s.Stock || s.Oversell != 0 || s.Undersell != 0 || s.Errors != 0 {
+			t.Errorf("%s c=%d: %+v", s.Variant, s.Clients, s)
+		}
+		if s.Rejects == 0 || s.RejectPerS <= 0 || s.SalePerSec <= 0 || s.P99ms < s.P50ms {
+			t.Errorf("%s c=%d: rates/latencies not measured: %+v", s.Variant, s.Clients, s)
+		}
+	}
+	// The bucketed SKUs really were split, and the split rows hold the sale.
+	var split int
+	if err := pool.QueryRow(context.Background(), `SELECT count(DISTINCT sku) FROM inventory_buckets`).Scan(&split); err != nil {
+		t.Fatal(err)
+	}
+	if split != len(cfg.Concurrency) {
+		t.Errorf("%d split SKUs, want %d", split, len(cfg.Concurrency))
+	}
+	sum := Summarize(samples, cfg.Variants, cfg.Concurrency)
+	if len(sum) != len(samples) {
+		t.Fatalf("%d summary rows", len(sum))
+	}
+	for _, s := range sum {
+		if s.Variant == RawUpdate && s.SaleRatio != 1 {
+			t.Errorf("raw update ratio to itself %v", s.SaleRatio)
+		}
+		if s.SaleRatio <= 0 || s.RejectRatio <= 0 {
+			t.Errorf("%s c=%d: ratios missing %+v", s.Variant, s.Clients, s)
+		}
+	}
+	g := goals(sum, 4)
+	if len(g) != 5 || !g[4].Met {
+		t.Errorf("goals %+v", g)
+	}
+}
+
+// TestAccountFlagsOversellAndUndersell: the checks are not vacuous.
+func TestAccountFlagsOversellAndUndersell(t *testing.T) {
+	for _, tc := range []struct {
+		name                    string
+		successes, final, stock int
+		over, under             int
+	}{
+		{"exact", 10, 10, 10, 0, 0},
+		{"oversold", 11, 11, 10, 1, 0},
+		{"undersold", 9, 9, 10, 0, 1},
+		{"counted sale but row shows less", 10, 9, 10, 0, 1},
+		{"inconsistent rows", 10, -1, 10, 0, 11},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Sample{Successes: tc.successes, FinalSold: tc.final, Stock: tc.stock}
+			account(&s)
+			if s.Oversell != tc.over || s.Undersell != tc.under {
+				t.Errorf("oversell %d undersell %d, want %d %d", s.Oversell, s.Undersell, tc.over, tc.under)
+			}
+		})
+	}
+}
+
+// TestRunWritesReports: the program end to end with -quick-like settings on
+// the test cluster (DATABASE_URL form): terminal table, JSON and Markdown.
+func TestRunWritesReports(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// scratchDatabase creates its own database next to this one.
+	out := t.TempDir()
+	var stdout strings.Builder
+	err = run([]string{"-c", "2", "-runs", "1", "-stock", "20", "-soldout", "100ms", "-buckets", "2",
+		"-variants", "raw-update,raw-for-update,bucketed,pessimistic", "-db", cfg.ConnString(), "-out", out}, &stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"raw-update", "bucketed", "goal:", "sold-out/s"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("terminal output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	var rep Report
+	b, err := os.ReadFile(filepath.Join(out, "inventory.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Summary) != 4 || rep.Machine.Postgres == "" || rep.Machine.DefaultStrat != string(inventory.DefaultStrategy) {
+		t.Errorf("report %+v", rep)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "inventory.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "| bucketed | 2 |") {
+		t.Errorf("markdown lacks the bucketed row:\n%s", md)
+	}
+}
