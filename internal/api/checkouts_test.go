@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/checkout-dev/checkout/internal/motoserver"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -26,7 +28,7 @@ type backend func(t *testing.T, pool *pgxpool.Pool) *sfn.Client
 // independent implementation of the Step Functions API.
 func TestPostCheckoutWithMoto(t *testing.T) {
 	t.Parallel()
-	client := sfnClient(startMoto(t))
+	client := sfnClient(motoserver.Start(t))
 	checkoutScenarios(t, func(*testing.T, *pgxpool.Pool) *sfn.Client { return client })
 }
 

@@ -5,16 +5,10 @@
 package eventstest
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	localsqs "github.com/checkout-dev/checkout/internal/local/sqs"
+	"github.com/checkout-dev/checkout/internal/motoserver"
 )
 
 // Target is one SQS implementation under test.
@@ -66,71 +61,15 @@ func NewClient(endpoint string) *awssqs.Client {
 	})
 }
 
-// Moto starts moto_server on a free loopback port, killed by PID (its own
-// process group) when the test ends. ok is false when moto_server is absent
-// and CI is unset.
+// Moto starts moto_server on a free loopback port, killed by PID when the
+// test ends. ok is false when moto_server is absent and CI is unset.
 func Moto(t testing.TB) (Target, bool) {
 	t.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("moto_server not found on PATH and CI is set")
-		}
-		t.Log("moto_server not found on PATH: moto target skipped (set CI=1 to fail instead)")
+	url, ok := motoserver.Find(t)
+	if !ok {
 		return Target{}, false
 	}
-	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		stderr, _ := cmd.StderrPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start moto_server: %v", err)
-		}
-		go func() { // drain its request log
-			sc := bufio.NewScanner(stderr)
-			for sc.Scan() {
-			}
-		}()
-		url := fmt.Sprintf("http://127.0.0.1:%d", port)
-		pid := cmd.Process.Pid
-		stop := func() {
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-			_ = cmd.Wait()
-		}
-		if waitHTTP(url, 20*time.Second) {
-			t.Cleanup(stop)
-			return Target{Name: "moto", Endpoint: url, Client: NewClient(url)}, true
-		}
-		stop()
-	}
-	t.Fatal("moto_server did not start")
-	return Target{}, false
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func waitHTTP(url string, limit time.Duration) bool {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return true
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return false
+	return Target{Name: "moto", Endpoint: url, Client: NewClient(url)}, true
 }
 
 // Uniq returns prefix plus a random suffix, for queue names.

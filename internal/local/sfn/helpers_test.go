@@ -3,7 +3,6 @@ package sfn
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -180,14 +179,4 @@ func jsonHandler(f func(in map[string]any) (any, error)) Handler {
 		}
 		return json.Marshal(out)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

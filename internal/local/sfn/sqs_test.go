@@ -1,15 +1,13 @@
 package sfn
 
 import (
+	"github.com/checkout-dev/checkout/internal/motoserver"
+
 	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"os"
-	"os/exec"
-	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,41 +17,9 @@ import (
 	"github.com/checkout-dev/checkout/internal/pgtest"
 )
 
-// startMoto runs moto_server on a free loopback port and stops it by PID.
-func startMoto(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("moto_server missing in CI")
-		}
-		t.Skip("moto_server not installed")
-	}
-	port := freePort(t)
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitFor(t, "moto_server", func() bool {
-		resp, err := http.Get(url + "/moto-api/")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return true
-	})
-	return url
-}
-
 func TestSQSSendMessage(t *testing.T) {
 	t.Parallel()
-	moto := startMoto(t)
+	moto := motoserver.Start(t)
 	ctx := context.Background()
 	client := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto),
 		Credentials: credentials.NewStaticCredentialsProvider("x", "x", "")})

