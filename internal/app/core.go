@@ -3,11 +3,13 @@ package app
 import (
 	"context"
 	"log/slog"
+	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/inventory"
+	"github.com/checkout-dev/checkout/internal/metrics"
 	"github.com/checkout-dev/checkout/internal/order"
 	"github.com/checkout-dev/checkout/internal/payment"
 	"github.com/checkout-dev/checkout/internal/saga"
@@ -23,20 +25,67 @@ type Core struct {
 	Steps     *saga.Steps
 }
 
+// Option adjusts NewCore's wiring.
+type Option func(*options)
+
+type options struct {
+	metrics metrics.Recorder
+	breaker *payment.BreakerOptions
+}
+
+// WithMetrics publishes the custom metrics (payments, checkout duration,
+// circuit breaker) through r. Without it NewCore publishes nothing.
+func WithMetrics(r metrics.Recorder) Option {
+	return func(o *options) { o.metrics = r }
+}
+
+// WithBreaker wraps the gateway in a payment.Breaker configured by bo
+// (zero value: 5 consecutive failures, open for 30 s). Its transitions are
+// published as CircuitBreakerOpen (1 open, 0 closed) after bo's own
+// OnStateChange, if any. Without it the gateway is used as given.
+func WithBreaker(bo payment.BreakerOptions) Option {
+	return func(o *options) { o.breaker = &bo }
+}
+
 // NewCore wires the domain packages. gw is the payment gateway (Stripe, or
-// Stripe pointed at the local fake).
-func NewCore(pool *pgxpool.Pool, gw payment.Gateway, cfg Config, log *slog.Logger) *Core {
+// Stripe pointed at the local fake). By default it adds no circuit breaker
+// and publishes no metrics (tests, make dev); OpenCore, the Lambda wiring,
+// passes WithBreaker and WithMetrics.
+func NewCore(pool *pgxpool.Pool, gw payment.Gateway, cfg Config, log *slog.Logger, opts ...Option) *Core {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	rec := metrics.OrNop(o.metrics)
+	if o.breaker != nil {
+		bo := *o.breaker
+		next := bo.OnStateChange
+		bo.OnStateChange = func(open bool) {
+			if next != nil {
+				next(open)
+			}
+			v := 0
+			if open {
+				v = 1
+			}
+			rec.Record(context.Background(), metrics.Entry{Metrics: []metrics.Metric{{Name: metrics.CircuitBreakerOpen, Value: float64(v), Unit: metrics.None}}})
+		}
+		gw = payment.NewBreaker(gw, bo)
+	}
 	c := &Core{Pool: pool, Checkouts: checkout.NewStore(pool)}
 	c.Inventory = inventory.New(pool, inventory.Options{Strategy: cfg.Strategy, Logger: log})
-	c.Payments = payment.NewService(pool, gw, payment.Backoff{}, log)
+	c.Payments = payment.NewService(pool, gw, payment.Backoff{}, log).WithMetrics(rec)
 	c.Orders = order.NewService(pool, c.Inventory)
 	c.Steps = &saga.Steps{Checkouts: c.Checkouts, Inventory: c.Inventory, Payments: c.Payments, Orders: c.Orders,
-		ReservationTTL: cfg.ReservationTTL, Log: log}
+		ReservationTTL: cfg.ReservationTTL, Log: log, Metrics: rec}
 	return c
 }
 
 // OpenCore opens the pool from cfg and wires the core with the Stripe
-// gateway (at cfg.StripeAPIURL when set). Used once per Lambda container.
+// gateway (at cfg.StripeAPIURL when set) behind a circuit breaker, and
+// metrics in CloudWatch Embedded Metric Format on stdout (namespace
+// METRICS_NAMESPACE, default Checkout). Used once per Lambda container, so
+// each warm container has its own breaker.
 func OpenCore(ctx context.Context, cfg Config, log *slog.Logger) (*Core, error) {
 	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
@@ -48,5 +97,6 @@ func OpenCore(ctx context.Context, cfg Config, log *slog.Logger) (*Core, error) 
 		return nil, err
 	}
 	gw := payment.NewStripe(payment.StripeConfig{SecretKey: cfg.StripeSecretKey, URL: cfg.StripeAPIURL})
-	return NewCore(pool, gw, cfg, log), nil
+	rec := metrics.NewEMF(os.Stdout, metrics.EMFOptions{Namespace: metrics.NamespaceFromEnv(), ErrorLog: log})
+	return NewCore(pool, gw, cfg, log, WithMetrics(rec), WithBreaker(payment.BreakerOptions{})), nil
 }

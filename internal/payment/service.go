@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkout-dev/checkout/internal/apperr"
+	"github.com/checkout-dev/checkout/internal/metrics"
 )
 
 // Transaction statuses (payment_transactions.status).
@@ -38,10 +39,11 @@ type Transaction struct {
 
 // Service charges and refunds checkouts, at most once each.
 type Service struct {
-	pool  *pgxpool.Pool
-	gw    Gateway
-	retry Backoff
-	log   *slog.Logger
+	pool    *pgxpool.Pool
+	gw      Gateway
+	retry   Backoff
+	log     *slog.Logger
+	metrics metrics.Recorder
 }
 
 // NewService returns a Service recording payments in pool and moving money
@@ -50,7 +52,14 @@ func NewService(pool *pgxpool.Pool, gw Gateway, retry Backoff, log *slog.Logger)
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{pool: pool, gw: gw, retry: retry, log: log}
+	return &Service{pool: pool, gw: gw, retry: retry, log: log, metrics: metrics.Nop{}}
+}
+
+// WithMetrics makes s publish PaymentsAttempted and PaymentsFailed through
+// r (nil: none) and returns s. Call it before s is used.
+func (s *Service) WithMetrics(r metrics.Recorder) *Service {
+	s.metrics = metrics.OrNop(r)
+	return s
 }
 
 // Idempotency keys derived from the checkout: a retried or duplicated step
@@ -87,7 +96,48 @@ func (s *Service) Charge(ctx context.Context, checkoutID uuid.UUID) (Transaction
 		tx, err = s.chargeOnce(ctx, tx, pm)
 		return err
 	})
+	s.recordCharge(ctx, tx, err)
 	return tx, err
+}
+
+// recordCharge publishes one charge attempt's outcome: PaymentsAttempted 1,
+// and PaymentsFailed 1 unless the charge succeeded (0 otherwise), so that
+// the failure-rate alarm divides two sums over the same attempts. A Charge
+// call answered from an already settled row is not an attempt and is not
+// recorded; every other call is, retries of the step included.
+func (s *Service) recordCharge(ctx context.Context, tx Transaction, err error) {
+	outcome := chargeOutcome(tx, err)
+	failed := 0
+	if outcome != "succeeded" {
+		failed = 1
+	}
+	s.metrics.Record(ctx, metrics.Entry{
+		Metrics:    []metrics.Metric{metrics.CountOf(metrics.PaymentsAttempted, 1), metrics.CountOf(metrics.PaymentsFailed, failed)},
+		Properties: map[string]any{"checkout_id": tx.CheckoutID, "payment_outcome": outcome},
+	})
+}
+
+// chargeOutcome names a charge attempt's result for the metrics' logs.
+func chargeOutcome(tx Transaction, err error) string {
+	if err == nil {
+		if tx.Status == StatusSucceeded {
+			return "succeeded"
+		}
+		return tx.Status // settled otherwise by a concurrent writer
+	}
+	switch apperr.KindOf(err) {
+	case apperr.Declined:
+		return "declined"
+	case apperr.RequiresAction:
+		return "requires_action"
+	case apperr.Invalid:
+		return "refused"
+	case apperr.Transient, apperr.Unavailable:
+		return "gateway_unavailable"
+	case apperr.UnknownOutcome:
+		return "outcome_unknown"
+	}
+	return "error"
 }
 
 // settled answers a charge that already ended from its row.

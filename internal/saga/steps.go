@@ -12,6 +12,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/events"
 	"github.com/checkout-dev/checkout/internal/inventory"
+	"github.com/checkout-dev/checkout/internal/metrics"
 	"github.com/checkout-dev/checkout/internal/order"
 	"github.com/checkout-dev/checkout/internal/payment"
 )
@@ -30,6 +31,9 @@ type Steps struct {
 	ReservationTTL time.Duration
 	Now            func() time.Time
 	Log            *slog.Logger
+	// Metrics receives CheckoutDuration when a checkout reaches its final
+	// status; nil publishes nothing.
+	Metrics metrics.Recorder
 }
 
 func (s *Steps) now() time.Time {
@@ -37,6 +41,21 @@ func (s *Steps) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
+}
+
+// recordDuration publishes CheckoutDuration (creation to final status) for
+// a checkout that has just reached status. Callers record each checkout
+// once: when their step made the final transition, not on a replay.
+func (s *Steps) recordDuration(ctx context.Context, c checkout.Checkout, status, code string) {
+	if s.Metrics == nil {
+		return
+	}
+	d := max(s.now().Sub(c.CreatedAt), 0) // clock skew between database and Lambda
+	props := map[string]any{"checkout_id": c.ID.String(), "checkout_status": status}
+	if code != "" {
+		props["failure_code"] = code
+	}
+	s.Metrics.Record(ctx, metrics.Entry{Metrics: []metrics.Metric{metrics.DurationOf(metrics.CheckoutDuration, d)}, Properties: props})
 }
 
 func (s *Steps) log() *slog.Logger {
@@ -143,9 +162,12 @@ func (s *Steps) CreateOrder(ctx context.Context, st State) (State, error) {
 	if err != nil {
 		return st, err
 	}
-	o, _, err := s.Orders.Create(ctx, c.ID)
+	o, created, err := s.Orders.Create(ctx, c.ID)
 	if err != nil {
 		return st, err
+	}
+	if created {
+		s.recordDuration(ctx, c, checkout.StatusCompleted, "")
 	}
 	st.Order = &OrderRef{OrderID: o.ID.String()}
 	st.Event = orderEvent(o)
@@ -219,8 +241,21 @@ func (s *Steps) MarkOutcome(ctx context.Context, in Outcome) (Outcome, error) {
 	default:
 		return in, apperr.InvalidField("status", "must be %q or %q", checkout.StatusFailed, checkout.StatusNeedsReview)
 	}
+	// The status before, to publish CheckoutDuration only for the call that
+	// ends the checkout (not a replay, nor failed → needs_review). A read
+	// error only skips the metric: Finish reports the real failure.
+	var before checkout.Checkout
+	wasFinal := true
+	if s.Metrics != nil {
+		if c, err := s.Checkouts.Get(ctx, id); err == nil {
+			before, wasFinal = c, checkout.IsFinal(c.Status)
+		}
+	}
 	if err := s.Checkouts.Finish(ctx, id, in.Status, code, msg); err != nil {
 		return in, err
+	}
+	if !wasFinal {
+		s.recordDuration(ctx, before, in.Status, code)
 	}
 	return in, nil
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/local/sam"
 	"github.com/checkout-dev/checkout/internal/local/sfn"
 	"github.com/checkout-dev/checkout/internal/local/sqs"
+	"github.com/checkout-dev/checkout/internal/metrics"
 	"github.com/checkout-dev/checkout/internal/payment"
 	"github.com/checkout-dev/checkout/internal/stripefake"
 )
@@ -118,7 +119,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if cfg.Strategy, err = strategy(s.tpl); err != nil {
 		return nil, err
 	}
-	s.core = app.NewCore(s.db.Pool, gw, cfg, s.log)
+	// As in a Lambda container: the gateway behind a circuit breaker, and
+	// the metrics the alarms watch (logged at debug level here).
+	s.core = app.NewCore(s.db.Pool, gw, cfg, s.log,
+		app.WithBreaker(payment.BreakerOptions{}), app.WithMetrics(metrics.NewSlog(s.log)))
 
 	if err := s.startSQS(ctx); err != nil {
 		return nil, err
