@@ -5,9 +5,10 @@
 #                     on a fresh durable PostgreSQL cluster (or DATABASE_URL):
 #                     c = 1, 8, 32, 64 clients, medians of 3 runs (~5-10 min on
 #                     2 cores). BENCH_FLAGS=-quick for a smoke run.
-#   make bench-e2e    starts the local stack (go run ./cmd/checkout-local) on
-#                     free ports with a temporary CHECKOUT_DATA_DIR, drives it
-#                     over HTTP at 8, 32, 64 clients, stops it.
+#   make bench-e2e    starts the local stack (stack.Start, as checkout-local)
+#                     in process on free ports with a temporary data dir and
+#                     the template's request limits lifted (WAF, usage plan),
+#                     drives it over HTTP at 8, 32, 64 clients, stops it.
 #                     BENCH_E2E_FLAGS=-quick for a smoke run.
 
 BENCH_FLAGS ?=

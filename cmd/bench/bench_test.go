@@ -47,8 +47,24 @@ func TestMeasureAccounting(t *testing.T) {
 	if err := pool.QueryRow(context.Background(), `SELECT count(DISTINCT sku) FROM inventory_buckets`).Scan(&split); err != nil {
 		t.Fatal(err)
 	}
-	if split != len(cfg.Concurrency) {
-		t.Errorf("%d split SKUs, want %d", split, len(cfg.Concurrency))
+	bucketed := 0
+	for _, v := range cfg.Variants {
+		if strings.HasPrefix(v, string(inventory.Bucketed)) {
+			bucketed++
+		}
+	}
+	if bucketed != 4 || split != bucketed*len(cfg.Concurrency) {
+		t.Errorf("%d split SKUs for %d bucketed variants, want %d", split, bucketed, bucketed*len(cfg.Concurrency))
+	}
+	// The sold-out phase of a cached variant is served from the cache; the
+	// others never touch one.
+	for _, s := range samples {
+		cached := s.Variant != RawUpdate && s.Variant != RawForUpdate &&
+			!strings.HasSuffix(s.Variant, suffixGo) && !strings.HasSuffix(s.Variant, suffixNoCache) &&
+			!strings.HasSuffix(s.Variant, suffixSingle)
+		if cached != (s.CacheHits > 0) {
+			t.Errorf("%s c=%d: %d cache hits", s.Variant, s.Clients, s.CacheHits)
+		}
 	}
 	sum := Summarize(samples, cfg.Variants, cfg.Concurrency)
 	if len(sum) != len(samples) {
@@ -65,6 +81,33 @@ func TestMeasureAccounting(t *testing.T) {
 	g := goals(sum, 4)
 	if len(g) != 5 || !g[4].Met {
 		t.Errorf("goals %+v", g)
+	}
+}
+
+func TestStoreVariant(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in             string
+		strategy       inventory.Strategy
+		clientSide, ok bool
+		cache          bool
+	}{
+		{"bucketed", inventory.Bucketed, false, true, true},
+		{"bucketed-go", inventory.Bucketed, true, true, false},
+		{"conditional-nocache", inventory.Conditional, false, true, false},
+		{"bucketed-single", inventory.Bucketed, false, true, false},
+		{"nope", "", false, false, false},
+		{"-go", "", false, false, false},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			o, err := storeVariant(tc.in)
+			if (err == nil) != tc.ok {
+				t.Fatalf("err %v", err)
+			}
+			if tc.ok && (o.Strategy != tc.strategy || o.ClientSideReserve != tc.clientSide || o.SoldOutCache != tc.cache) {
+				t.Errorf("%+v", o)
+			}
+		})
 	}
 }
 

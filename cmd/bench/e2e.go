@@ -7,20 +7,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkout-dev/checkout/internal/auth"
+	"github.com/checkout-dev/checkout/internal/local/stack"
 	"github.com/checkout-dev/checkout/internal/pgtest"
 )
 
@@ -220,6 +220,7 @@ func e2eLoad(ctx context.Context, cl *client, pool *pgxpool.Pool, cfg E2EConfig,
 				if err != nil {
 					errs.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
+					_ = sleepCtx(ctx, 100*time.Millisecond) // no busy loop against a failing stack
 					continue
 				}
 				d := time.Since(t0)
@@ -317,10 +318,23 @@ func e2eMarkdown(cfg E2EConfig, rs []E2EResult) string {
 	return b.String()
 }
 
-// startStack runs go run ./cmd/checkout-local on free ports with a temporary
-// data folder and a durable PostgreSQL of our own (so commits can be
-// counted), waits for /v1/health, and returns a function that stops it (by
-// PID: its process group).
+// loadTestParameters lift the template's request limits for the load run
+// (as `sam deploy --parameter-overrides` would): every client comes from
+// 127.0.0.1, so the WAF's per-IP rule (2000 requests per 5 minutes) would
+// refuse the load within seconds, and the usage plan (100 requests/s) and
+// the per-token WAF rule would cap it well below what the stack serves.
+var loadTestParameters = map[string]string{
+	"WafIpRateLimit":     "100000000",
+	"WafUserRateLimit":   "100000000",
+	"ThrottleRateLimit":  "1000000",
+	"ThrottleBurstLimit": "1000000",
+	"QuotaLimit":         "1000000000",
+}
+
+// startStack runs the local stack (the same stack.Start as `make dev`'s
+// checkout-local) in this process on free ports, with a temporary data
+// folder, a durable PostgreSQL of our own (so commits can be counted) and
+// loadTestParameters, and returns a function that stops it.
 func startStack(ctx context.Context, cfg *E2EConfig, stdout io.Writer) (func(), error) {
 	dir, err := os.MkdirTemp("", "checkout-bench-e2e-")
 	if err != nil {
@@ -359,39 +373,25 @@ func startStack(ctx context.Context, cfg *E2EConfig, stdout io.Writer) (func(), 
 	if cfg.JWTSecret == "" {
 		cfg.JWTSecret = uuid.NewString() + uuid.NewString()
 	}
-	cmd := exec.Command("go", "run", "./cmd/checkout-local")
-	cmd.Env = append(os.Environ(), "CHECKOUT_ADDR="+ports[0], "CHECKOUT_SQS_ADDR="+ports[1], "CHECKOUT_SFN_ADDR="+ports[2],
-		"CHECKOUT_STRIPE_ADDR="+ports[3], "CHECKOUT_DATA_DIR="+dir, "DATABASE_URL="+cfg.DatabaseURL,
-		"CHECKOUT_API_KEY="+cfg.APIKey, "CHECKOUT_JWT_SECRET="+cfg.JWTSecret, "LOG_LEVEL=warn")
 	logf, err := os.Create(dir + ".log")
 	if err != nil {
 		stop()
 		return nil, err
 	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	fmt.Fprintf(stdout, "e2e: starting the local stack on %s (log %s)\n", cfg.URL, logf.Name())
-	for _, l := range ls { // free the ports just before the child binds them
+	cleanup = append(cleanup, func() { logf.Close() })
+	fmt.Fprintf(stdout, "e2e: starting the local stack on %s (log %s), limits lifted: %v\n", cfg.URL, logf.Name(), loadTestParameters)
+	for _, l := range ls { // free the ports just before the stack binds them
 		l.Close()
 	}
-	if err := cmd.Start(); err != nil {
+	st, err := stack.Start(ctx, stack.Options{DataDir: dir, Addr: ports[0], SQSAddr: ports[1], SFNAddr: ports[2],
+		StripeAddr: ports[3], DatabaseURL: cfg.DatabaseURL, APIKey: cfg.APIKey, JWTSecret: cfg.JWTSecret,
+		Parameters: loadTestParameters, Log: slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
 		stop()
-		return nil, err
+		return nil, fmt.Errorf("e2e: start the stack (see %s): %w", logf.Name(), err)
 	}
-	pid := cmd.Process.Pid
-	cleanup = append(cleanup, func() {
-		_ = syscall.Kill(-pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-			<-done
-		}
-		logf.Close()
-	})
-	deadline := time.Now().Add(3 * time.Minute)
+	cleanup = append(cleanup, st.Close)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		resp, err := http.Get(cfg.URL + "/v1/health")
 		if err == nil {
@@ -404,6 +404,17 @@ func startStack(ctx context.Context, cfg *E2EConfig, stdout io.Writer) (func(), 
 			stop()
 			return nil, fmt.Errorf("e2e: the stack did not become healthy (see %s)", logf.Name())
 		}
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }

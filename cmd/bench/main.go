@@ -50,7 +50,7 @@ func run(args []string, stdout io.Writer) error {
 	stock := fs.Int("stock", 2000, "units per measurement at 8+ clients (scaled down below 8)")
 	soldOut := fs.Duration("soldout", 1500*time.Millisecond, "length of the sold-out phase of each measurement")
 	buckets := fs.Int("buckets", 16, "buckets of the hot SKU for the bucketed strategy")
-	variants := fs.String("variants", "", "comma-separated: raw-update, raw-for-update and strategy names (default all)")
+	variants := fs.String("variants", "", "comma-separated: raw-update, raw-for-update, strategy names, and strategy names with -nocache (sold-out cache off) or -go (several statements from Go, no cache) (default: all of them, -nocache and -go for the default strategy)")
 	out := fs.String("out", "bench-results", "folder for the JSON and Markdown results")
 	quick := fs.Bool("quick", false, "smoke run: 1 run, 8 clients, small stock, short phases")
 	e2e := fs.Bool("e2e", false, "drive a running local stack over HTTP instead (see -url)")
@@ -58,7 +58,7 @@ func run(args []string, stdout io.Writer) error {
 	apiKey := fs.String("api-key", os.Getenv("CHECKOUT_API_KEY"), "e2e: usage-plan API key")
 	jwtSecret := fs.String("jwt-secret", os.Getenv("CHECKOUT_JWT_SECRET"), "e2e: HS256 secret of the local authorizer")
 	duration := fs.Duration("duration", 10*time.Second, "e2e: load duration per concurrency")
-	startStack := fs.Bool("start-stack", false, "e2e: start go run ./cmd/checkout-local on free ports (temporary data dir, own durable PostgreSQL), stop it afterwards")
+	startStack := fs.Bool("start-stack", false, "e2e: start the local stack in process on free ports (temporary data dir, own durable PostgreSQL, request limits lifted), stop it afterwards")
 	dbURL := fs.String("db", os.Getenv("DATABASE_URL"), "e2e: the stack's PostgreSQL (for commit and transition counts); bench: the server to use")
 	if err := fs.Parse(args); err != nil {
 		return err

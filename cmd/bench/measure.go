@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,9 @@ type Sample struct {
 	Errors      int     `json:"errors"` // anything but success or out of stock
 	Oversell    int     `json:"oversell"`
 	Undersell   int     `json:"undersell"`
+	CacheHits   int64   `json:"sold_out_cache_hits"` // refusals answered from the store's sold-out cache
+	Batches     int64   `json:"combined_batches"`    // combined Reserve transactions (2+ checkouts each)
+	Batched     int64   `json:"combined_entries"`    // Reserve calls they carried
 }
 
 // Measure runs every (run, concurrency, variant) on pool, whose database has
@@ -76,7 +80,7 @@ func Measure(ctx context.Context, pool *pgxpool.Pool, cfg Config) ([]Sample, err
 				case RawUpdate, RawForUpdate:
 					s, err = measureRaw(ctx, pool, v, seq, c, stock, cfg.SoldOut)
 				default:
-					s, err = measureStore(ctx, pool, inventory.Strategy(v), seq, c, stock, cfg)
+					s, err = measureStore(ctx, pool, v, seq, c, stock, cfg)
 				}
 				if err != nil {
 					return out, fmt.Errorf("%s at %d clients, run %d: %w", v, c, run, err)
@@ -84,8 +88,8 @@ func Measure(ctx context.Context, pool *pgxpool.Pool, cfg Config) ([]Sample, err
 				s.Run = run
 				out = append(out, s)
 				if cfg.Progress != nil {
-					cfg.Progress(fmt.Sprintf("run %d  %-15s c=%-3d  %7.0f reservations/s  p99 %6.1f ms  %8.0f sold-out/s  sold %d/%d  errors %d",
-						run, v, c, s.SalePerSec, s.P99ms, s.RejectPerS, s.Successes, s.Stock, s.Errors))
+					cfg.Progress(fmt.Sprintf("run %d  %-18s c=%-3d  %7.0f reservations/s  p99 %6.1f ms  %8.0f sold-out/s  sold %d/%d  errors %d  batches %d (%d calls)",
+						run, v, c, s.SalePerSec, s.P99ms, s.RejectPerS, s.Successes, s.Stock, s.Errors, s.Batches, s.Batched))
 				}
 			}
 		}
@@ -231,16 +235,58 @@ func abs(x int) int {
 	return x
 }
 
+// Variant suffixes of a strategy name.
+const (
+	suffixGo      = "-go"      // Options.ClientSideReserve: several statements from Go (before migration 00007); no cache
+	suffixNoCache = "-nocache" // the sold-out cache off
+	suffixSingle  = "-single"  // Options.NoCombine: one transaction per Reserve (server-side function), no cache
+)
+
+// storeVariant parses "strategy[-go|-single|-nocache]".
+func storeVariant(v string) (inventory.Options, error) {
+	opts := inventory.Options{Actor: "bench", Logger: quietLogger}
+	cache := true
+	name := v
+	switch {
+	case strings.HasSuffix(v, suffixGo):
+		name, opts.ClientSideReserve, cache = strings.TrimSuffix(v, suffixGo), true, false
+	case strings.HasSuffix(v, suffixNoCache):
+		name, cache = strings.TrimSuffix(v, suffixNoCache), false
+	case strings.HasSuffix(v, suffixSingle):
+		name, opts.NoCombine, cache = strings.TrimSuffix(v, suffixSingle), true, false
+	}
+	st, err := inventory.ParseStrategy(name)
+	if err != nil || name == "" {
+		return opts, fmt.Errorf("unknown variant %q", v)
+	}
+	opts.Strategy = st
+	opts.SoldOutCache = cache // marker: measureStore starts the listener
+	return opts, nil
+}
+
 // measureStore: one hot SKU, one checkout row per buyer, inventory.Store.Reserve.
-func measureStore(ctx context.Context, pool *pgxpool.Pool, strategy inventory.Strategy, seq, c, stock int, cfg Config) (Sample, error) {
-	if _, err := inventory.ParseStrategy(string(strategy)); err != nil {
+// Unless the variant says otherwise, the store runs the sold-out cache with
+// its LISTEN connection (StartSoldOutCache), as a long-lived process would.
+func measureStore(ctx context.Context, pool *pgxpool.Pool, variant string, seq, c, stock int, cfg Config) (Sample, error) {
+	opts, err := storeVariant(variant)
+	if err != nil {
 		return Sample{}, err
 	}
+	strategy := opts.Strategy
 	sku := fmt.Sprintf("BENCH-%d-%s", seq, uuid.NewString()[:8])
 	if _, err := pool.Exec(ctx, `INSERT INTO products (sku, name, amount, currency) VALUES ($1, $1, 1999, 'USD')`, sku); err != nil {
 		return Sample{}, fmt.Errorf("product: %w", err)
 	}
-	store := inventory.New(pool, inventory.Options{Strategy: strategy, Actor: "bench", Logger: quietLogger})
+	listen := opts.SoldOutCache
+	opts.SoldOutCache = false
+	store := inventory.New(pool, opts)
+	if listen {
+		lctx, stop := context.WithCancel(ctx)
+		defer stop()
+		if err := store.StartSoldOutCache(lctx); err != nil {
+			return Sample{}, err
+		}
+	}
 	if _, err := store.SetOnHand(ctx, sku, stock); err != nil {
 		return Sample{}, err
 	}
@@ -275,7 +321,9 @@ func measureStore(ctx context.Context, pool *pgxpool.Pool, strategy inventory.St
 		return failed, err
 	}
 	s, firstErr := sale(ctx, c, nextID, attempt, cfg.SoldOut)
-	s.Variant, s.Stock = string(strategy), stock
+	s.Variant, s.Stock = variant, stock
+	s.CacheHits = store.SoldOutStats().Hits
+	s.Batches, s.Batched = store.CombineStats()
 	lvl, err := store.Level(ctx, sku)
 	if err != nil {
 		return s, err
@@ -290,7 +338,7 @@ func measureStore(ctx context.Context, pool *pgxpool.Pool, strategy inventory.St
 	}
 	account(&s)
 	if firstErr != nil && s.Errors > 0 && cfg.Progress != nil {
-		cfg.Progress(fmt.Sprintf("  %s c=%d: %d errors, first: %v", strategy, c, s.Errors, firstErr))
+		cfg.Progress(fmt.Sprintf("  %s c=%d: %d errors, first: %v", variant, c, s.Errors, firstErr))
 	}
 	return s, nil
 }
@@ -380,6 +428,8 @@ type Summary struct {
 	Oversell    int     `json:"oversell_total"`
 	Undersell   int     `json:"undersell_total"`
 	Errors      int     `json:"errors_total"`
+	PerBatch    float64 `json:"calls_per_combined_batch"` // over all runs; 0: nothing combined
+	CacheHits   int64   `json:"sold_out_cache_hits_total"`
 }
 
 // Summarize takes medians per (variant, clients) and the ratios to the raw
@@ -390,12 +440,16 @@ func Summarize(samples []Sample, variants []string, conc []int) []Summary {
 		for _, v := range variants {
 			var sum Summary
 			var sale, p50, p95, p99, rej []float64
+			var batches, batched int64
 			for _, s := range samples {
 				if s.Variant != v || s.Clients != c {
 					continue
 				}
 				sum.Runs++
 				sale, p50, p95, p99, rej = append(sale, s.SalePerSec), append(p50, s.P50ms), append(p95, s.P95ms), append(p99, s.P99ms), append(rej, s.RejectPerS)
+				batches += s.Batches
+				batched += s.Batched
+				sum.CacheHits += s.CacheHits
 				sum.Oversell += s.Oversell
 				sum.Undersell += s.Undersell
 				sum.Errors += s.Errors
@@ -404,6 +458,9 @@ func Summarize(samples []Sample, variants []string, conc []int) []Summary {
 				continue
 			}
 			sum.Variant, sum.Clients = v, c
+			if batches > 0 {
+				sum.PerBatch = float64(batched) / float64(batches)
+			}
 			sum.SalePerSec, sum.P50ms, sum.P95ms, sum.P99ms, sum.RejectPerS = median(sale), median(p50), median(p95), median(p99), median(rej)
 			out = append(out, sum)
 		}

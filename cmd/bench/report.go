@@ -21,10 +21,18 @@ import (
 	"github.com/checkout-dev/checkout/internal/postgres"
 )
 
+// defaultVariants: the baselines, every strategy as configured by default
+// (server-side function with combining for bucketed and conditional, and the
+// sold-out cache with LISTEN), and the default strategy step by step: without
+// the cache, without combining (one function call per Reserve), and as it ran
+// before the server-side function (several statements from Go).
 func defaultVariants() []string {
 	v := []string{RawUpdate, RawForUpdate}
 	for _, s := range inventory.Strategies {
 		v = append(v, string(s))
+		if s == inventory.DefaultStrategy {
+			v = append(v, string(s)+suffixNoCache, string(s)+suffixSingle, string(s)+suffixGo)
+		}
 	}
 	return v
 }
@@ -215,11 +223,11 @@ func sumBad(sum []Summary, variant string) int {
 
 func textTable(r Report) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-15s %4s %11s %7s %7s %7s %7s %11s %7s %5s %5s %6s\n",
-		"variant", "c", "reserve/s", "×raw", "p50 ms", "p95 ms", "p99 ms", "sold-out/s", "×raw", "over", "under", "errors")
+	fmt.Fprintf(&b, "%-18s %4s %11s %7s %7s %7s %7s %11s %7s %5s %5s %6s %6s\n",
+		"variant", "c", "reserve/s", "×raw", "p50 ms", "p95 ms", "p99 ms", "sold-out/s", "×raw", "over", "under", "errors", "batch")
 	for _, s := range r.Summary {
-		fmt.Fprintf(&b, "%-15s %4d %11.0f %7.2f %7.2f %7.2f %7.2f %11.0f %7.2f %5d %5d %6d\n",
-			s.Variant, s.Clients, s.SalePerSec, s.SaleRatio, s.P50ms, s.P95ms, s.P99ms, s.RejectPerS, s.RejectRatio, s.Oversell, s.Undersell, s.Errors)
+		fmt.Fprintf(&b, "%-18s %4d %11.0f %7.2f %7.2f %7.2f %7.2f %11.0f %7.2f %5d %5d %6d %6.1f\n",
+			s.Variant, s.Clients, s.SalePerSec, s.SaleRatio, s.P50ms, s.P95ms, s.P99ms, s.RejectPerS, s.RejectRatio, s.Oversell, s.Undersell, s.Errors, s.PerBatch)
 	}
 	b.WriteString("\n")
 	for _, g := range r.Goals {
@@ -240,11 +248,11 @@ func markdown(r Report) string {
 		r.Machine.CPUs, r.Machine.GOOS, r.Machine.GOARCH, r.Machine.Postgres, r.Machine.Fsync, r.Machine.SyncCommit, r.Machine.Cluster, r.Machine.GoVersion)
 	fmt.Fprintf(&b, "Command: `%s`. Medians of %d run(s); stock %d units per measurement at 8+ clients; sold-out phase %s; %d buckets for the bucketed strategy. Took %s.\n\n",
 		r.Command, r.Config.Runs, r.Config.Stock, r.Config.SoldOut, r.Config.Buckets, r.Duration)
-	b.WriteString("| variant | clients | reservations/s | × raw UPDATE | p50 ms | p95 ms | p99 ms | sold-out rejections/s | × raw UPDATE | oversell | undersell | errors |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| variant | clients | reservations/s | × raw UPDATE | p50 ms | p95 ms | p99 ms | sold-out rejections/s | × raw UPDATE | oversell | undersell | errors | calls per batch |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range r.Summary {
-		fmt.Fprintf(&b, "| %s | %d | %.0f | %.2f | %.2f | %.2f | %.2f | %.0f | %.2f | %d | %d | %d |\n",
-			s.Variant, s.Clients, s.SalePerSec, s.SaleRatio, s.P50ms, s.P95ms, s.P99ms, s.RejectPerS, s.RejectRatio, s.Oversell, s.Undersell, s.Errors)
+		fmt.Fprintf(&b, "| %s | %d | %.0f | %.2f | %.2f | %.2f | %.2f | %.0f | %.2f | %d | %d | %d | %.1f |\n",
+			s.Variant, s.Clients, s.SalePerSec, s.SaleRatio, s.P50ms, s.P95ms, s.P99ms, s.RejectPerS, s.RejectRatio, s.Oversell, s.Undersell, s.Errors, s.PerBatch)
 	}
 	b.WriteString("\n| goal | value | target | met |\n|---|---:|---:|---|\n")
 	for _, g := range r.Goals {

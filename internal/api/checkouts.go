@@ -171,17 +171,22 @@ func (h *Handler) ensureStarted(ctx context.Context, co checkout.Checkout) (chec
 }
 
 // shortage returns why co cannot be served from the stock available now
-// ("" when every line can be), for the sold-out fast path. The saga's
-// reservation stays the authority: stock that looks available here may be
-// gone when it reserves.
+// ("" when every line can be), for the sold-out fast path: one lock-free
+// read for all lines (inventory.Store.Available), or none when the store's
+// sold-out cache knows every SKU. The saga's reservation stays the
+// authority: stock that looks available here may be gone when it reserves.
 func (h *Handler) shortage(ctx context.Context, co checkout.Checkout) (string, error) {
+	skus := make([]string, len(co.Items))
+	for i, it := range co.Items {
+		skus[i] = it.SKU
+	}
+	avail, err := h.d.Inventory.Available(ctx, skus)
+	if err != nil {
+		return "", err
+	}
 	for _, it := range co.Items {
-		lvl, err := h.d.Inventory.Level(ctx, it.SKU)
-		if err != nil {
-			return "", err
-		}
-		if lvl.Available < it.Quantity {
-			return fmt.Sprintf("%s is out of stock: %d requested, %d available", it.SKU, it.Quantity, max(lvl.Available, 0)), nil
+		if a := avail[it.SKU]; a < it.Quantity {
+			return fmt.Sprintf("%s is out of stock: %d requested, %d available", it.SKU, it.Quantity, max(a, 0)), nil
 		}
 	}
 	return "", nil

@@ -25,7 +25,7 @@ type Config struct {
 	DatabaseURL      string             // DATABASE_URL, or built from DATABASE_SECRET_ARN + DATABASE_PROXY_ENDPOINT
 	StripeSecretKey  string             // STRIPE_SECRET_KEY, or the secret STRIPE_API_KEY_SECRET_ARN
 	StripeAPIURL     string             // STRIPE_API_URL: a Stripe-compatible server (the local fake)
-	Strategy         inventory.Strategy // INVENTORY_STRATEGY (conditional, pessimistic, optimistic)
+	Strategy         inventory.Strategy // INVENTORY_STRATEGY (bucketed, conditional, pessimistic, optimistic), default bucketed
 	ReservationTTL   time.Duration      // RESERVATION_TTL (Go duration), default 15m
 	MaxDBConnections int32              // DB_MAX_CONNS, default 4 (one Lambda serves one request at a time)
 }
@@ -41,7 +41,7 @@ func FromEnv(ctx context.Context) (Config, error) {
 		MaxDBConnections: 4,
 	}
 	var err error
-	if cfg.Strategy, err = inventory.ParseStrategy(envOr("INVENTORY_STRATEGY", string(inventory.Conditional))); err != nil {
+	if cfg.Strategy, err = inventory.ParseStrategy(envOr("INVENTORY_STRATEGY", string(inventory.DefaultStrategy))); err != nil {
 		return cfg, fmt.Errorf("INVENTORY_STRATEGY: %w", err)
 	}
 	if v := os.Getenv("RESERVATION_TTL"); v != "" {

@@ -57,15 +57,60 @@
 //     UPDATE ... WHERE version = $v AND on_hand - reserved >= n; a lost race is
 //     retried up to [Options.OptimisticRetries] times with jittered backoff.
 //
+// # One round trip per reservation
+//
+// For [Bucketed] and [Conditional], Reserve is one call of the server-side
+// function inventory_reserve (migration 00007) in an implicit transaction:
+// the sold-out check, the checkout's advisory lock, the replay check, the
+// audit rows, the take of every line in SKU order and the reservation rows
+// (with the bucket that holds their units), and no BEGIN/COMMIT round trips.
+// Its answers and errors are exactly those of the Go path it replaced
+// (still used by [Pessimistic] and [Optimistic], and by the others with
+// Options.ClientSideReserve).
+//
+// Concurrent single-line Reserve calls of one Store are combined: while up to
+// 4 transactions are in flight, the calls that arrive queue and go together
+// in the next one (inventory_reserve_batch: one commit and one WAL flush for
+// the batch, and, when the units fit in one bucket, one bucket update). There
+// is no added wait. Every answer is the one the call would get alone, in some
+// serial order; anything but "reserved" or "out of stock" (a replay, an
+// unknown SKU or checkout) and every call of a batch that failed as a whole
+// are re-run alone. In Lambda (one request per process at a time) nothing is
+// combined.
+//
 // # Sold-out fast path
 //
 // Every strategy's Reserve first reads, in one statement outside any
-// transaction, whether the checkout exists and holds nothing yet and how many
-// units of each SKU are available. When a line is short in that snapshot,
-// Reserve answers OutOfStock at once: no transaction, no row lock, no write.
-// That answer is as true as one from a locking read started at the same
-// moment (a restock committing concurrently is simply ordered after it); a
-// read that says "enough" is re-checked under lock by the strategy.
-// [Store.Available] exposes the same read to callers (the API can refuse a
-// sold-out cart before starting a saga).
+// transaction (inside the function for the server-side strategies), whether
+// the checkout exists and holds nothing yet and how many units of each SKU
+// are available. When a line is short in that snapshot, Reserve answers
+// OutOfStock at once: no row lock, no write. That answer is as true as one
+// from a locking read started at the same moment (a restock committing
+// concurrently is simply ordered after it); a read that says "enough" is
+// re-checked under lock by the strategy. [Store.Available] exposes the same
+// read to callers (the API refuses a sold-out cart before starting a saga).
+//
+// # Sold-out cache
+//
+// With [Store.StartSoldOutCache] (long-lived processes: make dev, the local
+// stack) the Store remembers, per SKU, an upper bound of its available units
+// whenever a Reserve was refused for lack of them or Available read 0, and
+// refuses the next requests for more in process: no lock, no write, no
+// database round trip. Units only come back through a change that raises a
+// stock row's available units, and every such change notifies channel
+// [NotifyChannel] with the SKU in its own transaction (triggers on inventory
+// and inventory_buckets: release, expiry, SetOnHand, SetBuckets, a new stock
+// row); a dedicated LISTEN connection drops the SKU's entry as soon as the
+// change commits. An entry noted from a read that started before an
+// invalidation is not kept. Entries also expire after Options.SoldOutMaxAge
+// (default 1s), the safety net when a notification is missed, and the whole
+// cache is dropped whenever the listener reconnects. A refusal from the cache
+// is as true as a read made just before the restock's notification arrived.
+// Trade-off: a cached refusal does not look at the checkout, so a request
+// that the database would answer otherwise (unknown checkout, or a retry of
+// a reservation made by ANOTHER process — retries of this Store's own recent
+// reservations are never refused from the cache) gets OutOfStock while the
+// SKU is known sold out. In Lambda behind RDS Proxy, LISTEN pins a proxy
+// connection: leave the cache off there, or set Options.SoldOutCache for the
+// max age alone.
 package inventory

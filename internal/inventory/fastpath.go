@@ -17,6 +17,11 @@ import (
 // "out of stock" as of the read (a restock committing at that moment is not
 // seen yet); a figure above it is no promise — [Store.Reserve] decides.
 //
+// With the sold-out cache on ([Store.StartSoldOutCache]), a SKU known sold
+// out is answered from memory (its figure is then an upper bound, exact until
+// a change that raises it commits), and SKUs found at 0 are remembered; when
+// every SKU is known, no database round trip is made.
+//
 // Errors: [apperr.Invalid] ("skus" empty or over [MaxLines], "skus[i]"
 // malformed); [apperr.NotFound], code "product_not_found", Details "sku", for
 // a SKU not in the catalog; [apperr.Transient] on timeouts.
@@ -29,6 +34,12 @@ func (s *Store) Available(ctx context.Context, skus []string) (map[string]int, e
 			return nil, apperr.InvalidField(fmt.Sprintf("skus[%d]", i), "malformed SKU %q", sku)
 		}
 	}
+	out := make(map[string]int, len(skus))
+	gen := s.soldOut.generation()
+	skus = s.soldOut.known(skus, out)
+	if len(skus) == 0 {
+		return out, nil // every SKU known sold out: no database round trip
+	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT u.sku, p.sku IS NOT NULL, coalesce(l.available, 0)
 		FROM unnest($1::text[]) AS u(sku)
@@ -38,7 +49,6 @@ func (s *Store) Available(ctx context.Context, skus []string) (map[string]int, e
 		return nil, classify("available", err)
 	}
 	defer rows.Close()
-	out := make(map[string]int, len(skus))
 	for rows.Next() {
 		var sku string
 		var known bool
@@ -52,6 +62,9 @@ func (s *Store) Available(ctx context.Context, skus []string) (map[string]int, e
 			return nil, e
 		}
 		out[sku] = n
+		if n <= 0 {
+			s.soldOut.note(gen, sku, 0)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, classify("available", err)

@@ -23,6 +23,11 @@ import (
 // the reservation rows are inserted before any stock is taken, so a duplicate
 // also waits on the primary key), so exactly one of them takes the stock.
 //
+// For [Bucketed] and [Conditional] the whole reserve is one server-side
+// function call, and concurrent single-line calls are combined into one
+// transaction (see the package documentation); with the sold-out cache on, a
+// line known to lack the units is refused without a database round trip.
+//
 // Errors (all leave nothing written):
 //   - [apperr.Invalid] naming the field: "checkout_id" (nil), "items" (empty,
 //     more than [MaxLines]), "items[i].sku" (malformed, duplicate, or unknown
@@ -49,6 +54,26 @@ func (s *Store) Reserve(ctx context.Context, checkoutID uuid.UUID, lines []Line,
 		return Reservation{}, apperr.E(apperr.Internal, "internal", "inventory: unknown strategy %q", s.opts.Strategy)
 	}
 	expiresAt = expiresAt.UTC().Truncate(time.Microsecond)
+	if err := s.soldOut.refuse(checkoutID, sorted); err != nil {
+		return Reservation{}, err // known sold out: no database round trip at all
+	}
+	gen := s.soldOut.generation()
+	res, err := s.reserve(ctx, checkoutID, lines, sorted, expiresAt, now)
+	if err != nil {
+		s.soldOut.noteErr(gen, err)
+		return Reservation{}, err
+	}
+	s.soldOut.reserved(checkoutID)
+	return res, nil
+}
+
+func (s *Store) reserve(ctx context.Context, checkoutID uuid.UUID, lines, sorted []Line, expiresAt, now time.Time) (Reservation, error) {
+	if s.serverSide() {
+		if len(sorted) == 1 && !s.opts.NoCombine {
+			return s.reserveCombined(ctx, checkoutID, lines, sorted, expiresAt, now)
+		}
+		return s.reserveFn(ctx, checkoutID, lines, sorted, expiresAt, now)
+	}
 	pc, err := s.precheckReserve(ctx, checkoutID, lines, sorted)
 	if err != nil {
 		return Reservation{}, err

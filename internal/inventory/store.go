@@ -32,13 +32,33 @@ type Options struct {
 	Actor string
 	// Logger receives retry and contention diagnostics. Default slog.Default().
 	Logger *slog.Logger
+	// SoldOutCache turns the in-process sold-out cache on from the start,
+	// invalidated only by its max age (for Lambda behind RDS Proxy, where a
+	// LISTEN connection would be pinned). [Store.StartSoldOutCache] turns it
+	// on with LISTEN/NOTIFY invalidation instead. Default off.
+	SoldOutCache bool
+	// SoldOutMaxAge is how long a sold-out entry is trusted at most (the
+	// safety net when a notification is missed). Default
+	// [DefaultSoldOutMaxAge] (1s).
+	SoldOutMaxAge time.Duration
+	// ClientSideReserve makes the Bucketed and Conditional strategies run
+	// Reserve as several statements from Go (the implementation before the
+	// server-side function of migration 00007) instead of one function
+	// call. For comparison benchmarks; default false.
+	ClientSideReserve bool
+	// NoCombine turns off the combining of concurrent single-line Reserve
+	// calls into one transaction (server-side strategies only). For
+	// comparison benchmarks; default false.
+	NoCombine bool
 }
 
 // Store reserves, releases and commits stock. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
-	opts Options
-	log  *slog.Logger
+	pool    *pgxpool.Pool
+	opts    Options
+	log     *slog.Logger
+	soldOut *soldOutCache // shared by WithActor copies
+	combine *combiner     // per Store (a WithActor copy combines separately)
 }
 
 // New returns a Store on pool. The caller keeps ownership of pool.
@@ -68,7 +88,10 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Store{pool: pool, opts: opts, log: log.With("component", "inventory")}
+	st := &Store{pool: pool, opts: opts, log: log.With("component", "inventory"), soldOut: newSoldOutCache(opts.SoldOutMaxAge),
+		combine: &combiner{}}
+	st.soldOut.enabled.Store(opts.SoldOutCache)
+	return st
 }
 
 // WithActor returns a Store sharing s's pool and options whose audit rows
@@ -80,6 +103,7 @@ func (s *Store) WithActor(actor string) *Store {
 	}
 	c := *s
 	c.opts.Actor = actor
+	c.combine = &combiner{} // a batch writes one actor
 	return &c
 }
 

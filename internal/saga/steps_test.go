@@ -76,7 +76,7 @@ func (w *world) invoke(t *testing.T, step string, in any) (saga.State, error) {
 
 func (w *world) level(t *testing.T, sku string) (onHand, reserved int) {
 	t.Helper()
-	if err := w.pool.QueryRow(context.Background(), `SELECT on_hand, reserved FROM inventory WHERE sku = $1`, sku).Scan(&onHand, &reserved); err != nil {
+	if err := w.pool.QueryRow(context.Background(), `SELECT on_hand, reserved FROM inventory_levels WHERE sku = $1`, sku).Scan(&onHand, &reserved); err != nil {
 		t.Fatal(err)
 	}
 	return onHand, reserved

@@ -52,7 +52,7 @@ func TestRepoTemplateFunctions(t *testing.T) {
 				t.Errorf("BuildMethod = %q", f.BuildMethod)
 			}
 			env, _ := f.Env()
-			for k, v := range map[string]string{"LOG_LEVEL": "INFO", "INVENTORY_STRATEGY": "conditional", "RESERVATION_TTL": "15m", "DATABASE_NAME": "checkout"} {
+			for k, v := range map[string]string{"LOG_LEVEL": "INFO", "INVENTORY_STRATEGY": "bucketed", "RESERVATION_TTL": "15m", "DATABASE_NAME": "checkout"} {
 				if env[k] != v {
 					t.Errorf("env %s = %q, want %q", k, env[k], v)
 				}

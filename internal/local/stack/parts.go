@@ -142,14 +142,21 @@ func (s *Stack) startStepFunctions(ctx, runCtx context.Context) error {
 
 // startAPI serves the API Gateway front with the template's routes, the
 // authorizer on the local HS256 secret, and the API function.
-func (s *Stack) startAPI() error {
+func (s *Stack) startAPI(runCtx context.Context) error {
 	verifier, err := auth.NewVerifier(auth.Config{Secret: []byte(s.opts.JWTSecret)})
 	if err != nil {
 		return fmt.Errorf("CHECKOUT_JWT_SECRET: %w", err)
 	}
 	authorizer := auth.NewAuthorizer(verifier, s.opts.APIKey, s.log.With("component", "authorizer"))
+	// The API's own inventory store answers sold-out SKUs from the cache
+	// (kept right by LISTEN/NOTIFY) before any checkout execution starts;
+	// the saga's store always asks the database.
+	apiInventory := inventory.New(s.db.Pool, inventory.Options{Strategy: s.core.Inventory.Strategy(), Logger: s.log, Actor: "api"})
+	if err := apiInventory.StartSoldOutCache(runCtx); err != nil {
+		return fmt.Errorf("sold-out cache: %w", err)
+	}
 	apiHandler := api.New(api.Deps{Pool: s.db.Pool, Checkouts: s.core.Checkouts, Orders: s.core.Orders,
-		Inventory: s.core.Inventory, Log: s.log,
+		Inventory: apiInventory, Log: s.log,
 		Executions: api.SFN{Client: s.sfnClient(), StateMachineARN: s.StateMachineARN}})
 	functions := map[string]apigw.ProxyFunc{}
 	authorizers := map[string]apigw.AuthorizerFunc{}

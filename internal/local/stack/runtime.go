@@ -130,7 +130,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := s.startStepFunctions(ctx, runCtx); err != nil {
 		return nil, err
 	}
-	if err := s.startAPI(); err != nil {
+	if err := s.startAPI(runCtx); err != nil {
 		return nil, err
 	}
 	if err := s.startEventSources(runCtx); err != nil {

@@ -325,7 +325,7 @@ func failedTasks(t *testing.T, e *sfn.Executor, arn, errName string) int {
 
 func (w *sagaWorld) level(sku string) (onHand, reserved int) {
 	w.t.Helper()
-	if err := w.pool.QueryRow(context.Background(), `SELECT on_hand, reserved FROM inventory WHERE sku = $1`, sku).Scan(&onHand, &reserved); err != nil {
+	if err := w.pool.QueryRow(context.Background(), `SELECT on_hand, reserved FROM inventory_levels WHERE sku = $1`, sku).Scan(&onHand, &reserved); err != nil {
 		w.t.Fatal(err)
 	}
 	return onHand, reserved
