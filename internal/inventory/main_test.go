@@ -53,7 +53,10 @@ func newFixture(t testing.TB, strategy inventory.Strategy) *fixture {
 	t.Helper()
 	pool := pgtest.NewPool(t)
 	c := &clock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	store := inventory.New(pool, inventory.Options{Strategy: strategy, Now: c.Now, Actor: "test", Logger: quiet})
+	store := inventory.New(pool, inventory.Options{Strategy: strategy, Now: c.Now, Actor: "test", Logger: quiet,
+		// A lock wait in these tests only ends in a timeout on a machine so
+		// loaded that 5 s pass; a deadlock is still detected in 1 s.
+		LockTimeout: 30 * time.Second})
 	return &fixture{t: t, ctx: context.Background(), pool: pool, store: store, clock: c}
 }
 
