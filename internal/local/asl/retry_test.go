@@ -258,3 +258,33 @@ func TestTaskTimeout(t *testing.T) {
 		t.Fatalf("runner context cause = %v", cause)
 	}
 }
+
+// TestTaskEventsCarryTheirOwnTime: TaskStarted is stamped when the task
+// starts and TaskSucceeded when it ends, so the history shows how long a
+// task ran.
+func TestTaskEventsCarryTheirOwnTime(t *testing.T) {
+	t.Parallel()
+	def := mustParse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"r","End":true}}}`)
+	clock := newAutoClock()
+	clock.manual = true
+	env := &Env{Clock: clock, Runner: TaskRunnerFunc(func(context.Context, TaskRequest) (json.RawMessage, error) {
+		clock.Advance(3 * time.Second) // the task takes three seconds
+		return json.RawMessage(`{}`), nil
+	})}
+	c, _ := def.Begin(json.RawMessage(`{}`), clock.Now())
+	c, _, err := def.Step(context.Background(), env, c) // schedule
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, events, err := def.Step(context.Background(), env, c) // run
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := map[string]time.Time{}
+	for _, ev := range events {
+		at[ev.Type] = ev.Timestamp
+	}
+	if got := at["TaskSucceeded"].Sub(at["TaskStarted"]); got != 3*time.Second {
+		t.Fatalf("TaskSucceeded - TaskStarted = %v (events %v); want 3s", got, at)
+	}
+}

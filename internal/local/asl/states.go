@@ -117,6 +117,9 @@ func (s *stepper) runTask(ctx context.Context, orig Cursor) (Cursor, []Event, er
 	if ctx.Err() != nil {
 		return orig, nil, ctx.Err()
 	}
+	// The task's end events carry the time it ended, so the history shows
+	// how long each task ran (as AWS's does).
+	s.now = s.env.now()
 	if err != nil {
 		te := asTaskError(err)
 		kind := "TaskFailed"
