@@ -13,6 +13,7 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/apperr"
 	"github.com/checkout-dev/checkout/internal/postgres"
+	"github.com/checkout-dev/checkout/internal/strictjson"
 )
 
 // MaxAmount bounds a catalog price (minor units).
@@ -108,7 +109,7 @@ func (h *Handler) putProduct(c *call) response {
 		return *r
 	}
 	var in productInput
-	if err := decodeStrict(raw, &in); err != nil {
+	if err := strictjson.Decode(raw, &in); err != nil {
 		return h.fail(c, err)
 	}
 	if err := in.validate(); err != nil {
@@ -216,7 +217,7 @@ func (h *Handler) putInventory(c *call) response {
 		return *r
 	}
 	var in inventoryInput
-	if err := decodeStrict(raw, &in); err != nil {
+	if err := strictjson.Decode(raw, &in); err != nil {
 		return h.fail(c, err)
 	}
 	if in.Quantity == nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/apperr"
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/saga"
+	"github.com/checkout-dev/checkout/internal/strictjson"
 )
 
 // CheckoutBody is a checkout as the API shows it.
@@ -71,7 +72,7 @@ func (h *Handler) postCheckout(c *call) response {
 		return *r
 	}
 	var req checkout.Request
-	if err := decodeStrict(raw, &req); err != nil {
+	if err := strictjson.Decode(raw, &req); err != nil {
 		return h.fail(c, err)
 	}
 	co, _, err := h.d.Checkouts.CreateOrGet(c.ctx, c.principal.UserID, key, req)

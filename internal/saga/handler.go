@@ -1,15 +1,11 @@
 package saga
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"strings"
 
-	"github.com/checkout-dev/checkout/internal/apperr"
+	"github.com/checkout-dev/checkout/internal/strictjson"
 )
 
 // Handler is one step as a Lambda sees it: raw JSON in, raw JSON out. It
@@ -70,7 +66,7 @@ func handle[T any](s *Steps, name string, fn func(context.Context, T) (T, error)
 			}
 		}()
 		var in T
-		if err := decodeStrict(payload, &in); err != nil {
+		if err := strictjson.Decode(payload, &in); err != nil {
 			return nil, toStepError(ctx, s.log(), name, err)
 		}
 		res, err := fn(ctx, in)
@@ -79,50 +75,6 @@ func handle[T any](s *Steps, name string, fn func(context.Context, T) (T, error)
 		}
 		return json.Marshal(res)
 	}}
-}
-
-// decodeStrict decodes one JSON value, rejecting unknown fields, trailing
-// data and type mismatches with an Invalid error naming the field.
-func decodeStrict(payload []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return apperr.InvalidField("body", "must hold one JSON object and nothing after it")
-	}
-	return nil
-}
-
-func decodeError(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			field = "body"
-		}
-		return apperr.InvalidField(field, "must be a JSON %s", jsonKind(typeErr.Type.Kind().String()))
-	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return apperr.InvalidField("body", "is not valid JSON")
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return apperr.InvalidField(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a known field")
-	}
-	return apperr.InvalidField("body", "cannot be decoded: %v", err)
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "int", "int64", "int32", "uint", "float64":
-		return "number"
-	case "slice", "array":
-		return "array"
-	case "struct", "map", "ptr":
-		return "object"
-	}
-	return goKind
 }
 
 // causeMessage extracts the human message from a caught error's Cause: a
