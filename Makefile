@@ -11,7 +11,8 @@ STATICCHECK_VERSION := v0.8.2
 
 ## dev: start the local stack (PostgreSQL, migrations, demo catalog, ...)
 dev:
-	$(GO) run ./cmd/checkout-local
+	$(GO) build -o $(BIN)/checkout-local ./cmd/checkout-local
+	@exec $(BIN)/checkout-local
 
 ## test: every test, on real PostgreSQL (installs the test tools first)
 test: tools
