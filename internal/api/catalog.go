@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/checkout-dev/checkout/internal/apperr"
+	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/postgres"
 	"github.com/checkout-dev/checkout/internal/strictjson"
 )
@@ -194,6 +195,7 @@ func audit(ctx context.Context, tx pgx.Tx, actor, action string, p Product, deta
 // inventoryInput is the body of PUT /v1/admin/inventory/{sku}.
 type inventoryInput struct {
 	Quantity *int `json:"quantity"`
+	Buckets  *int `json:"buckets"` // optional: split a hot SKU (inventory.SetBuckets)
 }
 
 // getInventory: GET /v1/admin/inventory/{sku}.
@@ -223,7 +225,14 @@ func (h *Handler) putInventory(c *call) response {
 	if in.Quantity == nil {
 		return h.fail(c, apperr.InvalidField("quantity", "is required"))
 	}
-	lvl, err := h.d.Inventory.WithActor("admin:"+c.principal.UserID).SetOnHand(c.ctx, c.params["sku"], *in.Quantity)
+	if in.Buckets != nil && (*in.Buckets < 1 || *in.Buckets > inventory.MaxBuckets) {
+		return h.fail(c, apperr.InvalidField("buckets", "must be between 1 and %d", inventory.MaxBuckets))
+	}
+	store := h.d.Inventory.WithActor("admin:" + c.principal.UserID)
+	lvl, err := store.SetOnHand(c.ctx, c.params["sku"], *in.Quantity)
+	if err == nil && in.Buckets != nil {
+		lvl, err = store.SetBuckets(c.ctx, c.params["sku"], *in.Buckets)
+	}
 	if err != nil {
 		return h.fail(c, err)
 	}
