@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v76"
-	"github.com/stripe/stripe-go/v76/client"
+	"github.com/stripe/stripe-go/v76/paymentintent"
+	"github.com/stripe/stripe-go/v76/refund"
 
 	"github.com/checkout-dev/checkout/internal/apperr"
 )
@@ -25,8 +26,12 @@ type StripeConfig struct {
 }
 
 // Stripe is the Gateway backed by stripe-go/v76 (Stripe API 2023-10-16).
+// It uses only the PaymentIntent and Refund clients, not stripe-go's
+// catch-all client package, which would link every Stripe resource into
+// each Lambda.
 type Stripe struct {
-	api *client.API
+	intents paymentintent.Client
+	refunds refund.Client
 }
 
 // NewStripe returns a Stripe gateway. stripe-go's own network retries are
@@ -47,7 +52,7 @@ func NewStripe(cfg StripeConfig) *Stripe {
 		bc.URL = stripe.String(cfg.URL)
 	}
 	backend := stripe.GetBackendWithConfig(stripe.APIBackend, bc)
-	return &Stripe{api: client.New(cfg.SecretKey, &stripe.Backends{API: backend, Connect: backend, Uploads: backend})}
+	return &Stripe{intents: paymentintent.Client{B: backend, Key: cfg.SecretKey}, refunds: refund.Client{B: backend, Key: cfg.SecretKey}}
 }
 
 // CreateIntent creates an unconfirmed PaymentIntent. No money moves, so a
@@ -63,7 +68,7 @@ func (s *Stripe) CreateIntent(ctx context.Context, in NewIntent, key string) (In
 	p.AddMetadata("checkout_id", in.CheckoutID)
 	p.Context = ctx
 	p.SetIdempotencyKey(key)
-	pi, err := s.api.PaymentIntents.New(p)
+	pi, err := s.intents.New(p)
 	return intentOf(pi, classify(err, false))
 }
 
@@ -73,7 +78,7 @@ func (s *Stripe) ConfirmIntent(ctx context.Context, intentID, paymentMethod, key
 	p := &stripe.PaymentIntentConfirmParams{PaymentMethod: stripe.String(paymentMethod)}
 	p.Context = ctx
 	p.SetIdempotencyKey(key)
-	pi, err := s.api.PaymentIntents.Confirm(intentID, p)
+	pi, err := s.intents.Confirm(intentID, p)
 	if se := stripeErr(err); se != nil && se.Type == stripe.ErrorTypeCard && se.PaymentIntent != nil {
 		pi = se.PaymentIntent
 	}
@@ -84,7 +89,7 @@ func (s *Stripe) ConfirmIntent(ctx context.Context, intentID, paymentMethod, key
 func (s *Stripe) GetIntent(ctx context.Context, intentID string) (Intent, error) {
 	p := &stripe.PaymentIntentParams{}
 	p.Context = ctx
-	pi, err := s.api.PaymentIntents.Get(intentID, p)
+	pi, err := s.intents.Get(intentID, p)
 	return intentOf(pi, classify(err, false))
 }
 
@@ -94,7 +99,7 @@ func (s *Stripe) CancelIntent(ctx context.Context, intentID, key string) (Intent
 	p := &stripe.PaymentIntentCancelParams{CancellationReason: stripe.String(string(stripe.PaymentIntentCancellationReasonAbandoned))}
 	p.Context = ctx
 	p.SetIdempotencyKey(key)
-	pi, err := s.api.PaymentIntents.Cancel(intentID, p)
+	pi, err := s.intents.Cancel(intentID, p)
 	if se := stripeErr(err); se != nil && se.Code == stripe.ErrorCodePaymentIntentUnexpectedState {
 		return Intent{}, &apperr.Error{Kind: apperr.State, Code: "payment_intent_unexpected_state", Message: se.Msg, Err: err}
 	}
@@ -107,7 +112,7 @@ func (s *Stripe) Refund(ctx context.Context, intentID string, amount int64, key 
 	p := &stripe.RefundParams{PaymentIntent: stripe.String(intentID), Amount: stripe.Int64(amount)}
 	p.Context = ctx
 	p.SetIdempotencyKey(key)
-	r, err := s.api.Refunds.New(p)
+	r, err := s.refunds.New(p)
 	if err := classify(err, true); err != nil {
 		return Refund{}, err
 	}
