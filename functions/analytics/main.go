@@ -3,7 +3,7 @@
 // JSON object, in S3 (ANALYTICS_BUCKET, ANALYTICS_PREFIX: the deployed
 // configuration) or under a local folder (ANALYTICS_DIR). With neither set
 // it fails at start-up, before connecting to the database. See
-// analytics.SinkFromEnv and docs/events.md.
+// s3sink.FromEnv and docs/events.md.
 package main
 
 import (
@@ -15,13 +15,14 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/events"
 	"github.com/checkout-dev/checkout/internal/events/analytics"
+	"github.com/checkout-dev/checkout/internal/events/analytics/s3sink"
 	"github.com/checkout-dev/checkout/internal/events/lambdarun"
 )
 
 func main() {
 	lambdarun.RunConfigured("analytics",
 		func(ctx context.Context, log *slog.Logger) (analytics.Sink, error) {
-			sink, err := analytics.SinkFromEnv(ctx, os.Getenv)
+			sink, err := s3sink.FromEnv(ctx, os.Getenv)
 			if err == nil {
 				log.Info("analytics sink", "sink", sink.String())
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/events"
 	"github.com/checkout-dev/checkout/internal/events/lambdarun"
 	"github.com/checkout-dev/checkout/internal/notify"
+	"github.com/checkout-dev/checkout/internal/notify/ses"
 )
 
 func main() {
@@ -41,7 +42,7 @@ func main() {
 			if err != nil {
 				return nil, fmt.Errorf("aws config: %w", err)
 			}
-			n.Sender = notify.SES{Client: sesv2.NewFromConfig(cfg), ConfigurationSet: os.Getenv("SES_CONFIGURATION_SET")}
+			n.Sender = ses.Sender{Client: sesv2.NewFromConfig(cfg), ConfigurationSet: os.Getenv("SES_CONFIGURATION_SET")}
 		case "outbox":
 			if n.From == "" {
 				n.From = "orders@checkout.local"

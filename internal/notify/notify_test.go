@@ -10,6 +10,7 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/events/eventstest"
 	"github.com/checkout-dev/checkout/internal/notify"
+	"github.com/checkout-dev/checkout/internal/notify/ses"
 	"github.com/checkout-dev/checkout/internal/pgtest"
 )
 
@@ -116,7 +117,7 @@ func TestOutboxConsumer(t *testing.T) {
 func TestSESSkipsUnknownAddress(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewPool(t)
-	c := notify.NewConsumer(db, &notify.Notifier{Sender: notify.SES{}, From: "shop@example.com"}, slog.New(slog.DiscardHandler))
+	c := notify.NewConsumer(db, &notify.Notifier{Sender: ses.Sender{}, From: "shop@example.com"}, slog.New(slog.DiscardHandler))
 	ev := eventstest.Event()
 	ev.Order.UserID = "auth0|42"
 	resp, err := c.Handle(context.Background(), lambdaevents.SQSEvent{Records: []lambdaevents.SQSMessage{{MessageId: "1", Body: eventstest.JSON(ev)}}})

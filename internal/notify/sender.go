@@ -5,12 +5,7 @@ import (
 	"fmt"
 	"net/mail"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/checkout-dev/checkout/internal/events"
 )
 
 // Sender delivers a rendered e-mail. tx is the consumer's transaction,
@@ -38,43 +33,6 @@ func (Outbox) Send(ctx context.Context, tx pgx.Tx, m Email) error {
 		m.EventID, m.OrderID, m.UserID, to, m.From, m.Subject, m.Text, m.HTML)
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
-	}
-	return nil
-}
-
-// SESAPI is the part of the SES v2 client SES uses.
-type SESAPI interface {
-	SendEmail(ctx context.Context, in *sesv2.SendEmailInput, optFns ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error)
-}
-
-// SES sends through Amazon SES v2. ConfigurationSet is optional.
-type SES struct {
-	Client           SESAPI
-	ConfigurationSet string
-}
-
-// Send implements Sender. A message without recipient is skipped.
-func (s SES) Send(ctx context.Context, _ pgx.Tx, m Email) error {
-	if m.To == "" {
-		return &events.SkipError{Reason: fmt.Sprintf("no e-mail address for user %q", m.UserID)}
-	}
-	in := &sesv2.SendEmailInput{
-		FromEmailAddress: aws.String(m.From),
-		Destination:      &types.Destination{ToAddresses: []string{m.To}},
-		Content: &types.EmailContent{Simple: &types.Message{
-			Subject: &types.Content{Data: aws.String(m.Subject), Charset: aws.String("UTF-8")},
-			Body: &types.Body{
-				Text: &types.Content{Data: aws.String(m.Text), Charset: aws.String("UTF-8")},
-				Html: &types.Content{Data: aws.String(m.HTML), Charset: aws.String("UTF-8")},
-			},
-		}},
-		EmailTags: []types.MessageTag{{Name: aws.String("event_id"), Value: aws.String(m.EventID)}},
-	}
-	if s.ConfigurationSet != "" {
-		in.ConfigurationSetName = aws.String(s.ConfigurationSet)
-	}
-	if _, err := s.Client.SendEmail(ctx, in); err != nil {
-		return fmt.Errorf("ses: send to %s: %w", m.To, err)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/checkout-dev/checkout/internal/events/analytics"
+	"github.com/checkout-dev/checkout/internal/events/analytics/s3sink"
 	"github.com/checkout-dev/checkout/internal/events/eventstest"
 	"github.com/checkout-dev/checkout/internal/pgtest"
 )
@@ -39,7 +40,7 @@ func TestSinkFromEnvChoice(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := analytics.SinkFromEnv(context.Background(), func(k string) string { return tc.env[k] })
+			s, err := s3sink.FromEnv(context.Background(), func(k string) string { return tc.env[k] })
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err %v, want it to mention %q", err, tc.wantErr)
@@ -51,7 +52,7 @@ func TestSinkFromEnvChoice(t *testing.T) {
 			}
 		})
 	}
-	if _, err := analytics.SinkFromEnv(context.Background(), func(string) string { return "" }); !errors.Is(err, analytics.ErrNoSink) {
+	if _, err := s3sink.FromEnv(context.Background(), func(string) string { return "" }); !errors.Is(err, s3sink.ErrNoSink) {
 		t.Fatalf("err %v, want ErrNoSink", err)
 	}
 }
@@ -83,7 +84,7 @@ func TestSinkFromEnvS3(t *testing.T) {
 	} {
 		t.Setenv(k, v)
 	}
-	s, err := analytics.SinkFromEnv(context.Background(), os.Getenv)
+	s, err := s3sink.FromEnv(context.Background(), os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func TestS3PutFailureFailsBatch(t *testing.T) {
 	}
 	c, _, _ := motoS3(t)
 	db := pgtest.NewPool(t)
-	sink := &analytics.S3{Client: c, Bucket: "no-such-bucket-" + eventstest.Uniq("x"), Prefix: "p"}
+	sink := &s3sink.S3{Client: c, Bucket: "no-such-bucket-" + eventstest.Uniq("x"), Prefix: "p"}
 	con := analytics.NewSinkConsumer(db, sink, slog.New(slog.DiscardHandler))
 	in := lambdaevents.SQSEvent{Records: []lambdaevents.SQSMessage{
 		{MessageId: "a", Body: eventstest.JSON(eventstest.Event())}, {MessageId: "b", Body: eventstest.JSON(eventstest.Event())}}}

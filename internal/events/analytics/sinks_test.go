@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkout-dev/checkout/internal/events/analytics"
+	"github.com/checkout-dev/checkout/internal/events/analytics/s3sink"
 	"github.com/checkout-dev/checkout/internal/events/eventstest"
 	"github.com/checkout-dev/checkout/internal/pgtest"
 )
@@ -151,7 +152,7 @@ func sinks(t *testing.T) []sinkCase {
 		return out
 	}
 	c, bucket, _ := motoS3(t)
-	return append(out, sinkCase{name: "s3", sink: &analytics.S3{Client: c, Bucket: bucket, Prefix: "raw/order_events"},
+	return append(out, sinkCase{name: "s3", sink: &s3sink.S3{Client: c, Bucket: bucket, Prefix: "raw/order_events"},
 		prefix:  "raw/order_events/",
 		objects: func(t *testing.T) map[string][]byte { return objects(t, c, bucket) }})
 }

@@ -1,4 +1,4 @@
-package notify_test
+package ses_test
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/events/eventstest"
 	"github.com/checkout-dev/checkout/internal/notify"
+	"github.com/checkout-dev/checkout/internal/notify/ses"
 	"github.com/checkout-dev/checkout/internal/pgtest"
 )
 
@@ -46,7 +47,7 @@ func TestSESWire(t *testing.T) {
 	client := sesv2.New(sesv2.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
 		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")})
 	db := pgtest.NewPool(t)
-	c := notify.NewConsumer(db, &notify.Notifier{Sender: notify.SES{Client: client}, From: "shop@example.com"}, slog.New(slog.DiscardHandler))
+	c := notify.NewConsumer(db, &notify.Notifier{Sender: ses.Sender{Client: client}, From: "shop@example.com"}, slog.New(slog.DiscardHandler))
 	ev := eventstest.Event()
 	resp, err := c.Handle(context.Background(), lambdaevents.SQSEvent{Records: []lambdaevents.SQSMessage{
 		{MessageId: "1", Body: eventstest.JSON(ev)}, {MessageId: "2", Body: eventstest.JSON(ev)}}})
@@ -63,3 +64,5 @@ func TestSESWire(t *testing.T) {
 		}
 	}
 }
+
+func TestMain(m *testing.M) { pgtest.Main(m) }

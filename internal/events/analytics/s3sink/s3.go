@@ -1,4 +1,8 @@
-package analytics
+// Package s3sink is the production sink of the analytics consumer (S3
+// objects) and the choice of sink from the environment. It lives apart
+// from package analytics so that only the analytics Lambda links the S3
+// client.
+package s3sink
 
 import (
 	"bytes"

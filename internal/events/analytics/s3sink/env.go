@@ -1,4 +1,4 @@
-package analytics
+package s3sink
 
 import (
 	"context"
@@ -8,9 +8,10 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/checkout-dev/checkout/internal/events/analytics"
 )
 
-// Environment variables read by SinkFromEnv.
+// Environment variables read by FromEnv.
 const (
 	EnvBucket    = "ANALYTICS_BUCKET"        // S3 bucket name: selects the S3 sink
 	EnvPrefix    = "ANALYTICS_PREFIX"        // key prefix in the bucket (optional, may be "")
@@ -18,11 +19,11 @@ const (
 	EnvDir       = "ANALYTICS_DIR"           // local folder: selects the Folder sink
 )
 
-// ErrNoSink is returned by SinkFromEnv when no sink is configured.
+// ErrNoSink is returned by FromEnv when no sink is configured.
 var ErrNoSink = errors.New("analytics: no sink configured: set " + EnvBucket +
 	" (and optionally " + EnvPrefix + ") to write to S3, or " + EnvDir + " to write to a local folder")
 
-// SinkFromEnv chooses the sink from the environment read through getenv:
+// FromEnv chooses the sink from the environment read through getenv:
 //
 //   - ANALYTICS_BUCKET set: an S3 sink on that bucket with prefix
 //     ANALYTICS_PREFIX (surrounding "/" trimmed). The client comes from the
@@ -36,14 +37,14 @@ var ErrNoSink = errors.New("analytics: no sink configured: set " + EnvBucket +
 //
 // It makes no network call: a wrong bucket or missing permission shows at
 // the first put.
-func SinkFromEnv(ctx context.Context, getenv func(string) string) (Sink, error) {
+func FromEnv(ctx context.Context, getenv func(string) string) (analytics.Sink, error) {
 	bucket := getenv(EnvBucket)
 	if bucket == "" {
 		if getenv(EnvPrefix) != "" {
 			return nil, fmt.Errorf("analytics: %s is set but %s is not", EnvPrefix, EnvBucket)
 		}
 		if dir := getenv(EnvDir); dir != "" {
-			return &Folder{Dir: dir}, nil
+			return &analytics.Folder{Dir: dir}, nil
 		}
 		return nil, ErrNoSink
 	}
