@@ -6,17 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +32,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/local/sam"
 	"github.com/checkout-dev/checkout/internal/local/sfn"
 	"github.com/checkout-dev/checkout/internal/local/stack"
+	"github.com/checkout-dev/checkout/internal/motoserver"
 	"github.com/checkout-dev/checkout/internal/payment"
 	"github.com/checkout-dev/checkout/internal/pgtest"
 	"github.com/checkout-dev/checkout/internal/saga"
@@ -95,16 +93,6 @@ func (c *sagaClock) Waits() []time.Duration {
 	return append([]time.Duration(nil), c.waits...)
 }
 
-func sagaFreePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // sagaPoll polls cond every 20 ms (real time) for up to 30 s.
 func sagaPoll(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -115,40 +103,6 @@ func sagaPoll(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// startSagaMoto runs moto_server (an independent SQS implementation) on a
-// free loopback port and kills it by PID at cleanup.
-func startSagaMoto(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("moto_server is not installed (required in CI)")
-		}
-		t.Skip("moto_server not installed")
-	}
-	port := sagaFreePort(t)
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	t.Cleanup(func() {
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	sagaPoll(t, "moto_server", func() bool {
-		resp, err := http.Get(url + "/moto-api/")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return true
-	})
-	return url
 }
 
 func sqsClient(endpoint string) *awssqs.Client {
@@ -552,7 +506,7 @@ Resources:
 // ---------------------------------------------------------------------------
 
 func TestCheckoutSaga(t *testing.T) {
-	moto := startSagaMoto(t)
+	moto := motoserver.Start(t)
 	tee2 := checkout.Item{SKU: "TEE-1", Quantity: 2}
 
 	t.Run("happy path", func(t *testing.T) {
