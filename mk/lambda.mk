@@ -12,20 +12,9 @@
 #                      $TMPDIR/checkout-lambda-report.md.
 
 HOST_DIST ?= dist-host
-# Every functions/<name> that has a main.go.
-HOST_LAMBDA_FUNCTIONS := $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
-
-.PHONY: build-host lambda-test clean-dist-host
-
 ## build-host: build dist-host/<name>/bootstrap for every function (host GOOS/GOARCH)
 build-host:
-	@if [ -z "$(HOST_LAMBDA_FUNCTIONS)" ]; then echo "build-host: no functions/*/main.go yet"; fi
-	@set -e; for fn in $(HOST_LAMBDA_FUNCTIONS); do \
-		echo "build $(HOST_DIST)/$$fn/bootstrap"; \
-		mkdir -p $(HOST_DIST)/$$fn; \
-		CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath \
-			-ldflags "-s -w" -o $(HOST_DIST)/$$fn/bootstrap ./functions/$$fn; \
-	done
+	$(call build-lambdas,$(HOST_DIST),)
 
 ## lambda-test: run every built bootstrap under aws-lambda-rie against its sample event
 lambda-test:

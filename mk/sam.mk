@@ -41,15 +41,22 @@ lint-template:
 		echo "lint-template: $(CFN_LINT) not found; skipping (pip install cfn-lint to enable)"; \
 	fi
 
+# build-lambdas builds every function as $(1)/<name>/bootstrap the way Lambda
+# runs it (static, -tags lambda.norpc, stripped); $(2) is the environment
+# choosing the target (e.g. GOOS=linux GOARCH=arm64; empty: the host).
+define build-lambdas
+	@if [ -z "$(LAMBDA_FUNCTIONS)" ]; then echo "no functions/*/main.go yet"; fi
+	@set -e; for fn in $(LAMBDA_FUNCTIONS); do \
+		echo "build $(1)/$$fn/bootstrap"; \
+		mkdir -p $(1)/$$fn; \
+		CGO_ENABLED=0 $(2) $(GO) build -tags lambda.norpc -trimpath \
+			-ldflags "-s -w" -o $(1)/$$fn/bootstrap ./functions/$$fn; \
+	done
+endef
+
 ## build-arm64: build dist/<name>/bootstrap for every function (linux/arm64)
 build-arm64:
-	@if [ -z "$(LAMBDA_FUNCTIONS)" ]; then echo "build-arm64: no functions/*/main.go yet"; fi
-	@set -e; for fn in $(LAMBDA_FUNCTIONS); do \
-		echo "build $(DIST)/$$fn/bootstrap"; \
-		mkdir -p $(DIST)/$$fn; \
-		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath \
-			-ldflags "-s -w" -o $(DIST)/$$fn/bootstrap ./functions/$$fn; \
-	done
+	$(call build-lambdas,$(DIST),GOOS=linux GOARCH=arm64)
 
 clean-dist:
 	rm -rf $(DIST)
