@@ -4,76 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
-	"sync"
 	"testing"
-	"time"
+
+	"github.com/checkout-dev/checkout/internal/local/asl/asltest"
 )
-
-// autoClock is a fake clock: After(d) advances the clock by d at once and
-// records d, so tests never sleep and can assert the waits requested.
-type autoClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	waits  []time.Duration
-	manual bool // After never fires by itself; Advance fires
-	timers []manualTimer
-}
-
-type manualTimer struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newAutoClock() *autoClock {
-	return &autoClock{now: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *autoClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *autoClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if c.manual {
-		c.timers = append(c.timers, manualTimer{c.now.Add(d), ch})
-		return ch
-	}
-	c.waits = append(c.waits, d)
-	c.now = c.now.Add(d)
-	ch <- c.now
-	return ch
-}
-
-func (c *autoClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.timers[:0]
-	for _, t := range c.timers {
-		if !t.at.After(c.now) {
-			t.ch <- c.now
-		} else {
-			kept = append(kept, t)
-		}
-	}
-	c.timers = kept
-}
-
-func (c *autoClock) pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.timers)
-}
-
-func (c *autoClock) Waits() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.waits...)
-}
 
 // runnerMap runs tasks by Resource with functions that may fail.
 type runnerMap map[string]func(req TaskRequest) (any, error)
@@ -104,7 +38,7 @@ func mustParse(t *testing.T, def string) *Definition {
 func run(t *testing.T, def *Definition, env *Env, input string) (Cursor, []Event) {
 	t.Helper()
 	if env.Clock == nil {
-		env.Clock = newAutoClock()
+		env.Clock = asltest.NewClock(false)
 	}
 	c, err := def.Begin(json.RawMessage(input), env.Clock.Now())
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/checkout-dev/checkout/internal/local/asl/asltest"
 )
 
 func TestParallel(t *testing.T) {
@@ -76,7 +78,7 @@ func TestParallelUncaughtBranchFailureFailsExecution(t *testing.T) {
 
 func TestWait(t *testing.T) {
 	t.Parallel()
-	start := newAutoClock().Now()
+	start := asltest.NewClock(false).Now()
 	tests := []struct {
 		name, field, input string
 		want               time.Duration
@@ -93,7 +95,7 @@ func TestWait(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clock := newAutoClock()
+			clock := asltest.NewClock(false)
 			def := mustParse(t, `{"StartAt":"W","States":{"W":{"Type":"Wait",`+tt.field+`,"End":true}}}`)
 			final, evs := run(t, def, &Env{Clock: clock}, tt.input)
 			if tt.wantErr != "" {
@@ -201,7 +203,7 @@ func TestResumeFromPersistedCursor(t *testing.T) {
 	env := &Env{Runner: runnerMap{
 		"one": func(TaskRequest) (any, error) { one++; return 1, nil },
 		"two": func(TaskRequest) (any, error) { two++; return 2, nil },
-	}, Clock: newAutoClock()}
+	}, Clock: asltest.NewClock(false)}
 	d1 := mustParse(t, src)
 	c, _ := d1.Begin(json.RawMessage(`{}`), env.Clock.Now())
 	var saved []byte

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/checkout-dev/checkout/internal/local/asl/asltest"
 )
 
 // failing returns a task that fails with the given error names in order,
@@ -165,7 +167,7 @@ func TestRetryAndCatch(t *testing.T) {
 			  "Recovery":{"Type":"Pass","End":true},
 			  "Other":{"Type":"Fail","Error":"WrongCatcher"}}}`)
 			calls := 0
-			clock := newAutoClock()
+			clock := asltest.NewClock(false)
 			env := &Env{Clock: clock, Runner: runnerMap{"r": failing(&calls, tt.errors...)},
 				Random: func() float64 { return tt.random }}
 			final, _ := run(t, def, env, `{"in":1}`)
@@ -221,8 +223,7 @@ func TestTaskTimeout(t *testing.T) {
 	  "T":{"Type":"Task","Resource":"r","TimeoutSeconds":5,"End":true,
 	       "Catch":[{"ErrorEquals":["States.Timeout"],"Next":"Timed"}]},
 	  "Timed":{"Type":"Pass","End":true}}}`)
-	clock := newAutoClock()
-	clock.manual = true
+	clock := asltest.NewClock(true)
 	causes := make(chan error, 1)
 	env := &Env{Clock: clock, Runner: TaskRunnerFunc(func(ctx context.Context, _ TaskRequest) (json.RawMessage, error) {
 		<-ctx.Done()
@@ -239,7 +240,7 @@ func TestTaskTimeout(t *testing.T) {
 		next, _, _ := def.Step(context.Background(), env, c)
 		done <- next
 	}()
-	for clock.pending() == 0 {
+	for clock.Pending() == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	clock.Advance(4 * time.Second)
@@ -265,8 +266,7 @@ func TestTaskTimeout(t *testing.T) {
 func TestTaskEventsCarryTheirOwnTime(t *testing.T) {
 	t.Parallel()
 	def := mustParse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"r","End":true}}}`)
-	clock := newAutoClock()
-	clock.manual = true
+	clock := asltest.NewClock(true)
 	env := &Env{Clock: clock, Runner: TaskRunnerFunc(func(context.Context, TaskRequest) (json.RawMessage, error) {
 		clock.Advance(3 * time.Second) // the task takes three seconds
 		return json.RawMessage(`{}`), nil

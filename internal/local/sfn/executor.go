@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkout-dev/checkout/internal/local/asl"
@@ -156,18 +157,9 @@ func (e *Executor) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sfn: list running executions: %w", err)
 	}
-	var arns []string
-	for rows.Next() {
-		var a string
-		if err := rows.Scan(&a); err != nil {
-			rows.Close()
-			return err
-		}
-		arns = append(arns, a)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
+	arns, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("sfn: list running executions: %w", err)
 	}
 	for _, a := range arns {
 		e.log.Info("sfn: resuming execution", "execution", a)

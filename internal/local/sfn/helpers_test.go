@@ -3,7 +3,6 @@ package sfn
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,72 +12,6 @@ import (
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-// fakeClock: in auto mode After(d) advances time by d at once and records
-// d (tests never sleep); in manual mode timers fire on Advance.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	manual bool
-	waits  []time.Duration
-	timers []fakeTimer
-}
-
-type fakeTimer struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newFakeClock(manual bool) *fakeClock {
-	return &fakeClock{now: time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC), manual: manual}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if c.manual {
-		c.timers = append(c.timers, fakeTimer{c.now.Add(d), ch})
-		return ch
-	}
-	c.waits = append(c.waits, d)
-	c.now = c.now.Add(d)
-	ch <- c.now
-	return ch
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.timers[:0]
-	for _, t := range c.timers {
-		if !t.at.After(c.now) {
-			t.ch <- c.now
-		} else {
-			kept = append(kept, t)
-		}
-	}
-	c.timers = kept
-}
-
-func (c *fakeClock) Waits() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.waits...)
-}
-
-func (c *fakeClock) Pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.timers)
-}
 
 // startExecutor creates and starts an Executor closed at test end.
 func startExecutor(t *testing.T, pool *pgxpool.Pool, opts Options, setup func(*Executor)) *Executor {

@@ -161,14 +161,45 @@ func parsePageToken(tok string) (int, error) {
 	return 0, apiErr(CodeInvalidToken, "Invalid Token: '%s'", tok)
 }
 
-func pageSize(max int) (int, error) {
-	if max < 0 || max > 1000 {
-		return 0, apiErr(CodeValidation, "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000", max)
+// page is one page of a listing: at most limit items from offset off.
+type page struct{ limit, off int }
+
+// parsePage checks maxResults (0 = the default 100, at most 1000) and then
+// nextToken: ValidationException, InvalidToken.
+func parsePage(maxResults int, nextToken string) (page, error) {
+	if maxResults < 0 || maxResults > 1000 {
+		return page{}, apiErr(CodeValidation, "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000", maxResults)
 	}
-	if max == 0 {
-		return 100, nil
+	if maxResults == 0 {
+		maxResults = 100
 	}
-	return max, nil
+	off, err := parsePageToken(nextToken)
+	if err != nil {
+		return page{}, err
+	}
+	return page{limit: maxResults, off: off}, nil
+}
+
+// collectPage scans rows, the result of a query for pg.limit+1 items from
+// pg.off, with scan and closes them. It returns at most pg.limit items (nil
+// for none) and the token of the next page, "" on the last one.
+func collectPage[T any](rows pgx.Rows, pg page, scan func(pgx.Rows) (T, error)) ([]T, string, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		it, err := scan(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	if len(out) > pg.limit {
+		return out[:pg.limit], pageToken(pg.off + pg.limit), nil
+	}
+	return out, "", nil
 }
 
 // GetExecutionHistory returns the execution's events, oldest first unless
@@ -177,11 +208,7 @@ func (e *Executor) GetExecutionHistory(ctx context.Context, arn string, maxResul
 	if _, err := e.DescribeExecution(ctx, arn); err != nil {
 		return nil, "", err
 	}
-	limit, err := pageSize(maxResults)
-	if err != nil {
-		return nil, "", err
-	}
-	off, err := parsePageToken(nextToken)
+	pg, err := parsePage(maxResults, nextToken)
 	if err != nil {
 		return nil, "", err
 	}
@@ -190,34 +217,23 @@ func (e *Executor) GetExecutionHistory(ctx context.Context, arn string, maxResul
 		order = "DESC"
 	}
 	rows, err := e.pool.Query(ctx, `SELECT id, previous_event_id, type, ts, details FROM sfn_history_events
-		WHERE execution_arn = $1 ORDER BY id `+order+` LIMIT $2 OFFSET $3`, arn, limit+1, off)
+		WHERE execution_arn = $1 ORDER BY id `+order+` LIMIT $2 OFFSET $3`, arn, pg.limit+1, pg.off)
 	if err != nil {
 		return nil, "", fmt.Errorf("sfn: history: %w", err)
 	}
-	defer rows.Close()
-	var evs []HistoryEvent
-	for rows.Next() {
+	return collectPage(rows, pg, func(rows pgx.Rows) (HistoryEvent, error) {
 		var h HistoryEvent
 		var details *string
 		if err := rows.Scan(&h.ID, &h.PreviousEventID, &h.Type, &h.Timestamp, &details); err != nil {
-			return nil, "", err
+			return h, err
 		}
 		h.Timestamp = h.Timestamp.UTC()
 		h.DetailsKey = asl.DetailsKey(h.Type)
 		if details != nil {
 			h.Details = json.RawMessage(*details)
 		}
-		evs = append(evs, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(evs) > limit {
-		evs = evs[:limit]
-		next = pageToken(off + limit)
-	}
-	return evs, next, nil
+		return h, nil
+	})
 }
 
 // ListExecutions lists a state machine's executions, newest first,
@@ -234,44 +250,29 @@ func (e *Executor) ListExecutions(ctx context.Context, smArn, statusFilter strin
 	default:
 		return nil, "", apiErr(CodeValidation, "1 validation error detected: Value '%s' at 'statusFilter' failed to satisfy constraint", statusFilter)
 	}
-	limit, err := pageSize(maxResults)
-	if err != nil {
-		return nil, "", err
-	}
-	off, err := parsePageToken(nextToken)
+	pg, err := parsePage(maxResults, nextToken)
 	if err != nil {
 		return nil, "", err
 	}
 	rows, err := e.pool.Query(ctx, `SELECT arn, state_machine_arn, name, status, start_date, stop_date FROM sfn_executions
 		WHERE state_machine_arn = $1 AND ($2 = '' OR status = $2)
-		ORDER BY start_date DESC, arn LIMIT $3 OFFSET $4`, smArn, statusFilter, limit+1, off)
+		ORDER BY start_date DESC, arn LIMIT $3 OFFSET $4`, smArn, statusFilter, pg.limit+1, pg.off)
 	if err != nil {
 		return nil, "", fmt.Errorf("sfn: list executions: %w", err)
 	}
-	defer rows.Close()
-	var out []ExecutionListItem
-	for rows.Next() {
+	return collectPage(rows, pg, func(rows pgx.Rows) (ExecutionListItem, error) {
 		var it ExecutionListItem
 		var start EpochTime
 		var stop *time.Time
 		if err := rows.Scan(&it.ExecutionArn, &it.StateMachineArn, &it.Name, &it.Status, &start.Time, &stop); err != nil {
-			return nil, "", err
+			return it, err
 		}
 		it.StartDate = &EpochTime{start.UTC()}
 		if stop != nil {
 			it.StopDate = &EpochTime{stop.UTC()}
 		}
-		out = append(out, it)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = pageToken(off + limit)
-	}
-	return out, next, nil
+		return it, nil
+	})
 }
 
 // DescribeStateMachine returns a state machine. Errors: InvalidArn,
@@ -296,38 +297,23 @@ func (e *Executor) DescribeStateMachine(ctx context.Context, arn string) (*State
 
 // ListStateMachines lists all state machines by name.
 func (e *Executor) ListStateMachines(ctx context.Context, maxResults int, nextToken string) ([]StateMachine, string, error) {
-	limit, err := pageSize(maxResults)
+	pg, err := parsePage(maxResults, nextToken)
 	if err != nil {
 		return nil, "", err
 	}
-	off, err := parsePageToken(nextToken)
-	if err != nil {
-		return nil, "", err
-	}
-	rows, err := e.pool.Query(ctx, `SELECT arn, name, type, created_at FROM sfn_state_machines ORDER BY name LIMIT $1 OFFSET $2`, limit+1, off)
+	rows, err := e.pool.Query(ctx, `SELECT arn, name, type, created_at FROM sfn_state_machines ORDER BY name LIMIT $1 OFFSET $2`, pg.limit+1, pg.off)
 	if err != nil {
 		return nil, "", fmt.Errorf("sfn: list state machines: %w", err)
 	}
-	defer rows.Close()
-	var out []StateMachine
-	for rows.Next() {
+	return collectPage(rows, pg, func(rows pgx.Rows) (StateMachine, error) {
 		var sm StateMachine
 		var created EpochTime
 		if err := rows.Scan(&sm.StateMachineArn, &sm.Name, &sm.Type, &created.Time); err != nil {
-			return nil, "", err
+			return sm, err
 		}
 		sm.CreationDate = &EpochTime{created.UTC()}
-		out = append(out, sm)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = pageToken(off + limit)
-	}
-	return out, next, nil
+		return sm, nil
+	})
 }
 
 // StopExecution aborts a RUNNING execution (ExecutionAborted event, status

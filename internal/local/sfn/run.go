@@ -160,51 +160,29 @@ func (e *Executor) persistStep(ctx context.Context, arn string, next asl.Cursor,
 	if err != nil {
 		return false, err
 	}
+	cursor := string(curJSON)
 	ok := false
 	err = pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-		var last int64
-		var status string
-		if err := tx.QueryRow(ctx, `SELECT last_event_id, status FROM sfn_executions WHERE arn = $1 FOR UPDATE`, arn).
-			Scan(&last, &status); err != nil {
+		last, running, err := lockRunning(ctx, tx, arn)
+		if err != nil || !running {
 			return err
-		}
-		if status != "RUNNING" {
-			return nil
 		}
 		if last, err = insertEvents(ctx, tx, arn, last, evs); err != nil {
 			return err
 		}
 		ok = true
 		if !next.Done() {
-			_, err := tx.Exec(ctx, `UPDATE sfn_executions SET cursor = $2, last_event_id = $3 WHERE arn = $1`, arn, string(curJSON), last)
+			_, err := tx.Exec(ctx, `UPDATE sfn_executions SET cursor = $2, last_event_id = $3 WHERE arn = $1`, arn, cursor, last)
 			return err
 		}
 		now := e.now()
-		var final asl.Event
-		var output, errName, cause *string
-		status = "SUCCEEDED"
 		if next.Status == asl.StatusSucceeded {
 			o := string(next.Output)
-			output = &o
-			final = asl.Event{Type: "ExecutionSucceeded", Timestamp: now,
-				Details: mustJSON(map[string]any{"output": o, "outputDetails": map[string]any{"truncated": false}})}
-		} else {
-			status = "FAILED"
-			errName, cause = &next.Error, &next.Cause
-			final = asl.Event{Type: "ExecutionFailed", Timestamp: now,
-				Details: mustJSON(map[string]any{"error": next.Error, "cause": next.Cause})}
+			return closeRunning(ctx, tx, arn, last, &cursor, "SUCCEEDED", &o, nil, nil, asl.Event{Type: "ExecutionSucceeded",
+				Timestamp: now, Details: mustJSON(map[string]any{"output": o, "outputDetails": map[string]any{"truncated": false}})})
 		}
-		if last, err = insertEvents(ctx, tx, arn, last, []asl.Event{final}); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE sfn_executions SET cursor = $2, last_event_id = $3, status = $4,
-			output = $5, error = $6, cause = $7, stop_date = $8 WHERE arn = $1`,
-			arn, string(curJSON), last, status, output, errName, cause, now); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `UPDATE sfn_task_tokens SET status = 'CLOSED', closed_at = $2
-			WHERE execution_arn = $1 AND status = 'PENDING'`, arn, now)
-		return err
+		return closeRunning(ctx, tx, arn, last, &cursor, "FAILED", nil, &next.Error, &next.Cause, asl.Event{Type: "ExecutionFailed",
+			Timestamp: now, Details: mustJSON(map[string]any{"error": next.Error, "cause": next.Cause})})
 	})
 	if err != nil {
 		return false, fmt.Errorf("sfn: persist step of %s: %w", arn, err)
@@ -217,32 +195,49 @@ func (e *Executor) persistStep(ctx context.Context, arn string, next asl.Cursor,
 func (e *Executor) finish(ctx context.Context, arn, status string, output, errName, cause *string, evType string, details map[string]any, now time.Time) (bool, error) {
 	ok := false
 	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-		var last int64
-		var cur string
-		if err := tx.QueryRow(ctx, `SELECT last_event_id, status FROM sfn_executions WHERE arn = $1 FOR UPDATE`, arn).
-			Scan(&last, &cur); err != nil {
-			return err
-		}
-		if cur != "RUNNING" {
-			return nil
-		}
-		last, err := insertEvents(ctx, tx, arn, last, []asl.Event{{Type: evType, Timestamp: now, Details: mustJSON(details)}})
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE sfn_executions SET last_event_id = $2, status = $3, output = $4, error = $5,
-			cause = $6, stop_date = $7 WHERE arn = $1`, arn, last, status, output, errName, cause, now); err != nil {
+		last, running, err := lockRunning(ctx, tx, arn)
+		if err != nil || !running {
 			return err
 		}
 		ok = true
-		_, err = tx.Exec(ctx, `UPDATE sfn_task_tokens SET status = 'CLOSED', closed_at = $2
-			WHERE execution_arn = $1 AND status = 'PENDING'`, arn, now)
-		return err
+		return closeRunning(ctx, tx, arn, last, nil, status, output, errName, cause,
+			asl.Event{Type: evType, Timestamp: now, Details: mustJSON(details)})
 	})
 	if err != nil {
 		return false, fmt.Errorf("sfn: finish %s: %w", arn, err)
 	}
 	return ok, nil
+}
+
+// lockRunning locks the execution row in tx and returns its last event id,
+// with running false when the execution is no longer RUNNING.
+func lockRunning(ctx context.Context, tx pgx.Tx, arn string) (last int64, running bool, err error) {
+	var status string
+	if err := tx.QueryRow(ctx, `SELECT last_event_id, status FROM sfn_executions WHERE arn = $1 FOR UPDATE`, arn).
+		Scan(&last, &status); err != nil {
+		return 0, false, err
+	}
+	return last, status == "RUNNING", nil
+}
+
+// closeRunning ends the execution locked by lockRunning, whose last event
+// is last: it appends final, stores status, output, error, cause, the stop
+// date (final's time) and, when not nil, cursor, and closes the
+// execution's pending task tokens.
+func closeRunning(ctx context.Context, tx pgx.Tx, arn string, last int64, cursor *string, status string,
+	output, errName, cause *string, final asl.Event) error {
+	last, err := insertEvents(ctx, tx, arn, last, []asl.Event{final})
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE sfn_executions SET cursor = coalesce($8, cursor), last_event_id = $2, status = $3,
+		output = $4, error = $5, cause = $6, stop_date = $7 WHERE arn = $1`,
+		arn, last, status, output, errName, cause, final.Timestamp, cursor); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE sfn_task_tokens SET status = 'CLOSED', closed_at = $2
+		WHERE execution_arn = $1 AND status = 'PENDING'`, arn, final.Timestamp)
+	return err
 }
 
 func mustJSON(v any) json.RawMessage {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/checkout-dev/checkout/internal/local/asl"
+	"github.com/checkout-dev/checkout/internal/local/asl/asltest"
 	"github.com/checkout-dev/checkout/internal/pgtest"
 )
 
@@ -54,7 +55,7 @@ func (b *tokenBox) last(t *testing.T) string {
 func TestWaitForTaskToken(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
-	clock := newFakeClock(true)
+	clock := asltest.NewClock(true)
 	box := &tokenBox{}
 	e := startExecutor(t, pool, Options{Clock: clock}, func(e *Executor) { e.RegisterFunction("notify", box.handler()) })
 	sm := register(t, e, "tokens", tokenDef)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/checkout-dev/checkout/internal/local/asl/asltest"
 	"github.com/checkout-dev/checkout/internal/pgtest"
 )
 
@@ -55,7 +56,7 @@ const sagaDef = `{
 func TestSagaWorkflow(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
-	clock := newFakeClock(false)
+	clock := asltest.NewClock(false)
 	var reserveCalls, shipCalls atomic.Int32
 	var transitions atomic.Int32
 	e := startExecutor(t, pool, Options{Clock: clock, OnTransition: func(Transition) { transitions.Add(1) }}, func(e *Executor) {

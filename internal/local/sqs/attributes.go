@@ -159,12 +159,12 @@ func (s *Server) normalizeRedrivePolicy(ctx context.Context, self, v string) (st
 	if !ok {
 		return "", bad("Dead letter target does not exist.")
 	}
-	dlq, err := s.loadQueue(ctx, dlqName)
+	dlq, err := s.findQueue(ctx, dlqName)
 	if err != nil {
-		if isAPIError(err, "QueueDoesNotExist") {
-			return "", bad("Dead letter target does not exist.")
-		}
 		return "", err
+	}
+	if dlq == nil {
+		return "", bad("Dead letter target does not exist.")
 	}
 	if !dlq.allowsSource(s.queueARN(self)) {
 		return "", bad("Dead letter target does not allow this queue as a source (RedriveAllowPolicy).")

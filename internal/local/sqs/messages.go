@@ -3,6 +3,7 @@ package sqs
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -40,6 +41,12 @@ type sendResult struct {
 	MD5OfMessageAttributes       string `json:",omitempty"`
 	MD5OfMessageSystemAttributes string `json:",omitempty"`
 	MessageId                    string
+}
+
+// result is the send response for p once it is stored.
+func (p prepared) result() sendResult {
+	return sendResult{MD5OfMessageBody: p.md5Body, MD5OfMessageAttributes: p.md5Attrs,
+		MD5OfMessageSystemAttributes: p.md5SysAttrs, MessageId: p.id.String()}
 }
 
 // prepare validates e against q the way SendMessage documents it.
@@ -110,10 +117,7 @@ func (s *Server) sendMessage(r *request) (any, error) {
 		QueueUrl string
 		sendEntry
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueFromURL(r.ctx, in.QueueUrl)
+	q, err := s.decodeQueue(r, &in, &in.QueueUrl)
 	if err != nil {
 		return nil, err
 	}
@@ -124,8 +128,7 @@ func (s *Server) sendMessage(r *request) (any, error) {
 	if err := s.insert(r.ctx, q, r.sender, []prepared{p}); err != nil {
 		return nil, err
 	}
-	return sendResult{MD5OfMessageBody: p.md5Body, MD5OfMessageAttributes: p.md5Attrs,
-		MD5OfMessageSystemAttributes: p.md5SysAttrs, MessageId: p.id.String()}, nil
+	return p.result(), nil
 }
 
 // batchError is one entry of a batch response's Failed list.
@@ -152,10 +155,7 @@ func (s *Server) sendMessageBatch(r *request) (any, error) {
 		QueueUrl string
 		Entries  []sendEntry
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueFromURL(r.ctx, in.QueueUrl)
+	q, err := s.decodeQueue(r, &in, &in.QueueUrl)
 	if err != nil {
 		return nil, err
 	}
@@ -208,9 +208,7 @@ func (s *Server) sendMessageBatch(r *request) (any, error) {
 		}
 	}
 	for i, p := range msgs {
-		out.Successful = append(out.Successful, okEntry{Id: msgIDs[i], sendResult: sendResult{
-			MD5OfMessageBody: p.md5Body, MD5OfMessageAttributes: p.md5Attrs,
-			MD5OfMessageSystemAttributes: p.md5SysAttrs, MessageId: p.id.String()}})
+		out.Successful = append(out.Successful, okEntry{Id: msgIDs[i], sendResult: p.result()})
 	}
 	return out, nil
 }
@@ -253,10 +251,7 @@ func (s *Server) deleteMessage(r *request) (any, error) {
 		QueueUrl      string
 		ReceiptHandle string
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueFromURL(r.ctx, in.QueueUrl)
+	q, err := s.decodeQueue(r, &in, &in.QueueUrl)
 	if err != nil {
 		return nil, err
 	}
@@ -296,10 +291,7 @@ func (s *Server) runHandleBatch(r *request, op func(ctx context.Context, q *queu
 		QueueUrl string
 		Entries  []batchHandleEntry
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueFromURL(r.ctx, in.QueueUrl)
+	q, err := s.decodeQueue(r, &in, &in.QueueUrl)
 	if err != nil {
 		return nil, err
 	}
@@ -336,10 +328,7 @@ func (s *Server) changeMessageVisibility(r *request) (any, error) {
 		QueueUrl string
 		batchHandleEntry
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueFromURL(r.ctx, in.QueueUrl)
+	q, err := s.decodeQueue(r, &in, &in.QueueUrl)
 	if err != nil {
 		return nil, err
 	}
@@ -380,7 +369,7 @@ func (s *Server) changeOne(ctx context.Context, q *queue, e batchHandleEntry) er
 		SELECT cur.receipt, cur.visible_at FROM cur`,
 		rc.id, s.acct, q.name, rc.token, now.Add(time.Duration(*e.VisibilityTimeout)*time.Second),
 		retentionCutoff(q, now), now).Scan(&token, &visibleAt)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return errReceiptHandleIsInvalid(e.ReceiptHandle)
 	}
 	if err != nil {

@@ -29,6 +29,20 @@ type taskHandle struct {
 	SourceArn string `json:"sourceArn"`
 }
 
+// queueFromARN loads the queue of arn; a malformed ARN or a missing queue is
+// ResourceNotFoundException naming param.
+func (s *Server) queueFromARN(ctx context.Context, arn, param string) (*queue, error) {
+	name, ok := s.queueNameFromARN(arn)
+	if !ok {
+		return nil, errResourceNotFound("The resource that you specified for the %s parameter doesn't exist.", param)
+	}
+	q, err := s.findQueue(ctx, name)
+	if err == nil && q == nil {
+		return nil, errResourceNotFound("The resource that you specified for the %s parameter doesn't exist.", param)
+	}
+	return q, err
+}
+
 func encodeHandle(id uuid.UUID, src string) string {
 	b, _ := json.Marshal(taskHandle{TaskID: id.String(), SourceArn: src})
 	return base64.StdEncoding.EncodeToString(b)
@@ -46,14 +60,8 @@ func (s *Server) startMessageMoveTask(r *request) (any, error) {
 	if in.SourceArn == "" {
 		return nil, errMissingParameter("SourceArn")
 	}
-	src, ok := s.queueNameFromARN(in.SourceArn)
-	if !ok {
-		return nil, errResourceNotFound("The resource that you specified for the SourceArn parameter doesn't exist.")
-	}
-	if _, err := s.loadQueue(r.ctx, src); err != nil {
-		if isAPIError(err, "QueueDoesNotExist") {
-			return nil, errResourceNotFound("The resource that you specified for the SourceArn parameter doesn't exist.")
-		}
+	q, err := s.queueFromARN(r.ctx, in.SourceArn, "SourceArn")
+	if err != nil {
 		return nil, err
 	}
 	sources, err := s.sourcesOf(r.ctx, in.SourceArn)
@@ -64,17 +72,11 @@ func (s *Server) startMessageMoveTask(r *request) (any, error) {
 		return nil, errInvalidParameterValue("Source queue must be configured as a Dead Letter Queue.")
 	}
 	if in.DestinationArn != nil && *in.DestinationArn != "" {
-		dst, ok := s.queueNameFromARN(*in.DestinationArn)
-		if !ok {
-			return nil, errResourceNotFound("The resource that you specified for the DestinationArn parameter doesn't exist.")
-		}
-		if _, err := s.loadQueue(r.ctx, dst); err != nil {
-			if isAPIError(err, "QueueDoesNotExist") {
-				return nil, errResourceNotFound("The resource that you specified for the DestinationArn parameter doesn't exist.")
-			}
+		dst, err := s.queueFromARN(r.ctx, *in.DestinationArn, "DestinationArn")
+		if err != nil {
 			return nil, err
 		}
-		if dst == src {
+		if dst.name == q.name {
 			return nil, errInvalidParameterValue("Source queue arn and destination queue arn cannot be the same.")
 		}
 	} else {
@@ -83,17 +85,13 @@ func (s *Server) startMessageMoveTask(r *request) (any, error) {
 	if in.MaxNumberOfMessagesPerSecond != nil && (*in.MaxNumberOfMessagesPerSecond < 1 || *in.MaxNumberOfMessagesPerSecond > 500) {
 		return nil, errInvalidParameterValue("Value %d for parameter MaxNumberOfMessagesPerSecond is invalid. Reason: Must be between 1 and 500.", *in.MaxNumberOfMessagesPerSecond)
 	}
-	q, err := s.loadQueue(r.ctx, src)
-	if err != nil {
-		return nil, err
-	}
 	now := s.now()
 	id := uuid.New()
 	_, err = s.pool.Exec(r.ctx, `INSERT INTO sqs_move_tasks (task_id, account_id, source_arn, destination_arn, max_per_second,
 			status, to_move, max_message_id, started_at)
 		SELECT $1, $2, $3, $4, $5, 'RUNNING', count(*), coalesce(max(id), 0), $6 FROM sqs_messages
 		WHERE account_id = $2 AND queue = $7 AND visible_at <= $6 AND sent_at > $8`,
-		id, s.acct, in.SourceArn, in.DestinationArn, in.MaxNumberOfMessagesPerSecond, now, src, retentionCutoff(q, now))
+		id, s.acct, in.SourceArn, in.DestinationArn, in.MaxNumberOfMessagesPerSecond, now, q.name, retentionCutoff(q, now))
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.ConstraintName == "sqs_move_tasks_one_running" {
 		return nil, errUnsupportedOperation("There is already a task running. Only one active task is allowed for a source queue arn at a given time.")
@@ -137,16 +135,8 @@ func (s *Server) listMessageMoveTasks(r *request) (any, error) {
 		}
 		limit = *in.MaxResults
 	}
-	src, ok := s.queueNameFromARN(in.SourceArn)
-	if ok {
-		_, err := s.loadQueue(r.ctx, src)
-		ok = err == nil
-		if err != nil && !isAPIError(err, "QueueDoesNotExist") {
-			return nil, err
-		}
-	}
-	if !ok {
-		return nil, errResourceNotFound("The resource that you specified for the SourceArn parameter doesn't exist.")
+	if _, err := s.queueFromARN(r.ctx, in.SourceArn, "SourceArn"); err != nil {
+		return nil, err
 	}
 	rows, err := s.pool.Query(r.ctx, `SELECT task_id, status, source_arn, destination_arn, max_per_second, moved, to_move,
 			failure_reason, started_at
@@ -293,12 +283,12 @@ func (s *Server) moveBatch(id uuid.UUID) (more bool, perSecond int, err error) {
 	if !ok {
 		return false, 0, errTaskFailed("source queue does not exist")
 	}
-	q, err := s.loadQueue(ctx, src)
+	q, err := s.findQueue(ctx, src)
 	if err != nil {
-		if isAPIError(err, "QueueDoesNotExist") {
-			return false, 0, errTaskFailed("source queue does not exist")
-		}
 		return false, 0, err
+	}
+	if q == nil {
+		return false, 0, errTaskFailed("source queue does not exist")
 	}
 	now := s.now()
 	rows, err := tx.Query(ctx, `SELECT id, source_arn FROM sqs_messages

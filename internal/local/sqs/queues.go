@@ -86,12 +86,39 @@ func (s *Server) loadQueue(ctx context.Context, name string) (*queue, error) {
 	return q, nil
 }
 
-func (s *Server) queueFromURL(ctx context.Context, raw string) (*queue, error) {
-	name, err := s.queueNameFromURL(raw)
+// findQueue is loadQueue with a missing queue reported as nil, nil.
+func (s *Server) findQueue(ctx context.Context, name string) (*queue, error) {
+	q, err := s.loadQueue(ctx, name)
+	if isAPIError(err, "QueueDoesNotExist") {
+		return nil, nil
+	}
+	return q, err
+}
+
+// decodeQueue decodes the request into in and loads the queue named by
+// *queueURL, a field of in: MissingParameter, QueueDoesNotExist.
+func (s *Server) decodeQueue(r *request, in any, queueURL *string) (*queue, error) {
+	if err := r.decode(in); err != nil {
+		return nil, err
+	}
+	name, err := s.queueNameFromURL(*queueURL)
 	if err != nil {
 		return nil, err
 	}
-	return s.loadQueue(ctx, name)
+	return s.loadQueue(r.ctx, name)
+}
+
+// execOnQueue runs sql, whose $1 and $2 are the account and the queue name,
+// and reports QueueDoesNotExist when it changed no row.
+func (s *Server) execOnQueue(ctx context.Context, what, name, sql string, args ...any) error {
+	tag, err := s.pool.Exec(ctx, sql, append([]any{s.acct, name}, args...)...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return errQueueDoesNotExist()
+	}
+	return nil
 }
 
 func isAPIError(err error, typ string) bool {
@@ -200,14 +227,7 @@ func (s *Server) listQueues(r *request) (any, error) {
 	if err := r.decode(&in); err != nil {
 		return nil, err
 	}
-	limit := 1000
-	if in.MaxResults != nil {
-		if *in.MaxResults < 1 || *in.MaxResults > 1000 {
-			return nil, errInvalidParameterValue("Value %d for parameter MaxResults is invalid. Reason: MaxResults must be an integer between 1 and 1000.", *in.MaxResults)
-		}
-		limit = *in.MaxResults
-	}
-	after, err := decodeToken(in.NextToken)
+	limit, after, err := queuePage(in.MaxResults, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +252,20 @@ func (s *Server) listQueues(r *request) (any, error) {
 		out.QueueUrls = append(out.QueueUrls, s.queueURL(r, n))
 	}
 	return out, nil
+}
+
+// queuePage parses the MaxResults (1–1000, default 1000) and NextToken of a
+// queue listing: at most limit names greater than after.
+func queuePage(maxResults *int, nextToken string) (limit int, after string, err error) {
+	limit = 1000
+	if maxResults != nil {
+		if *maxResults < 1 || *maxResults > 1000 {
+			return 0, "", errInvalidParameterValue("Value %d for parameter MaxResults is invalid. Reason: MaxResults must be an integer between 1 and 1000.", *maxResults)
+		}
+		limit = *maxResults
+	}
+	after, err = decodeToken(nextToken)
+	return limit, after, err
 }
 
 func encodeToken(after string) string {
@@ -264,12 +298,8 @@ func (s *Server) deleteQueue(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	tag, err := s.pool.Exec(r.ctx, `DELETE FROM sqs_queues WHERE account_id = $1 AND name = $2`, s.acct, name)
-	if err != nil {
-		return nil, fmt.Errorf("delete queue: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return nil, errQueueDoesNotExist()
+	if err := s.execOnQueue(r.ctx, "delete queue", name, `DELETE FROM sqs_queues WHERE account_id = $1 AND name = $2`); err != nil {
+		return nil, err
 	}
 	s.wake.notify(name)
 	return nil, nil
@@ -280,10 +310,7 @@ func (s *Server) getQueueAttributes(r *request) (any, error) {
 		QueueUrl       string
 		AttributeNames []string
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueFromURL(r.ctx, in.QueueUrl)
+	q, err := s.decodeQueue(r, &in, &in.QueueUrl)
 	if err != nil {
 		return nil, err
 	}
@@ -352,10 +379,7 @@ func (s *Server) setQueueAttributes(r *request) (any, error) {
 		QueueUrl   string
 		Attributes map[string]string
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueFromURL(r.ctx, in.QueueUrl)
+	q, err := s.decodeQueue(r, &in, &in.QueueUrl)
 	if err != nil {
 		return nil, err
 	}
@@ -371,13 +395,10 @@ func (s *Server) setQueueAttributes(r *request) (any, error) {
 			set[k] = v
 		}
 	}
-	tag, err := s.pool.Exec(r.ctx, `UPDATE sqs_queues SET attributes = (attributes || $3::jsonb) - $4::text[], modified_at = $5
-		WHERE account_id = $1 AND name = $2`, s.acct, q.name, set, del, s.now())
-	if err != nil {
-		return nil, fmt.Errorf("set queue attributes: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return nil, errQueueDoesNotExist()
+	if err := s.execOnQueue(r.ctx, "set queue attributes", q.name, `UPDATE sqs_queues
+		SET attributes = (attributes || $3::jsonb) - $4::text[], modified_at = $5
+		WHERE account_id = $1 AND name = $2`, set, del, s.now()); err != nil {
+		return nil, err
 	}
 	s.wake.notify(q.name) // a shorter visibility or delay may make messages receivable
 	return nil, nil
@@ -413,15 +434,8 @@ func (s *Server) tagQueue(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	tag, err := s.pool.Exec(r.ctx, `UPDATE sqs_queues SET tags = tags || $3::jsonb WHERE account_id = $1 AND name = $2`,
-		s.acct, name, in.Tags)
-	if err != nil {
-		return nil, fmt.Errorf("tag queue: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return nil, errQueueDoesNotExist()
-	}
-	return nil, nil
+	return nil, s.execOnQueue(r.ctx, "tag queue", name,
+		`UPDATE sqs_queues SET tags = tags || $3::jsonb WHERE account_id = $1 AND name = $2`, in.Tags)
 }
 
 func (s *Server) untagQueue(r *request) (any, error) {
@@ -439,23 +453,13 @@ func (s *Server) untagQueue(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	tag, err := s.pool.Exec(r.ctx, `UPDATE sqs_queues SET tags = tags - $3::text[] WHERE account_id = $1 AND name = $2`,
-		s.acct, name, in.TagKeys)
-	if err != nil {
-		return nil, fmt.Errorf("untag queue: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return nil, errQueueDoesNotExist()
-	}
-	return nil, nil
+	return nil, s.execOnQueue(r.ctx, "untag queue", name,
+		`UPDATE sqs_queues SET tags = tags - $3::text[] WHERE account_id = $1 AND name = $2`, in.TagKeys)
 }
 
 func (s *Server) listQueueTags(r *request) (any, error) {
 	var in queueURLInput
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueFromURL(r.ctx, in.QueueUrl)
+	q, err := s.decodeQueue(r, &in, &in.QueueUrl)
 	if err != nil {
 		return nil, err
 	}
@@ -468,10 +472,7 @@ func (s *Server) listQueueTags(r *request) (any, error) {
 // purgeQueue deletes every message of the queue, in flight or not.
 func (s *Server) purgeQueue(r *request) (any, error) {
 	var in queueURLInput
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueFromURL(r.ctx, in.QueueUrl)
+	q, err := s.decodeQueue(r, &in, &in.QueueUrl)
 	if err != nil {
 		return nil, err
 	}
@@ -489,21 +490,11 @@ func (s *Server) listDeadLetterSourceQueues(r *request) (any, error) {
 		NextToken  string
 		MaxResults *int
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueFromURL(r.ctx, in.QueueUrl)
+	q, err := s.decodeQueue(r, &in, &in.QueueUrl)
 	if err != nil {
 		return nil, err
 	}
-	limit := 1000
-	if in.MaxResults != nil {
-		if *in.MaxResults < 1 || *in.MaxResults > 1000 {
-			return nil, errInvalidParameterValue("Value %d for parameter MaxResults is invalid. Reason: MaxResults must be an integer between 1 and 1000.", *in.MaxResults)
-		}
-		limit = *in.MaxResults
-	}
-	after, err := decodeToken(in.NextToken)
+	limit, after, err := queuePage(in.MaxResults, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
@@ -515,17 +506,19 @@ func (s *Server) listDeadLetterSourceQueues(r *request) (any, error) {
 		QueueUrls []string `json:"queueUrls"`
 		NextToken string   `json:"NextToken,omitempty"`
 	}{QueueUrls: []string{}}
+	last := ""
 	for _, n := range names {
 		if n <= after {
 			continue
 		}
 		if len(out.QueueUrls) == limit {
 			if in.MaxResults != nil {
-				out.NextToken = encodeToken(out.QueueUrls[len(out.QueueUrls)-1][strings.LastIndex(out.QueueUrls[len(out.QueueUrls)-1], "/")+1:])
+				out.NextToken = encodeToken(last)
 			}
 			break
 		}
 		out.QueueUrls = append(out.QueueUrls, s.queueURL(r, n))
+		last = n
 	}
 	return out, nil
 }

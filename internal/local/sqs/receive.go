@@ -59,10 +59,7 @@ type row struct {
 // queue instead of being delivered.
 func (s *Server) receiveMessage(r *request) (any, error) {
 	var in receiveInput
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	q, err := s.queueFromURL(r.ctx, in.QueueUrl)
+	q, err := s.decodeQueue(r, &in, &in.QueueUrl)
 	if err != nil {
 		return nil, err
 	}
@@ -189,14 +186,11 @@ func (s *Server) redriveExhausted(ctx context.Context, q *queue, p redrivePolicy
 	if !exists {
 		return true, nil
 	}
-	dlq, err := s.loadQueue(ctx, dlqName)
+	dlq, err := s.findQueue(ctx, dlqName)
 	if err != nil {
-		if isAPIError(err, "QueueDoesNotExist") {
-			return false, nil
-		}
 		return false, err
 	}
-	if !dlq.allowsSource(s.queueARN(q.name)) {
+	if dlq == nil || !dlq.allowsSource(s.queueARN(q.name)) {
 		return false, nil
 	}
 	tag, err := s.pool.Exec(ctx, `WITH moved AS (

@@ -87,6 +87,14 @@ func validateMessageAttrs(attrs map[string]attrValue) (int, error) {
 	return size, nil
 }
 
+// The magnitude limits of a Number attribute: at most 10^126, at least -10^128.
+var maxPos, minNeg = bigFloat("1e126"), bigFloat("1e128")
+
+func bigFloat(s string) *big.Float {
+	f, _ := new(big.Float).SetPrec(256).SetString(s)
+	return f
+}
+
 // validNumber: up to 38 significant digits, between -10^128 and 10^126.
 func validNumber(v string) bool {
 	f, ok := new(big.Float).SetPrec(256).SetString(strings.TrimSpace(v))
@@ -103,8 +111,6 @@ func validNumber(v string) bool {
 		return false
 	}
 	abs := new(big.Float).Abs(f)
-	maxPos, _ := new(big.Float).SetPrec(256).SetString("1e126")
-	minNeg, _ := new(big.Float).SetPrec(256).SetString("1e128")
 	if f.Sign() >= 0 {
 		return abs.Cmp(maxPos) <= 0
 	}
