@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -10,17 +11,25 @@ import (
 // RunStep is the whole main of a saga-step Lambda: read the config, open the
 // pool and the gateway once per container, and serve the named step.
 func RunStep(name string) {
-	log := Logger()
+	core, _ := MustOpenCore(name)
+	lambda.Start(core.Steps.Handler(name))
+}
+
+// MustOpenCore is a Lambda's start-up: it reads the config and opens the
+// core (OpenCore) once per container, with a logger naming function. On
+// failure it logs the error and exits the process with status 1.
+func MustOpenCore(function string) (*Core, *slog.Logger) {
+	log := Logger().With("function", function)
 	ctx := context.Background()
 	cfg, err := FromEnv(ctx)
 	if err != nil {
-		log.Error("configuration", "function", name, "err", err)
+		log.Error("configuration", "err", err)
 		os.Exit(1)
 	}
-	core, err := OpenCore(ctx, cfg, log.With("function", name))
+	core, err := OpenCore(ctx, cfg, log)
 	if err != nil {
-		log.Error("start-up", "function", name, "err", err)
+		log.Error("start-up", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(core.Steps.Handler(name))
+	return core, log
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/checkout-dev/checkout/internal/apperr"
+	"github.com/checkout-dev/checkout/internal/postgres"
 )
 
 // CompleteTx marks checkout id completed inside tx (the order transaction).
@@ -31,15 +32,9 @@ func (s *Store) Finish(ctx context.Context, id uuid.UUID, status, code, message 
 	if (status == StatusCompleted) != (code == "") {
 		return apperr.InvalidField("failure_code", "is required for %s and forbidden for completed", status)
 	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("checkout: begin: %w", err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	if err := finishTx(ctx, tx, id, status, code, message); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	return postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		return finishTx(ctx, tx, id, status, code, message)
+	})
 }
 
 func finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, status, code, message string) error {

@@ -213,7 +213,7 @@ func scanCheckout(row pgx.Row) (Checkout, error) {
 	return c, err
 }
 
-func getByKey(ctx context.Context, q querier, userID, key string) (Checkout, bool, error) {
+func getByKey(ctx context.Context, q postgres.Querier, userID, key string) (Checkout, bool, error) {
 	c, err := scanCheckout(q.QueryRow(ctx, selectCheckout+` WHERE c.user_id = $1 AND c.idempotency_key = $2`, userID, key))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Checkout{}, false, nil
@@ -225,12 +225,7 @@ func getByKey(ctx context.Context, q querier, userID, key string) (Checkout, boo
 	return c, err == nil, err
 }
 
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
-func get(ctx context.Context, q querier, id uuid.UUID) (Checkout, error) {
+func get(ctx context.Context, q postgres.Querier, id uuid.UUID) (Checkout, error) {
 	c, err := scanCheckout(q.QueryRow(ctx, selectCheckout+` WHERE c.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Checkout{}, apperr.E(apperr.NotFound, "not_found", "no checkout %s", id)
@@ -242,7 +237,7 @@ func get(ctx context.Context, q querier, id uuid.UUID) (Checkout, error) {
 	return c, err
 }
 
-func items(ctx context.Context, q querier, id uuid.UUID) ([]PricedItem, error) {
+func items(ctx context.Context, q postgres.Querier, id uuid.UUID) ([]PricedItem, error) {
 	rows, err := q.Query(ctx, `SELECT sku, quantity, unit_amount FROM checkout_items WHERE checkout_id = $1 ORDER BY sku`, id)
 	if err != nil {
 		return nil, fmt.Errorf("checkout: items: %w", err)

@@ -33,7 +33,7 @@ func (s *Store) SetOnHand(ctx context.Context, sku string, onHand int) (Level, e
 	}
 	var lvl Level
 	err := s.run(ctx, "set_on_hand", uuid.Nil, func(tx pgx.Tx) error {
-		_, _, created, err := lockOrCreate(ctx, tx, sku)
+		created, err := lockOrCreate(ctx, tx, sku)
 		if err != nil {
 			return err
 		}
@@ -87,7 +87,7 @@ func (s *Store) SetBuckets(ctx context.Context, sku string, n int) (Level, error
 	var lvl Level
 	var prev int
 	err := s.run(ctx, "set_buckets", uuid.Nil, func(tx pgx.Tx) error {
-		if _, _, _, err := lockOrCreate(ctx, tx, sku); err != nil {
+		if _, err := lockOrCreate(ctx, tx, sku); err != nil {
 			return err
 		}
 		rows, prevN, _, err := lockStock(ctx, tx, sku)
@@ -116,34 +116,33 @@ func totals(rows []stockRow) (onHand, reserved int) {
 
 // lockOrCreate locks sku's inventory row, creating it with zero stock when
 // the product has none (created reports that).
-func lockOrCreate(ctx context.Context, tx pgx.Tx, sku string) (prev, reserved int, created bool, err error) {
+func lockOrCreate(ctx context.Context, tx pgx.Tx, sku string) (created bool, err error) {
 	for range 2 {
-		err = tx.QueryRow(ctx, `SELECT on_hand, reserved FROM inventory WHERE sku = $1 FOR NO KEY UPDATE`, sku).
-			Scan(&prev, &reserved)
+		err = tx.QueryRow(ctx, `SELECT 1 FROM inventory WHERE sku = $1 FOR NO KEY UPDATE`, sku).Scan(nil)
 		if err == nil {
-			return prev, reserved, false, nil
+			return false, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
-			return 0, 0, false, fmt.Errorf("lock inventory row: %w", err)
+			return false, fmt.Errorf("lock inventory row: %w", err)
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO inventory (sku, on_hand)
 			SELECT sku, 0 FROM products WHERE sku = $1 ON CONFLICT (sku) DO NOTHING`, sku)
 		if err != nil {
-			return 0, 0, false, fmt.Errorf("create inventory row: %w", err)
+			return false, fmt.Errorf("create inventory row: %w", err)
 		}
 		if tag.RowsAffected() == 1 {
-			return 0, 0, true, nil // the insert holds the row lock
+			return true, nil // the insert holds the row lock
 		}
 		var exists bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM products WHERE sku = $1)`, sku).Scan(&exists); err != nil {
-			return 0, 0, false, fmt.Errorf("look up product: %w", err)
+			return false, fmt.Errorf("look up product: %w", err)
 		}
 		if !exists {
-			return 0, 0, false, apperr.E(apperr.NotFound, "product_not_found", "no product with SKU %s", sku)
+			return false, apperr.E(apperr.NotFound, "product_not_found", "no product with SKU %s", sku)
 		}
 		// A concurrent SetOnHand created the row: lock it on the next pass.
 	}
-	return 0, 0, false, errors.New("inventory row keeps vanishing")
+	return false, errors.New("inventory row keeps vanishing")
 }
 
 // Level returns the stock of sku (the inventory row plus its buckets, read in

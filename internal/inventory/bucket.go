@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -301,7 +302,7 @@ func spread(rows []stockRow, n, available, target, extra int) []stockRow {
 			}
 		}
 	}
-	sortStock(rows)
+	slices.SortFunc(rows, func(a, b stockRow) int { return a.bucket - b.bucket })
 	targets := []int{0}
 	if n > 1 {
 		targets = targets[:0]
@@ -327,14 +328,6 @@ func spread(rows []stockRow, n, available, target, extra int) []stockRow {
 		rows[i].onHand = rows[i].reserved + share[rows[i].bucket]
 	}
 	return rows
-}
-
-func sortStock(rows []stockRow) {
-	for i := 1; i < len(rows); i++ {
-		for j := i; j > 0 && rows[j].bucket < rows[j-1].bucket; j-- {
-			rows[j], rows[j-1] = rows[j-1], rows[j]
-		}
-	}
 }
 
 // writeStock stores rows (from spread) and the SKU's bucket count, in one

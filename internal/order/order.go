@@ -14,6 +14,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/apperr"
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/inventory"
+	"github.com/checkout-dev/checkout/internal/postgres"
 )
 
 // Item is one order line, priced and named as sold.
@@ -136,12 +137,7 @@ func (s *Service) ByCheckout(ctx context.Context, checkoutID uuid.UUID) (Order, 
 	return load(ctx, s.pool, `o.checkout_id = $1`, checkoutID)
 }
 
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
-func byCheckout(ctx context.Context, q querier, checkoutID uuid.UUID) (Order, bool, error) {
+func byCheckout(ctx context.Context, q postgres.Querier, checkoutID uuid.UUID) (Order, bool, error) {
 	o, err := load(ctx, q, `o.checkout_id = $1`, checkoutID)
 	if apperr.Is(err, apperr.NotFound) {
 		return Order{}, false, nil
@@ -149,7 +145,7 @@ func byCheckout(ctx context.Context, q querier, checkoutID uuid.UUID) (Order, bo
 	return o, err == nil, err
 }
 
-func load(ctx context.Context, q querier, where string, arg any) (Order, error) {
+func load(ctx context.Context, q postgres.Querier, where string, arg any) (Order, error) {
 	var o Order
 	err := q.QueryRow(ctx, `
 		SELECT o.id, o.checkout_id, o.user_id, o.status, o.amount, o.currency, coalesce(p.status, ''), o.created_at

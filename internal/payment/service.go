@@ -13,6 +13,7 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/apperr"
 	"github.com/checkout-dev/checkout/internal/metrics"
+	"github.com/checkout-dev/checkout/internal/postgres"
 )
 
 // Transaction statuses (payment_transactions.status).
@@ -291,7 +292,7 @@ func (s *Service) refundOnce(ctx context.Context, checkoutID uuid.UUID, charge T
 		}
 		return err
 	}
-	return s.inTx(ctx, func(dbtx pgx.Tx) error {
+	return postgres.InTx(ctx, s.pool, func(dbtx pgx.Tx) error {
 		if _, err := dbtx.Exec(ctx, `UPDATE payment_transactions SET status = 'succeeded', provider_refund_id = $2, gateway_response = $3, updated_at = now()
 			WHERE checkout_id = $1 AND kind = 'refund'`, checkoutID, r.ID, nullJSON(r.Raw)); err != nil {
 			return err
@@ -315,7 +316,7 @@ func (s *Service) ensureCharge(ctx context.Context, checkoutID uuid.UUID) (Trans
 	if err != nil {
 		return Transaction{}, "", fmt.Errorf("payment: load checkout: %w", err)
 	}
-	err = s.inTx(ctx, func(dbtx pgx.Tx) error {
+	err = postgres.InTx(ctx, s.pool, func(dbtx pgx.Tx) error {
 		tag, err := dbtx.Exec(ctx, `
 			INSERT INTO payment_transactions (checkout_id, kind, idempotency_key, amount, currency)
 			VALUES ($1, 'charge', $2, $3, $4) ON CONFLICT (checkout_id, kind) DO NOTHING`,
@@ -374,7 +375,7 @@ var allowedFrom = map[string][]string{
 func (s *Service) update(ctx context.Context, t *Transaction, status, providerID, failureCode string, raw json.RawMessage, action string) error {
 	id := uuid.MustParse(t.CheckoutID)
 	changed := false
-	err := s.inTx(ctx, func(dbtx pgx.Tx) error {
+	err := postgres.InTx(ctx, s.pool, func(dbtx pgx.Tx) error {
 		tag, err := dbtx.Exec(ctx, `
 			UPDATE payment_transactions SET status = $2,
 				provider_payment_id = coalesce(nullif($3, ''), provider_payment_id),
@@ -403,18 +404,6 @@ func (s *Service) update(ctx context.Context, t *Transaction, status, providerID
 	}
 	t.FailureCode = failureCode
 	return nil
-}
-
-func (s *Service) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
 }
 
 func audit(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID, action string, amount int64, currency string, detail map[string]any) error {

@@ -64,6 +64,13 @@ func migrateDB(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
+// Querier is the read side shared by *pgxpool.Pool and pgx.Tx, for helpers
+// that run either inside a transaction or on the pool.
+type Querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
 // TxFunc is work done inside one transaction.
 type TxFunc func(pgx.Tx) error
 
@@ -83,12 +90,6 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, fn TxFunc) error {
 	}
 	return nil
 }
-
-// IsUniqueViolation reports whether err is a unique_violation (23505).
-func IsUniqueViolation(err error) bool { return hasCode(err, "23505") }
-
-// IsCheckViolation reports whether err is a check_violation (23514).
-func IsCheckViolation(err error) bool { return hasCode(err, "23514") }
 
 // IsRetryable reports whether err is a serialization failure (40001) or a
 // deadlock (40P01): the transaction may succeed if run again.

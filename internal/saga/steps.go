@@ -73,8 +73,8 @@ func (s *Steps) load(ctx context.Context, st State, wantCart bool) (checkout.Che
 	if err != nil {
 		return checkout.Checkout{}, apperr.InvalidField("checkout_id", "must be a checkout id (UUID)")
 	}
+	req := checkout.Request{Items: st.Items, Currency: st.Currency, PaymentMethod: st.PaymentMethod}
 	if wantCart {
-		req := checkout.Request{Items: st.Items, Currency: st.Currency, PaymentMethod: st.PaymentMethod}
 		if err := req.Validate(); err != nil {
 			return checkout.Checkout{}, err
 		}
@@ -87,7 +87,6 @@ func (s *Steps) load(ctx context.Context, st State, wantCart bool) (checkout.Che
 		return checkout.Checkout{}, err
 	}
 	if wantCart {
-		req := checkout.Request{Items: st.Items, Currency: st.Currency, PaymentMethod: st.PaymentMethod}
 		if !bytes.Equal(checkout.Fingerprint(req), checkout.Fingerprint(c.Request())) || st.Amount != c.Amount || st.UserID != c.UserID {
 			return checkout.Checkout{}, apperr.InvalidField("items", "the state's cart, amount or user does not match checkout %s", id)
 		}
