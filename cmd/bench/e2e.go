@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -49,7 +48,7 @@ type E2EConfig struct {
 	Runs                   int
 	DatabaseURL            string // the stack's database: commit and transition counts
 	Out                    string
-	StartStack             bool // start go run ./cmd/checkout-local first, stop it afterwards
+	StartStack             bool // start the local stack in process first (startStack), stop it afterwards
 }
 
 // E2EResult is one concurrency of the e2e load (medians over runs).
@@ -355,18 +354,6 @@ func startStack(ctx context.Context, cfg *E2EConfig, stdout io.Writer) (func(), 
 		cleanup = append(cleanup, func() { _ = srv.Stop() })
 		cfg.DatabaseURL = srv.DSN("postgres")
 	}
-	ports := make([]string, 4)
-	var ls []net.Listener
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			stop()
-			return nil, err
-		}
-		ports[i] = l.Addr().String()
-		ls = append(ls, l)
-	}
-	cfg.URL = "http://" + ports[0]
 	if cfg.APIKey == "" {
 		cfg.APIKey = "bench-" + uuid.NewString()
 	}
@@ -379,17 +366,17 @@ func startStack(ctx context.Context, cfg *E2EConfig, stdout io.Writer) (func(), 
 		return nil, err
 	}
 	cleanup = append(cleanup, func() { logf.Close() })
-	fmt.Fprintf(stdout, "e2e: starting the local stack on %s (log %s), limits lifted: %v\n", cfg.URL, logf.Name(), loadTestParameters)
-	for _, l := range ls { // free the ports just before the stack binds them
-		l.Close()
-	}
-	st, err := stack.Start(ctx, stack.Options{DataDir: dir, Addr: ports[0], SQSAddr: ports[1], SFNAddr: ports[2],
-		StripeAddr: ports[3], DatabaseURL: cfg.DatabaseURL, APIKey: cfg.APIKey, JWTSecret: cfg.JWTSecret,
+	fmt.Fprintf(stdout, "e2e: starting the local stack on free ports (log %s), limits lifted: %v\n", logf.Name(), loadTestParameters)
+	const freePort = "127.0.0.1:0" // each server binds its own: no port to reserve and free first
+	st, err := stack.Start(ctx, stack.Options{DataDir: dir, Addr: freePort, SQSAddr: freePort, SFNAddr: freePort,
+		StripeAddr: freePort, DatabaseURL: cfg.DatabaseURL, APIKey: cfg.APIKey, JWTSecret: cfg.JWTSecret,
 		Parameters: loadTestParameters, Log: slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		stop()
 		return nil, fmt.Errorf("e2e: start the stack (see %s): %w", logf.Name(), err)
 	}
+	cfg.URL = st.APIURL
+	fmt.Fprintf(stdout, "e2e: the stack serves on %s\n", cfg.URL)
 	cleanup = append(cleanup, st.Close)
 	deadline := time.Now().Add(time.Minute)
 	for {

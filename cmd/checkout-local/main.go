@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/checkout-dev/checkout/internal/auth"
+	"github.com/checkout-dev/checkout/internal/local/stack"
 )
 
 const usage = `usage:
@@ -74,18 +75,13 @@ func mintJWT(args []string) error {
 		fmt.Fprintln(os.Stderr, "checkout-local jwt: --sub USER is required, e.g. checkout-local jwt --sub alice")
 		os.Exit(2)
 	}
-	tok, err := auth.Mint([]byte(envOr("CHECKOUT_JWT_SECRET", defaultJWTSecret)), auth.MintOptions{Subject: *sub, Admin: *admin, TTL: *ttl})
+	tok, err := auth.Mint([]byte(envOr("CHECKOUT_JWT_SECRET", stack.DefaultJWTSecret)), auth.MintOptions{Subject: *sub, Admin: *admin, TTL: *ttl})
 	if err != nil {
 		return err
 	}
 	fmt.Println(tok)
 	return nil
 }
-
-const (
-	defaultJWTSecret = "local-dev-jwt-secret-change-me"
-	defaultAPIKey    = "dev-api-key"
-)
 
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {

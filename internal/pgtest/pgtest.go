@@ -64,7 +64,7 @@ func NewDB(t testing.TB) string {
 		t.Fatal(startErr)
 	}
 	name := "t_" + randomHex(8)
-	if _, err := execAdmin(ctx, server, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, template)); err != nil {
+	if err := execAdmin(ctx, server, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, template)); err != nil {
 		t.Fatalf("pgtest: create database: %v", err)
 	}
 	srv := server
@@ -101,7 +101,7 @@ func startTemplate(ctx context.Context) (*Server, string, error) {
 		}
 	}
 	name := "pgtest_tmpl_" + randomHex(6)
-	if _, err := execAdmin(ctx, srv, "CREATE DATABASE "+name); err != nil {
+	if err := execAdmin(ctx, srv, "CREATE DATABASE "+name); err != nil {
 		srv.Stop()
 		return nil, "", fmt.Errorf("pgtest: create template database: %w", err)
 	}
@@ -119,18 +119,18 @@ func adminDB(s *Server) string {
 	return s.DSN("postgres")
 }
 
-func execAdmin(ctx context.Context, s *Server, sql string) (string, error) {
+func execAdmin(ctx context.Context, s *Server, sql string) error {
 	conn, err := pgx.Connect(ctx, adminDB(s))
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer conn.Close(ctx)
-	tag, err := conn.Exec(ctx, sql)
-	return tag.String(), err
+	_, err = conn.Exec(ctx, sql)
+	return err
 }
 
 func dropDatabase(ctx context.Context, s *Server, name string) {
-	if _, err := execAdmin(ctx, s, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
+	if err := execAdmin(ctx, s, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
 		fmt.Fprintf(os.Stderr, "pgtest: drop database %s: %v\n", name, err)
 	}
 }

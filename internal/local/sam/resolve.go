@@ -129,18 +129,11 @@ func (e *evaluator) resolveFn(v Value) (Value, error) {
 	case "Fn::Sub":
 		return e.sub(v)
 	case "Fn::Join":
-		args, err := e.args(v, 2)
+		args, err := e.resolvedArgs(v, 2)
 		if err != nil {
 			return Value{}, err
 		}
-		sep, err := e.resolve(args[0])
-		if err != nil {
-			return Value{}, err
-		}
-		list, err := e.resolve(args[1])
-		if err != nil {
-			return Value{}, err
-		}
+		sep, list := args[0], args[1]
 		if sep.Kind != KindScalar || list.Kind != KindSeq {
 			return v, nil
 		}
@@ -153,18 +146,11 @@ func (e *evaluator) resolveFn(v Value) (Value, error) {
 		}
 		return Value{Kind: KindScalar, Scalar: strings.Join(parts, sep.Scalar), Line: v.Line}, nil
 	case "Fn::Split":
-		args, err := e.args(v, 2)
+		args, err := e.resolvedArgs(v, 2)
 		if err != nil {
 			return Value{}, err
 		}
-		sep, err := e.resolve(args[0])
-		if err != nil {
-			return Value{}, err
-		}
-		s, err := e.resolve(args[1])
-		if err != nil {
-			return Value{}, err
-		}
+		sep, s := args[0], args[1]
 		if sep.Kind != KindScalar || s.Kind != KindScalar {
 			return v, nil
 		}
@@ -174,18 +160,11 @@ func (e *evaluator) resolveFn(v Value) (Value, error) {
 		}
 		return out, nil
 	case "Fn::Select":
-		args, err := e.args(v, 2)
+		args, err := e.resolvedArgs(v, 2)
 		if err != nil {
 			return Value{}, err
 		}
-		idx, err := e.resolve(args[0])
-		if err != nil {
-			return Value{}, err
-		}
-		list, err := e.resolve(args[1])
-		if err != nil {
-			return Value{}, err
-		}
+		idx, list := args[0], args[1]
 		if idx.Kind != KindScalar || list.Kind != KindSeq {
 			return v, nil
 		}
@@ -239,6 +218,21 @@ func (e *evaluator) args(v Value, n int) ([]Value, error) {
 		return nil, fmt.Errorf("line %d: %s takes a list of %d arguments, got %s", v.Line, v.Fn.Name, n, v.Fn.Arg)
 	}
 	return v.Fn.Arg.Seq, nil
+}
+
+// resolvedArgs is args with each argument resolved, in order.
+func (e *evaluator) resolvedArgs(v Value, n int) ([]Value, error) {
+	args, err := e.args(v, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Value, n)
+	for i, a := range args {
+		if out[i], err = e.resolve(a); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // condition evaluates the named template condition.

@@ -213,27 +213,30 @@ func (s *Stack) startSchedules(ctx context.Context) {
 	}
 }
 
-// strategy and reservationTTL read the template's settings for the steps.
+// strategy and reservationTTL read the template's settings for the steps:
+// the reserve-stock function's literal environment.
 func strategy(tpl *sam.Template) (inventory.Strategy, error) {
-	for _, fn := range tpl.Functions {
-		if fn.Name == "reserve-stock" {
-			lit, _ := fn.Env()
-			if v := lit["INVENTORY_STRATEGY"]; v != "" {
-				return inventory.ParseStrategy(v)
-			}
-		}
+	if v := reserveStockEnv(tpl)["INVENTORY_STRATEGY"]; v != "" {
+		return inventory.ParseStrategy(v)
 	}
 	return inventory.Conditional, nil
 }
 
 func reservationTTL(tpl *sam.Template) time.Duration {
+	if d, err := time.ParseDuration(reserveStockEnv(tpl)["RESERVATION_TTL"]); err == nil && d > 0 {
+		return d
+	}
+	return 15 * time.Minute
+}
+
+// reserveStockEnv is the literal environment of the reserve-stock function
+// (nil when the template has none).
+func reserveStockEnv(tpl *sam.Template) map[string]string {
 	for _, fn := range tpl.Functions {
 		if fn.Name == "reserve-stock" {
 			lit, _ := fn.Env()
-			if d, err := time.ParseDuration(lit["RESERVATION_TTL"]); err == nil && d > 0 {
-				return d
-			}
+			return lit
 		}
 	}
-	return 15 * time.Minute
+	return nil
 }

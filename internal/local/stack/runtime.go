@@ -42,6 +42,13 @@ const (
 	AccountID = "000000000000"
 )
 
+// The usage plan's API key and the authorizer's HS256 secret when Options
+// leave them empty: fine on a developer's machine, nowhere else.
+const (
+	DefaultAPIKey    = "dev-api-key"
+	DefaultJWTSecret = "local-dev-jwt-secret-change-me"
+)
+
 // Options configure the stack. Zero values take the defaults the README
 // documents (the PRODUCT.md knobs come from the environment in Config).
 type Options struct {
@@ -115,10 +122,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := app.Config{Strategy: "", ReservationTTL: reservationTTL(s.tpl)}
-	if cfg.Strategy, err = strategy(s.tpl); err != nil {
+	strat, err := strategy(s.tpl)
+	if err != nil {
 		return nil, err
 	}
+	cfg := app.Config{Strategy: strat, ReservationTTL: reservationTTL(s.tpl)}
 	// As in a Lambda container: the gateway behind a circuit breaker, and
 	// the metrics the alarms watch (logged at debug level here).
 	s.core = app.NewCore(s.db.Pool, gw, cfg, s.log,
@@ -155,8 +163,8 @@ func withDefaults(o Options) Options {
 	def(&o.SQSAddr, "127.0.0.1:9324")
 	def(&o.SFNAddr, "127.0.0.1:8083")
 	def(&o.StripeAddr, "127.0.0.1:12111")
-	def(&o.APIKey, "dev-api-key")
-	def(&o.JWTSecret, "local-dev-jwt-secret-change-me")
+	def(&o.APIKey, DefaultAPIKey)
+	def(&o.JWTSecret, DefaultJWTSecret)
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}

@@ -253,6 +253,16 @@ func (w *sagaWorld) waitDone(e *sfn.Executor, arn string) *sfn.Execution {
 	return x
 }
 
+// waitSucceeded is waitDone that fails the test unless the execution succeeded.
+func (w *sagaWorld) waitSucceeded(e *sfn.Executor, arn string) *sfn.Execution {
+	w.t.Helper()
+	x := w.waitDone(e, arn)
+	if x.Status != "SUCCEEDED" {
+		w.t.Fatalf("execution %s %s %s", x.Status, deref(x.Error), deref(x.Cause))
+	}
+	return x
+}
+
 func deref(s *string) string {
 	if s == nil {
 		return ""
@@ -514,10 +524,7 @@ func TestCheckoutSaga(t *testing.T) {
 		w := newSagaWorld(t, moto)
 		e := w.startExecutor(nil)
 		c := w.newCheckout("pm_card_visa", tee2)
-		x := w.waitDone(e, w.run(e, c))
-		if x.Status != "SUCCEEDED" {
-			t.Fatalf("execution %s %s %s", x.Status, deref(x.Error), deref(x.Cause))
-		}
+		x := w.waitSucceeded(e, w.run(e, c))
 		w.wantCheckout(c.ID, checkout.StatusCompleted, "")
 		if n := w.count(`SELECT count(*) FROM orders WHERE checkout_id = $1`, c.ID); n != 1 {
 			t.Fatalf("%d orders; want 1", n)
@@ -539,10 +546,7 @@ func TestCheckoutSaga(t *testing.T) {
 		w := newSagaWorld(t, moto)
 		e := w.startExecutor(nil)
 		c := w.newCheckout("pm_card_visa", checkout.Item{SKU: "MUG-1", Quantity: 2})
-		x := w.waitDone(e, w.run(e, c))
-		if x.Status != "SUCCEEDED" { // CheckoutFailed is a Succeed state: the saga ran to its end
-			t.Fatalf("execution %s %s %s", x.Status, deref(x.Error), deref(x.Cause))
-		}
+		w.waitSucceeded(e, w.run(e, c)) // CheckoutFailed is a Succeed state: the saga ran to its end
 		w.wantCheckout(c.ID, checkout.StatusFailed, "out_of_stock")
 		if reqs := w.fake.Requests(); len(reqs) != 0 {
 			t.Errorf("the gateway got %d requests; want none (first: %+v)", len(reqs), reqs[0])
@@ -559,10 +563,7 @@ func TestCheckoutSaga(t *testing.T) {
 		w := newSagaWorld(t, moto)
 		e := w.startExecutor(nil)
 		c := w.newCheckout("pm_card_chargeDeclined", tee2)
-		x := w.waitDone(e, w.run(e, c))
-		if x.Status != "SUCCEEDED" {
-			t.Fatalf("execution %s %s %s", x.Status, deref(x.Error), deref(x.Cause))
-		}
+		w.waitSucceeded(e, w.run(e, c))
 		w.wantCheckout(c.ID, checkout.StatusFailed, "payment_declined")
 		w.wantLevel("TEE-1", 5, 0)
 		if n := w.count(`SELECT count(*) FROM reservations WHERE checkout_id = $1 AND status = 'released' AND release_reason = 'compensation'`, c.ID); n != 1 {
@@ -582,10 +583,7 @@ func TestCheckoutSaga(t *testing.T) {
 		w := newSagaWorld(t, moto)
 		e := w.startExecutor(nil)
 		c := w.newCheckout("pm_card_authenticationRequired", tee2)
-		x := w.waitDone(e, w.run(e, c))
-		if x.Status != "SUCCEEDED" {
-			t.Fatalf("execution %s %s %s", x.Status, deref(x.Error), deref(x.Cause))
-		}
+		w.waitSucceeded(e, w.run(e, c))
 		w.wantCheckout(c.ID, checkout.StatusFailed, "payment_requires_action")
 		w.wantLevel("TEE-1", 5, 0)
 		if ch := w.fake.SuccessfulCharges(); len(ch) != 0 {
@@ -617,10 +615,7 @@ func TestCheckoutSaga(t *testing.T) {
 			e := w.startExecutor(nil)
 			c := w.newCheckout("pm_card_visa", tee2)
 			arn := w.run(e, c)
-			x := w.waitDone(e, arn)
-			if x.Status != "SUCCEEDED" {
-				t.Fatalf("execution %s %s %s", x.Status, deref(x.Error), deref(x.Cause))
-			}
+			w.waitSucceeded(e, arn)
 			w.wantCheckout(c.ID, checkout.StatusCompleted, "")
 			var failed, ok int
 			for _, r := range w.fake.Requests() {
@@ -676,10 +671,7 @@ func TestCheckoutSaga(t *testing.T) {
 		expireBeforeCreateOrder(w, c.ID)
 		e := w.startExecutor(nil)
 		arn := w.run(e, c)
-		x := w.waitDone(e, arn)
-		if x.Status != "SUCCEEDED" {
-			t.Fatalf("execution %s %s %s", x.Status, deref(x.Error), deref(x.Cause))
-		}
+		x := w.waitSucceeded(e, arn)
 		if n := failedTasks(t, e, arn, "ReservationExpired"); n != 1 {
 			t.Errorf("%d CreateOrder failures with ReservationExpired; want 1", n)
 		}
@@ -776,10 +768,7 @@ func TestCheckoutSaga(t *testing.T) {
 			second := w.startExecutor(func(e *sfn.Executor, steps map[string]saga.Handler) {
 				e.RegisterFunction(w.functionID(step), counting(steps[step], &secondCalls))
 			})
-			x = w.waitDone(second, arn)
-			if x.Status != "SUCCEEDED" {
-				t.Fatalf("execution %s %s %s", x.Status, deref(x.Error), deref(x.Cause))
-			}
+			w.waitSucceeded(second, arn)
 			if firstCalls.Load() != 1 || secondCalls.Load() != 1 {
 				t.Errorf("%s ran %d + %d times; want once per executor (the re-run)", step, firstCalls.Load(), secondCalls.Load())
 			}
