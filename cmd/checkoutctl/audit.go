@@ -24,10 +24,7 @@ func bg(ctx context.Context) (context.Context, context.CancelFunc) {
 // startAudit inserts the row. Mutating commands call it before changing
 // anything and stop when it fails.
 func startAudit(ctx context.Context, pool *pgxpool.Pool, actor, action, queue, note string, detail map[string]any) (*audit, error) {
-	b, _ := json.Marshal(detail)
-	if detail == nil {
-		b = []byte("{}")
-	}
+	b := detailJSON(detail)
 	var n any
 	if note != "" {
 		n = note
@@ -59,10 +56,7 @@ func (a *audit) addIDs(ctx context.Context, ids []string) error {
 
 // finish records the outcome and merges detail into the row.
 func (a *audit) finish(ctx context.Context, outcome string, detail map[string]any) error {
-	b, _ := json.Marshal(detail)
-	if detail == nil {
-		b = []byte("{}")
-	}
+	b := detailJSON(detail)
 	c, cancel := bg(ctx)
 	defer cancel()
 	_, err := a.pool.Exec(c, `UPDATE ops_audit SET outcome = $2, finished_at = now(), detail = detail || $3 WHERE id = $1`,
@@ -71,4 +65,13 @@ func (a *audit) finish(ctx context.Context, outcome string, detail map[string]an
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
+}
+
+// detailJSON is detail as a JSON object ({} for nil).
+func detailJSON(detail map[string]any) []byte {
+	if detail == nil {
+		return []byte("{}")
+	}
+	b, _ := json.Marshal(detail)
+	return b
 }

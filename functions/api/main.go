@@ -17,23 +17,13 @@ import (
 )
 
 func main() {
-	log := app.Logger().With("function", "api")
-	ctx := context.Background()
-	cfg, err := app.FromEnv(ctx)
-	if err != nil {
-		log.Error("configuration", "err", err)
-		os.Exit(1)
-	}
+	core, log := app.MustOpenCore("api")
 	machine := os.Getenv("STATE_MACHINE_ARN")
 	if machine == "" {
 		log.Error("configuration", "err", "STATE_MACHINE_ARN is required")
 		os.Exit(1)
 	}
-	core, err := app.OpenCore(ctx, cfg, log)
-	if err != nil {
-		log.Error("start-up", "err", err)
-		os.Exit(1)
-	}
+	ctx := context.Background()
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		log.Error("aws configuration", "err", err)

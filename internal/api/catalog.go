@@ -14,7 +14,6 @@ import (
 	"github.com/checkout-dev/checkout/internal/apperr"
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/postgres"
-	"github.com/checkout-dev/checkout/internal/strictjson"
 )
 
 // MaxAmount bounds a catalog price (minor units).
@@ -40,7 +39,7 @@ func (h *Handler) getProduct(c *call) response {
 	if err != nil {
 		return h.fail(c, err)
 	}
-	p, found, err := loadProduct(c.ctx, h.d.Pool, sku)
+	p, found, err := loadProduct(c.ctx, h.d.Pool, sku, false)
 	if err == nil && !found {
 		err = apperr.E(apperr.NotFound, "not_found", "no product with SKU %s", sku)
 	}
@@ -52,13 +51,15 @@ func (h *Handler) getProduct(c *call) response {
 	return jsonResponse(http.StatusOK, p)
 }
 
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-func loadProduct(ctx context.Context, q querier, sku string) (Product, bool, error) {
-	p := Product{SKU: sku}
-	err := q.QueryRow(ctx, `SELECT name, amount, currency FROM products WHERE sku = $1`, sku).Scan(&p.Name, &p.Amount, &p.Currency)
+// loadProduct reads the catalog entry of sku; found is false when there is
+// none. With lock (q must then be a transaction) the row is locked FOR UPDATE.
+func loadProduct(ctx context.Context, q postgres.Querier, sku string, lock bool) (p Product, found bool, err error) {
+	sql := `SELECT name, amount, currency FROM products WHERE sku = $1`
+	if lock {
+		sql += ` FOR UPDATE`
+	}
+	p = Product{SKU: sku}
+	err = q.QueryRow(ctx, sql, sku).Scan(&p.Name, &p.Amount, &p.Currency)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Product{}, false, nil
 	}
@@ -102,16 +103,9 @@ func (h *Handler) putProduct(c *call) response {
 	if !skuPattern.MatchString(sku) {
 		return h.fail(c, apperr.InvalidField("sku", "%q is not a valid SKU", sku))
 	}
-	if r := requireJSON(c.req); r != nil {
-		return *r
-	}
-	raw, r := body(c.req)
-	if r != nil {
-		return *r
-	}
 	var in productInput
-	if err := strictjson.Decode(raw, &in); err != nil {
-		return h.fail(c, err)
+	if r := h.decodeBody(c, &in); r != nil {
+		return *r
 	}
 	if err := in.validate(); err != nil {
 		return h.fail(c, err)
@@ -136,7 +130,7 @@ var skuPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 func upsertProduct(ctx context.Context, tx pgx.Tx, p Product, actor string) (created bool, err error) {
 	for range 2 {
-		prev, found, err := lockProduct(ctx, tx, p.SKU)
+		prev, found, err := loadProduct(ctx, tx, p.SKU, true)
 		if err != nil {
 			return false, err
 		}
@@ -165,18 +159,6 @@ func upsertProduct(ctx context.Context, tx pgx.Tx, p Product, actor string) (cre
 		return true, audit(ctx, tx, actor, "product_created", p, nil)
 	}
 	return false, apperr.E(apperr.Transient, "transient", "product %s changed concurrently", p.SKU)
-}
-
-func lockProduct(ctx context.Context, tx pgx.Tx, sku string) (Product, bool, error) {
-	p := Product{SKU: sku}
-	err := tx.QueryRow(ctx, `SELECT name, amount, currency FROM products WHERE sku = $1 FOR UPDATE`, sku).Scan(&p.Name, &p.Amount, &p.Currency)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Product{}, false, nil
-	}
-	if err != nil {
-		return Product{}, false, fmt.Errorf("lock product: %w", err)
-	}
-	return p, true, nil
 }
 
 func audit(ctx context.Context, tx pgx.Tx, actor, action string, p Product, detail map[string]any) error {
@@ -211,16 +193,9 @@ func (h *Handler) getInventory(c *call) response {
 // (inventory.SetOnHand, audited under the admin's id). 422 below_reserved
 // when units are reserved above the new value.
 func (h *Handler) putInventory(c *call) response {
-	if r := requireJSON(c.req); r != nil {
-		return *r
-	}
-	raw, r := body(c.req)
-	if r != nil {
-		return *r
-	}
 	var in inventoryInput
-	if err := strictjson.Decode(raw, &in); err != nil {
-		return h.fail(c, err)
+	if r := h.decodeBody(c, &in); r != nil {
+		return *r
 	}
 	if in.Quantity == nil {
 		return h.fail(c, apperr.InvalidField("quantity", "is required"))

@@ -15,7 +15,6 @@ import (
 	"github.com/checkout-dev/checkout/internal/apperr"
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/saga"
-	"github.com/checkout-dev/checkout/internal/strictjson"
 )
 
 // CheckoutBody is a checkout as the API shows it.
@@ -64,16 +63,9 @@ func (h *Handler) postCheckout(c *call) response {
 	if err := checkout.ValidateKey(key); err != nil {
 		return h.fail(c, err)
 	}
-	if r := requireJSON(c.req); r != nil {
-		return *r
-	}
-	raw, r := body(c.req)
-	if r != nil {
-		return *r
-	}
 	var req checkout.Request
-	if err := strictjson.Decode(raw, &req); err != nil {
-		return h.fail(c, err)
+	if r := h.decodeBody(c, &req); r != nil {
+		return *r
 	}
 	co, _, err := h.d.Checkouts.CreateOrGet(c.ctx, c.principal.UserID, key, req)
 	if err != nil {

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/checkout-dev/checkout/internal/strictjson"
 )
 
 // MaxBodyBytes bounds a request body (after base64 decoding).
@@ -47,14 +50,7 @@ type Principal struct {
 }
 
 // HasScope reports whether p holds scope s.
-func (p Principal) HasScope(s string) bool {
-	for _, x := range p.Scopes {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+func (p Principal) HasScope(s string) bool { return slices.Contains(p.Scopes, s) }
 
 // principalOf reads the caller from the authorizer context that API Gateway
 // (or the local front) attached: "principalId" (else "sub") is the user id,
@@ -111,6 +107,24 @@ func body(req events.APIGatewayProxyRequest) ([]byte, *response) {
 func tooLarge() response {
 	return errorResponse(http.StatusRequestEntityTooLarge, "payload_too_large",
 		fmt.Sprintf("the request body must be at most %d bytes", MaxBodyBytes), map[string]any{"limit": MaxBodyBytes})
+}
+
+// decodeBody reads a JSON request body into v: the Content-Type (415), the
+// size and encoding (413, 400), then strict decoding (400). A non-nil
+// result is the answer to send; nothing has been written yet.
+func (h *Handler) decodeBody(c *call, v any) *response {
+	if r := requireJSON(c.req); r != nil {
+		return r
+	}
+	raw, r := body(c.req)
+	if r != nil {
+		return r
+	}
+	if err := strictjson.Decode(raw, v); err != nil {
+		r := h.fail(c, err)
+		return &r
+	}
+	return nil
 }
 
 // requireJSON answers 415 unless Content-Type is application/json.

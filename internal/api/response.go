@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strconv"
 
@@ -79,29 +80,15 @@ func fromError(err error) response {
 	}
 	switch ae.Kind {
 	case apperr.Invalid:
-		details := map[string]any{}
-		for k, v := range ae.Details {
-			details[k] = v
-		}
-		if ae.Field != "" {
-			details["field"] = ae.Field
-		}
 		msg := ae.Message
 		if ae.Field != "" {
 			msg = ae.Field + ": " + msg
 		}
-		return errorResponse(http.StatusBadRequest, "invalid_request", msg, nonEmpty(details))
+		return errorResponse(http.StatusBadRequest, "invalid_request", msg, fieldDetails(ae))
 	case apperr.NotFound:
 		return errorResponse(http.StatusNotFound, "not_found", ae.Message, nil)
 	case apperr.Conflict:
-		details := map[string]any{}
-		for k, v := range ae.Details {
-			details[k] = v
-		}
-		if ae.Field != "" {
-			details["field"] = ae.Field
-		}
-		return errorResponse(http.StatusUnprocessableEntity, codeOr(ae.Code, "conflict"), ae.Message, nonEmpty(details))
+		return errorResponse(http.StatusUnprocessableEntity, codeOr(ae.Code, "conflict"), ae.Message, fieldDetails(ae))
 	case apperr.OutOfStock:
 		return errorResponse(http.StatusConflict, "out_of_stock", ae.Message, ae.Details)
 	case apperr.State:
@@ -131,9 +118,18 @@ func codeOr(code, def string) string {
 	return code
 }
 
-func nonEmpty(m map[string]any) map[string]any {
-	if len(m) == 0 {
+// fieldDetails is a copy of ae.Details plus "field" when ae names one, or
+// nil when that is empty.
+func fieldDetails(ae *apperr.Error) map[string]any {
+	details := maps.Clone(ae.Details)
+	if ae.Field != "" {
+		if details == nil {
+			details = map[string]any{}
+		}
+		details["field"] = ae.Field
+	}
+	if len(details) == 0 {
 		return nil
 	}
-	return m
+	return details
 }

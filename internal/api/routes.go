@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -42,7 +43,7 @@ type route struct {
 // unreachable database (500), or a busy one (503).
 var commonStatuses = []int{http.StatusInternalServerError, http.StatusServiceUnavailable}
 
-// statusesFor returns every status an endpoint may answer, auth included.
+// allStatuses returns every status, sorted and distinct, an endpoint may answer, auth included.
 func (e endpoint) allStatuses() []int {
 	s := append([]int(nil), e.statuses...)
 	switch e.access {
@@ -52,14 +53,8 @@ func (e endpoint) allStatuses() []int {
 		s = append(s, http.StatusUnauthorized, http.StatusForbidden)
 	}
 	s = append(s, commonStatuses...)
-	sort.Ints(s)
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
+	slices.Sort(s)
+	return slices.Compact(s)
 }
 
 // routes is the whole public API of this handler (the Stripe webhook is a

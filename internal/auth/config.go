@@ -106,11 +106,12 @@ func (c Config) Validate() error {
 	if c.Leeway < 0 || c.Leeway > MaxLeeway {
 		return fmt.Errorf("auth: leeway %s out of range [0, %s]", c.Leeway, MaxLeeway)
 	}
-	for name, d := range map[string]time.Duration{
-		"JWKS cache TTL": c.JWKSCacheTTL, "JWKS refresh interval": c.JWKSRefreshInterval, "JWKS timeout": c.JWKSTimeout,
-	} {
-		if d < 0 {
-			return fmt.Errorf("auth: %s must not be negative, got %s", name, d)
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"JWKS cache TTL", c.JWKSCacheTTL}, {"JWKS refresh interval", c.JWKSRefreshInterval}, {"JWKS timeout", c.JWKSTimeout}} {
+		if f.d < 0 {
+			return fmt.Errorf("auth: %s must not be negative, got %s", f.name, f.d)
 		}
 	}
 	return nil

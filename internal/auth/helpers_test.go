@@ -180,6 +180,25 @@ func newJWKSServer(t *testing.T) *jwksServer {
 	return js
 }
 
+// newJWKSServerK1 returns the test keys and a JWKS server serving the first
+// of them as kid "k1".
+func newJWKSServerK1(t *testing.T) ([3]*rsa.PrivateKey, *jwksServer) {
+	t.Helper()
+	keys := testRSAKeys(t)
+	js := newJWKSServer(t)
+	js.set([]string{"k1"}, keys[0])
+	return keys, js
+}
+
+// wantHits fails t unless js has answered exactly want requests; format is
+// the failure message, whose one verb receives the actual count.
+func (js *jwksServer) wantHits(t *testing.T, want int64, format string) {
+	t.Helper()
+	if got := js.hits.Load(); got != want {
+		t.Fatalf(format, got)
+	}
+}
+
 func (js *jwksServer) set(kids []string, keys ...*rsa.PrivateKey) {
 	js.mu.Lock()
 	defer js.mu.Unlock()

@@ -83,9 +83,7 @@ func TestVerifyRS256(t *testing.T) {
 // the verifier refetch once, and k1 tokens stop working.
 func TestJWKSKeyRotation(t *testing.T) {
 	t.Parallel()
-	keys := testRSAKeys(t)
-	js := newJWKSServer(t)
-	js.set([]string{"k1"}, keys[0])
+	keys, js := newJWKSServerK1(t)
 	clock := newClock()
 	v := newTestVerifier(t, Config{}, clock, js)
 	ctx := context.Background()
@@ -97,31 +95,23 @@ func TestJWKSKeyRotation(t *testing.T) {
 			t.Fatalf("k1 #%d: %v", i, err)
 		}
 	}
-	if got := js.hits.Load(); got != 1 {
-		t.Fatalf("JWKS fetched %d times for one cached kid, want 1", got)
-	}
+	js.wantHits(t, 1, "JWKS fetched %d times for one cached kid, want 1")
 
 	js.set([]string{"k2"}, keys[1])
 	clock.Advance(5 * time.Minute)
 	if _, err := v.Verify(ctx, tok2); err != nil {
 		t.Fatalf("k2 after rotation: %v", err)
 	}
-	if got := js.hits.Load(); got != 2 {
-		t.Fatalf("JWKS fetched %d times, want 2 (one refetch for the new kid)", got)
-	}
+	js.wantHits(t, 2, "JWKS fetched %d times, want 2 (one refetch for the new kid)")
 	_, err := v.Verify(ctx, tok1)
 	assertRejected(t, err, ReasonUnknownKey, tok1)
-	if got := js.hits.Load(); got != 2 {
-		t.Fatalf("retired kid refetched within the interval: %d fetches, want 2", got)
-	}
+	js.wantHits(t, 2, "retired kid refetched within the interval: %d fetches, want 2")
 }
 
 // Unknown kids trigger at most one fetch per refresh interval.
 func TestJWKSRefetchRateLimit(t *testing.T) {
 	t.Parallel()
-	keys := testRSAKeys(t)
-	js := newJWKSServer(t)
-	js.set([]string{"k1"}, keys[0])
+	keys, js := newJWKSServerK1(t)
 	clock := newClock()
 	v := newTestVerifier(t, Config{}, clock, js)
 	ctx := context.Background()
@@ -142,17 +132,13 @@ func TestJWKSRefetchRateLimit(t *testing.T) {
 			clock.Advance(59 * time.Second)
 		}
 	}
-	if got := js.hits.Load(); got != 1 {
-		t.Fatalf("%d fetches within the first minute, want 1", got)
-	}
+	js.wantHits(t, 1, "%d fetches within the first minute, want 1")
 
 	clock.Advance(time.Second) // exactly one minute after the first fetch
 	if _, err := v.Verify(ctx, tok2); err != nil {
 		t.Fatalf("k2 after the interval: %v", err)
 	}
-	if got := js.hits.Load(); got != 2 {
-		t.Fatalf("%d fetches, want 2", got)
-	}
+	js.wantHits(t, 2, "%d fetches, want 2")
 
 	// A flood of random kids costs one fetch per minute, no more.
 	for i := range 30 {
@@ -162,9 +148,7 @@ func TestJWKSRefetchRateLimit(t *testing.T) {
 		clock.Advance(10 * time.Second) // 300 s in all
 	}
 	// Fetches at +60 s, +120 s, +180 s, +240 s of the flood.
-	if got := js.hits.Load(); got != 6 {
-		t.Fatalf("%d fetches after 300 s of unknown kids, want 6", got)
-	}
+	js.wantHits(t, 6, "%d fetches after 300 s of unknown kids, want 6")
 	// Known kids never wait for the limiter.
 	if _, err := v.Verify(ctx, tok1); err != nil {
 		t.Fatalf("k1 during flood: %v", err)
@@ -175,9 +159,7 @@ func TestJWKSRefetchRateLimit(t *testing.T) {
 // keys keep working.
 func TestJWKSTTLAndStaleOnError(t *testing.T) {
 	t.Parallel()
-	keys := testRSAKeys(t)
-	js := newJWKSServer(t)
-	js.set([]string{"k1"}, keys[0])
+	keys, js := newJWKSServerK1(t)
 	clock := newClock()
 	v := newTestVerifier(t, Config{JWKSCacheTTL: 10 * time.Minute}, clock, js)
 	ctx := context.Background()
@@ -190,40 +172,30 @@ func TestJWKSTTLAndStaleOnError(t *testing.T) {
 	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	if got := js.hits.Load(); got != 1 {
-		t.Fatalf("%d fetches before TTL, want 1", got)
-	}
+	js.wantHits(t, 1, "%d fetches before TTL, want 1")
 	clock.Advance(2 * time.Minute)
 	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	if got := js.hits.Load(); got != 2 {
-		t.Fatalf("%d fetches after TTL, want 2", got)
-	}
+	js.wantHits(t, 2, "%d fetches after TTL, want 2")
 
 	js.setStatus(http.StatusInternalServerError)
 	clock.Advance(11 * time.Minute)
 	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Fatalf("stale key not served when the JWKS is down: %v", err)
 	}
-	if got := js.hits.Load(); got != 3 {
-		t.Fatalf("%d fetches, want 3 (one failed refetch)", got)
-	}
+	js.wantHits(t, 3, "%d fetches, want 3 (one failed refetch)")
 	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	if got := js.hits.Load(); got != 3 {
-		t.Fatalf("failed refetch retried within the interval: %d fetches", got)
-	}
+	js.wantHits(t, 3, "failed refetch retried within the interval: %d fetches")
 }
 
 // A JWKS that is down from the start: keys_unavailable, retried at most once
 // per interval, recovered when it comes back.
 func TestJWKSUnavailable(t *testing.T) {
 	t.Parallel()
-	keys := testRSAKeys(t)
-	js := newJWKSServer(t)
-	js.set([]string{"k1"}, keys[0])
+	keys, js := newJWKSServerK1(t)
 	js.setStatus(http.StatusServiceUnavailable)
 	clock := newClock()
 	v := newTestVerifier(t, Config{}, clock, js)
@@ -237,9 +209,7 @@ func TestJWKSUnavailable(t *testing.T) {
 			t.Errorf("error lacks the cause: %v", err)
 		}
 	}
-	if got := js.hits.Load(); got != 1 {
-		t.Fatalf("%d fetches, want 1", got)
-	}
+	js.wantHits(t, 1, "%d fetches, want 1")
 	js.setStatus(http.StatusOK)
 	clock.Advance(time.Minute)
 	if _, err := v.Verify(ctx, tok); err != nil {
@@ -250,9 +220,7 @@ func TestJWKSUnavailable(t *testing.T) {
 // A JWKS endpoint that never answers is cut off by the fetch timeout.
 func TestJWKSTimeout(t *testing.T) {
 	t.Parallel()
-	keys := testRSAKeys(t)
-	js := newJWKSServer(t)
-	js.set([]string{"k1"}, keys[0])
+	keys, js := newJWKSServerK1(t)
 	hang := make(chan struct{})
 	t.Cleanup(func() { close(hang) })
 	js.mu.Lock()
@@ -271,9 +239,7 @@ func TestJWKSTimeout(t *testing.T) {
 // Concurrent verifications needing the same fetch share it and all succeed.
 func TestJWKSConcurrentFetchShared(t *testing.T) {
 	t.Parallel()
-	keys := testRSAKeys(t)
-	js := newJWKSServer(t)
-	js.set([]string{"k1"}, keys[0])
+	keys, js := newJWKSServerK1(t)
 	js.mu.Lock()
 	js.delay = 50 * time.Millisecond
 	js.mu.Unlock()
@@ -295,9 +261,7 @@ func TestJWKSConcurrentFetchShared(t *testing.T) {
 			t.Errorf("concurrent Verify: %v", err)
 		}
 	}
-	if got := js.hits.Load(); got != 1 {
-		t.Fatalf("%d fetches for 16 concurrent verifications, want 1", got)
-	}
+	js.wantHits(t, 1, "%d fetches for 16 concurrent verifications, want 1")
 }
 
 func TestParseJWKS(t *testing.T) {

@@ -103,37 +103,26 @@ func (c *Consumer) logger() *slog.Logger {
 
 // processOne claims and works one event in its own transaction. A nil
 // return means the message can be deleted.
-func (c *Consumer) processOne(ctx context.Context, d Delivery) (err error) {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("not attempted: %w", err)
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("panic in %s consumer: %v", c.Name, r)
-		}
-	}()
-	tx, err := c.Pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	fresh, err := claim(ctx, tx, c.Name, d)
-	if err != nil {
-		return err
-	}
-	if !fresh {
-		c.logger().InfoContext(ctx, "duplicate event acknowledged", "consumer", c.Name,
-			"message_id", d.MessageID, "event_id", d.Event.EventID)
-		return tx.Commit(ctx)
-	}
-	if c.Fault != nil {
-		if err := c.Fault(d); err != nil {
+func (c *Consumer) processOne(ctx context.Context, d Delivery) error {
+	fresh := false
+	err := c.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if fresh, err = claim(ctx, tx, c.Name, d); err != nil {
 			return err
 		}
-	}
-	if err := c.Work(ctx, tx, d); err != nil {
+		if !fresh {
+			c.logger().InfoContext(ctx, "duplicate event acknowledged", "consumer", c.Name,
+				"message_id", d.MessageID, "event_id", d.Event.EventID)
+			return nil
+		}
+		if c.Fault != nil {
+			if err := c.Fault(d); err != nil {
+				return err
+			}
+		}
+		err = c.Work(ctx, tx, d)
 		var skip *SkipError
-		if !errors.As(err, &skip) {
+		if err == nil || !errors.As(err, &skip) {
 			return err
 		}
 		c.logger().WarnContext(ctx, "event skipped", "consumer", c.Name, "message_id", d.MessageID,
@@ -142,13 +131,13 @@ func (c *Consumer) processOne(ctx context.Context, d Delivery) (err error) {
 			c.Name, d.Event.EventID); err != nil {
 			return fmt.Errorf("mark skipped: %w", err)
 		}
+		return nil
+	})
+	if err == nil && fresh {
+		c.logger().InfoContext(ctx, "event processed", "consumer", c.Name, "message_id", d.MessageID,
+			"event_id", d.Event.EventID, "order_id", d.Event.Order.OrderID)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	c.logger().InfoContext(ctx, "event processed", "consumer", c.Name, "message_id", d.MessageID,
-		"event_id", d.Event.EventID, "order_id", d.Event.Order.OrderID)
-	return nil
+	return err
 }
 
 // processBatch claims every event of ds in one transaction and runs
@@ -171,21 +160,8 @@ func (c *Consumer) processBatch(ctx context.Context, ds []Delivery) (failed []st
 	if len(ok) == 0 {
 		return failed
 	}
-	err := func() (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("panic in %s consumer: %v", c.Name, r)
-			}
-		}()
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("not attempted: %w", err)
-		}
-		tx, err := c.Pool.Begin(ctx)
-		if err != nil {
-			return fmt.Errorf("begin: %w", err)
-		}
-		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-		var fresh []Delivery
+	var fresh []Delivery
+	err := c.inTx(ctx, func(tx pgx.Tx) error {
 		for _, d := range ok {
 			isNew, err := claim(ctx, tx, c.Name, d)
 			if err != nil {
@@ -199,24 +175,47 @@ func (c *Consumer) processBatch(ctx context.Context, ds []Delivery) (failed []st
 			}
 		}
 		if len(fresh) > 0 {
-			if err := c.BatchWork(ctx, tx, fresh); err != nil {
-				return err
-			}
+			return c.BatchWork(ctx, tx, fresh)
 		}
-		if err := tx.Commit(ctx); err != nil {
-			return fmt.Errorf("commit: %w", err)
-		}
-		c.logger().InfoContext(ctx, "batch processed", "consumer", c.Name, "events", len(fresh),
-			"duplicates", len(ok)-len(fresh))
 		return nil
-	}()
+	})
 	if err != nil {
 		for _, d := range ok {
 			c.failed(ctx, d.MessageID, d.Event.EventID, err)
 			failed = append(failed, d.MessageID)
 		}
+		return failed
 	}
+	c.logger().InfoContext(ctx, "batch processed", "consumer", c.Name, "events", len(fresh),
+		"duplicates", len(ok)-len(fresh))
 	return failed
+}
+
+// inTx runs fn in one transaction and commits when it returns nil. It does
+// not start once ctx is done; a panic in fn becomes an error; the rollback
+// of a failed attempt runs even when ctx is cancelled, so the connection
+// goes back to the pool clean.
+func (c *Consumer) inTx(ctx context.Context, fn func(tx pgx.Tx) error) (err error) {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("not attempted: %w", err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in %s consumer: %v", c.Name, r)
+		}
+	}()
+	tx, err := c.Pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 // claim inserts the (consumer, event) row; false means the event was
