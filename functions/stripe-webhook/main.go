@@ -8,7 +8,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkout-dev/checkout/internal/app"
 	"github.com/checkout-dev/checkout/internal/webhook"
@@ -27,13 +26,7 @@ func main() {
 		log.Error("configuration", "err", err)
 		os.Exit(1)
 	}
-	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
-	if err != nil {
-		log.Error("configuration", "err", err)
-		os.Exit(1)
-	}
-	pcfg.MaxConns = cfg.MaxDBConnections
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	pool, err := app.OpenPool(ctx, cfg)
 	if err != nil {
 		log.Error("start-up", "err", err)
 		os.Exit(1)

@@ -55,7 +55,7 @@ func FromEnv(ctx context.Context) (Config, error) {
 		}
 	}
 	if cfg.StripeSecretKey == "" && os.Getenv("STRIPE_API_KEY_SECRET_ARN") != "" {
-		if cfg.StripeSecretKey, err = secretString(ctx, os.Getenv("STRIPE_API_KEY_SECRET_ARN")); err != nil {
+		if cfg.StripeSecretKey, err = SecretString(ctx, os.Getenv("STRIPE_API_KEY_SECRET_ARN")); err != nil {
 			return cfg, fmt.Errorf("STRIPE_API_KEY_SECRET_ARN: %w", err)
 		}
 	}
@@ -78,7 +78,7 @@ func databaseURLFromSecret(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("set DATABASE_URL, or DATABASE_SECRET_ARN and DATABASE_PROXY_ENDPOINT")
 	}
 	host += ":" + envOr("DATABASE_PORT", "5432")
-	raw, err := secretString(ctx, arn)
+	raw, err := SecretString(ctx, arn)
 	if err != nil {
 		return "", fmt.Errorf("DATABASE_SECRET_ARN: %w", err)
 	}
@@ -94,7 +94,7 @@ func databaseURLFromSecret(ctx context.Context) (string, error) {
 	return u.String(), nil
 }
 
-func secretString(ctx context.Context, arn string) (string, error) {
+func SecretString(ctx context.Context, arn string) (string, error) {
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return "", err

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 
@@ -87,16 +88,23 @@ func NewCore(pool *pgxpool.Pool, gw payment.Gateway, cfg Config, log *slog.Logge
 // METRICS_NAMESPACE, default Checkout). Used once per Lambda container, so
 // each warm container has its own breaker.
 func OpenCore(ctx context.Context, cfg Config, log *slog.Logger) (*Core, error) {
-	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
-	if err != nil {
-		return nil, err
-	}
-	pcfg.MaxConns = cfg.MaxDBConnections
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	pool, err := OpenPool(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	gw := payment.NewStripe(payment.StripeConfig{SecretKey: cfg.StripeSecretKey, URL: cfg.StripeAPIURL})
 	rec := metrics.NewEMF(os.Stdout, metrics.EMFOptions{Namespace: metrics.NamespaceFromEnv(), ErrorLog: log})
 	return NewCore(pool, gw, cfg, log, WithMetrics(rec), WithBreaker(payment.BreakerOptions{})), nil
+}
+
+// OpenPool opens the pool of cfg.DatabaseURL with at most
+// cfg.MaxDBConnections connections (a Lambda serves one request at a time).
+// It connects lazily: nothing is dialled at start-up.
+func OpenPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
+	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	pcfg.MaxConns = cfg.MaxDBConnections
+	return pgxpool.NewWithConfig(ctx, pcfg)
 }

@@ -7,9 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/checkout-dev/checkout/internal/app"
 )
 
 // SecretFromEnv returns the webhook signing secret: STRIPE_WEBHOOK_SECRET,
@@ -23,15 +21,10 @@ func SecretFromEnv(ctx context.Context) (string, error) {
 	if arn == "" {
 		return "", errors.New("set STRIPE_WEBHOOK_SECRET or STRIPE_WEBHOOK_SECRET_ARN")
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return "", fmt.Errorf("STRIPE_WEBHOOK_SECRET_ARN: aws config: %w", err)
-	}
-	out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	s, err := app.SecretString(ctx, arn)
 	if err != nil {
 		return "", fmt.Errorf("STRIPE_WEBHOOK_SECRET_ARN: %w", err)
 	}
-	s := strings.TrimSpace(aws.ToString(out.SecretString))
 	if s == "" {
 		return "", errors.New("STRIPE_WEBHOOK_SECRET_ARN: the secret is empty")
 	}

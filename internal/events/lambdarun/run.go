@@ -11,7 +11,6 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/app"
 	"github.com/checkout-dev/checkout/internal/events"
-	"github.com/checkout-dev/checkout/internal/postgres"
 )
 
 // Run is the whole main of a consumer Lambda: read the configuration
@@ -49,7 +48,7 @@ func RunConfigured[C any](name string,
 	if err != nil {
 		exit("configuration", err)
 	}
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL)
+	pool, err := app.OpenPool(ctx, cfg)
 	if err != nil {
 		exit("database", err)
 	}
