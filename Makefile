@@ -7,6 +7,19 @@ export PATH := $(BIN):$(PATH)
 
 STATICCHECK_VERSION := v0.8.2
 
+# Go modules of this repository: the product (.) and the local AWS emulator
+# (localaws/, a nested module the product requires through a replace). `go
+# test ./...` in one does not descend into the other, so the Go targets below
+# run in each of them and fail if any failed.
+MODULES := . localaws
+# in-modules runs $(1) in every module's directory, all of them even after a
+# failure, and fails at the end if one did.
+define in-modules
+	@status=0; for m in $(MODULES); do \
+		echo "[$$m] $(1)"; (cd $$m && $(1)) || status=1; \
+	done; exit $$status
+endef
+
 .PHONY: dev test lint tools fmt
 
 ## dev: start the local stack (PostgreSQL, migrations, demo catalog, ...)
@@ -14,9 +27,9 @@ dev:
 	$(GO) build -o $(BIN)/checkout-local ./cmd/checkout-local
 	@exec $(BIN)/checkout-local
 
-## test: every test, on real PostgreSQL (installs the test tools first)
+## test: every test of both modules, on real PostgreSQL (installs the test tools first)
 test: tools
-	$(GO) test -count=1 -timeout 20m ./...
+	$(call in-modules,$(GO) test -count=1 -timeout 20m ./...)
 
 ## tools: third-party checkers the tests drive (asl-validator from npm)
 tools: tools/asl/node_modules
@@ -25,11 +38,10 @@ tools/asl/node_modules: tools/asl/package.json tools/asl/package-lock.json
 	cd tools/asl && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## lint: gofmt, go vet, staticcheck, cfn-lint (mk/sam.mk)
+## lint: gofmt, go vet, staticcheck (both modules), cfn-lint (mk/sam.mk)
 lint: $(BIN)/staticcheck lint-template
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
-	$(BIN)/staticcheck ./...
+	$(call in-modules,$(GO) vet ./... && $(BIN)/staticcheck ./...)
 
 $(BIN)/staticcheck:
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

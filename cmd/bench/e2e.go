@@ -20,7 +20,7 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/auth"
 	"github.com/checkout-dev/checkout/internal/local/stack"
-	"github.com/checkout-dev/checkout/internal/pgtest"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
 // AWS list prices used for the cost estimate (us-east-1). They were copied
@@ -161,6 +161,9 @@ func (c *client) do(ctx context.Context, method, path, jwt, idem string, body, o
 
 type counters struct{ commits, transitions, tasks, sqs int64 }
 
+// readCounters reads PostgreSQL's commit count and, from the local AWS
+// emulator's own tables (schema localaws), the state transitions, task runs
+// and SQS messages so far.
 func readCounters(ctx context.Context, pool *pgxpool.Pool) (counters, float64, error) {
 	var c counters
 	if pool == nil {
@@ -170,9 +173,9 @@ func readCounters(ctx context.Context, pool *pgxpool.Pool) (counters, float64, e
 		return c, 0, err
 	}
 	err := pool.QueryRow(ctx, `SELECT (SELECT sum(xact_commit) FROM pg_stat_database),
-		(SELECT count(*) FROM sfn_history_events WHERE type LIKE '%StateEntered'),
-		(SELECT count(*) FROM sfn_history_events WHERE type IN ('TaskSucceeded', 'TaskFailed')),
-		(SELECT last_value FROM sqs_messages_id_seq)`).Scan(&c.commits, &c.transitions, &c.tasks, &c.sqs)
+		(SELECT count(*) FROM localaws.sfn_history_events WHERE type LIKE '%StateEntered'),
+		(SELECT count(*) FROM localaws.sfn_history_events WHERE type IN ('TaskSucceeded', 'TaskFailed')),
+		(SELECT last_value FROM localaws.sqs_messages_id_seq)`).Scan(&c.commits, &c.transitions, &c.tasks, &c.sqs)
 	return c, 0, err
 }
 
@@ -181,7 +184,7 @@ func readCounters(ctx context.Context, pool *pgxpool.Pool) (counters, float64, e
 func taskSeconds(ctx context.Context, pool *pgxpool.Pool, since time.Time) (float64, error) {
 	var s float64
 	err := pool.QueryRow(ctx, `SELECT coalesce(sum(extract(epoch FROM e.ts - p.ts)), 0)
-		FROM sfn_history_events e JOIN sfn_history_events p ON p.execution_arn = e.execution_arn AND p.id = e.previous_event_id
+		FROM localaws.sfn_history_events e JOIN localaws.sfn_history_events p ON p.execution_arn = e.execution_arn AND p.id = e.previous_event_id
 		WHERE e.type IN ('TaskSucceeded', 'TaskFailed') AND e.ts >= $1`, since).Scan(&s)
 	return s, err
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/checkout-dev/checkout/internal/events/eventstest"
-	"github.com/checkout-dev/checkout/internal/pgtest"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
 // isolateAWS points the AWS configuration at nothing.

@@ -16,7 +16,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/events"
 	"github.com/checkout-dev/checkout/internal/events/eventstest"
 	"github.com/checkout-dev/checkout/internal/events/shipping"
-	"github.com/checkout-dev/checkout/internal/pgtest"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
 // TestCheckoutctl runs every scenario against moto_server and our local

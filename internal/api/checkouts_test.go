@@ -1,7 +1,7 @@
 package api
 
 import (
-	"github.com/checkout-dev/checkout/internal/motoserver"
+	"github.com/checkout-dev/checkout/localaws/motoserver"
 
 	"context"
 	"encoding/json"
@@ -17,7 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/checkout-dev/checkout/internal/pgtest"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
 // backend returns a Step Functions client whose server records executions
@@ -33,7 +33,7 @@ func TestPostCheckoutWithMoto(t *testing.T) {
 }
 
 // TestPostCheckoutWithLocalSFN runs the same path against the project's own
-// local Step Functions (internal/local/sfn), as make dev does.
+// local Step Functions (localaws/sfn), as make dev does.
 func TestPostCheckoutWithLocalSFN(t *testing.T) {
 	t.Parallel()
 	checkoutScenarios(t, func(t *testing.T, pool *pgxpool.Pool) *sfn.Client { return sfnClient(startLocalSFN(t, pool)) })

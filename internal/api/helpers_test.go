@@ -21,12 +21,14 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/inventory"
-	localsfn "github.com/checkout-dev/checkout/internal/local/sfn"
 	"github.com/checkout-dev/checkout/internal/order"
-	"github.com/checkout-dev/checkout/internal/pgtest"
+	"github.com/checkout-dev/checkout/internal/postgres"
+	"github.com/checkout-dev/checkout/localaws"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
+	localsfn "github.com/checkout-dev/checkout/localaws/sfn"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { pgtest.Main(m, postgres.Migrate, localaws.Migrate) }
 
 // env is one handler on a fresh database with a seeded catalog.
 type env struct {
@@ -257,9 +259,9 @@ func executions(t *testing.T, c *sfn.Client, machine string) []string {
 	return names
 }
 
-// startLocalSFN serves internal/local/sfn's API on pool. The executor is not
-// started, so executions are recorded and stay RUNNING without running
-// (like moto's default).
+// startLocalSFN serves the local Step Functions API (localaws/sfn) on pool.
+// The executor is not started, so executions are recorded and stay RUNNING
+// without running (like moto's default).
 func startLocalSFN(t *testing.T, pool *pgxpool.Pool) string {
 	t.Helper()
 	ex := localsfn.New(pool, localsfn.Options{Logger: quiet})

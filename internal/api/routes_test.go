@@ -18,7 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/checkout-dev/checkout/internal/checkout"
-	"github.com/checkout-dev/checkout/internal/pgtest"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
 // localEnv is an env whose executions go to the local Step Functions.

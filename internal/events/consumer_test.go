@@ -17,10 +17,12 @@ import (
 	"github.com/checkout-dev/checkout/internal/events"
 	"github.com/checkout-dev/checkout/internal/events/eventstest"
 	"github.com/checkout-dev/checkout/internal/events/shipping"
-	"github.com/checkout-dev/checkout/internal/pgtest"
+	"github.com/checkout-dev/checkout/internal/postgres"
+	"github.com/checkout-dev/checkout/localaws"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { pgtest.Main(m, postgres.Migrate, localaws.Migrate) }
 
 // syncBuffer is a log sink safe for concurrent writes.
 type syncBuffer struct {

@@ -14,10 +14,11 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/apperr"
 	"github.com/checkout-dev/checkout/internal/inventory"
-	"github.com/checkout-dev/checkout/internal/pgtest"
+	"github.com/checkout-dev/checkout/internal/postgres"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { pgtest.Main(m, postgres.Migrate) }
 
 // quiet drops the store's logs in tests.
 var quiet = slog.New(slog.DiscardHandler)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/apperr"
 	"github.com/checkout-dev/checkout/internal/inventory"
-	"github.com/checkout-dev/checkout/internal/pgtest"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
 // queryCounter counts every statement and batch a pool sends.

@@ -17,9 +17,9 @@ import (
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/local/devdb"
-	"github.com/checkout-dev/checkout/internal/pgtest"
 	"github.com/checkout-dev/checkout/internal/saga"
 	"github.com/checkout-dev/checkout/internal/stripefake"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
 // Values the sample events were made with (events/README.md).

@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/checkout-dev/checkout/internal/pgtest"
+	"github.com/checkout-dev/checkout/internal/postgres"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { pgtest.Main(m, postgres.Migrate) }
 
 // measurement is one function's line of the report.
 type measurement struct {

@@ -17,8 +17,8 @@ import (
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/metrics"
 	"github.com/checkout-dev/checkout/internal/payment"
-	"github.com/checkout-dev/checkout/internal/pgtest"
 	"github.com/checkout-dev/checkout/internal/stripefake"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
 // testClock is a settable clock for the breaker.

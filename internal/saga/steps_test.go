@@ -17,12 +17,13 @@ import (
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/payment"
-	"github.com/checkout-dev/checkout/internal/pgtest"
+	"github.com/checkout-dev/checkout/internal/postgres"
 	"github.com/checkout-dev/checkout/internal/saga"
 	"github.com/checkout-dev/checkout/internal/stripefake"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { pgtest.Main(m, postgres.Migrate) }
 
 type world struct {
 	pool *pgxpool.Pool

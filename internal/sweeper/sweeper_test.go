@@ -9,11 +9,12 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/checkout-dev/checkout/internal/inventory"
-	"github.com/checkout-dev/checkout/internal/pgtest"
+	"github.com/checkout-dev/checkout/internal/postgres"
 	"github.com/checkout-dev/checkout/internal/sweeper"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { pgtest.Main(m, postgres.Migrate) }
 
 func TestSweepReleasesOnlyExpiredHolds(t *testing.T) {
 	t.Parallel()

@@ -17,11 +17,12 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/api"
 	"github.com/checkout-dev/checkout/internal/checkout"
-	"github.com/checkout-dev/checkout/internal/pgtest"
+	"github.com/checkout-dev/checkout/internal/postgres"
 	"github.com/checkout-dev/checkout/internal/webhook"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { pgtest.Main(m, postgres.Migrate) }
 
 const secret = "whsec_test_0123456789abcdef"
 

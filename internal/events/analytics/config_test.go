@@ -18,7 +18,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/events/analytics"
 	"github.com/checkout-dev/checkout/internal/events/analytics/s3sink"
 	"github.com/checkout-dev/checkout/internal/events/eventstest"
-	"github.com/checkout-dev/checkout/internal/pgtest"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
 func TestSinkFromEnvChoice(t *testing.T) {

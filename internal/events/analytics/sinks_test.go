@@ -28,7 +28,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/events/analytics"
 	"github.com/checkout-dev/checkout/internal/events/analytics/s3sink"
 	"github.com/checkout-dev/checkout/internal/events/eventstest"
-	"github.com/checkout-dev/checkout/internal/pgtest"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
 // motoS3 starts moto_server (a real S3-protocol server) and returns the

@@ -1,6 +1,6 @@
 // Package eventstest is the test harness of the SQS consumers and of
 // checkoutctl: it starts real SQS protocol servers (moto_server and our
-// internal/local/sqs), creates queue/dead-letter-queue pairs and drives a
+// localaws/sqs), creates queue/dead-letter-queue pairs and drives a
 // consumer handler exactly like Lambda's SQS event source mapping.
 package eventstest
 
@@ -17,8 +17,8 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	localsqs "github.com/checkout-dev/checkout/internal/local/sqs"
-	"github.com/checkout-dev/checkout/internal/motoserver"
+	"github.com/checkout-dev/checkout/localaws/motoserver"
+	localsqs "github.com/checkout-dev/checkout/localaws/sqs"
 )
 
 // Target is one SQS implementation under test.
@@ -40,8 +40,9 @@ func Targets(t testing.TB, pool *pgxpool.Pool) []Target {
 	return append(out, Local(t, pool))
 }
 
-// Local serves internal/local/sqs on pool from a loopback httptest server,
-// closed when the test ends.
+// Local serves localaws/sqs on pool from a loopback httptest server, closed
+// when the test ends. The pool's database must have the emulator's schema
+// (localaws.Migrate).
 func Local(t testing.TB, pool *pgxpool.Pool) Target {
 	t.Helper()
 	srv := localsqs.New(pool, localsqs.Options{PollInterval: 50 * time.Millisecond})

@@ -1,6 +1,8 @@
 // Package devdb gives the local runtime its database: the one in
 // DATABASE_URL, or a PostgreSQL cluster kept under .data/pg that survives
-// restarts. Either way the schema is migrated and the demo catalog seeded.
+// restarts. Either way both schemas are migrated — the product's tables
+// (migrations/, in public) and the local AWS emulator's (schema localaws) —
+// and the demo catalog seeded.
 package devdb
 
 import (
@@ -11,8 +13,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/checkout-dev/checkout/internal/pgtest"
 	"github.com/checkout-dev/checkout/internal/postgres"
+	"github.com/checkout-dev/checkout/localaws"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
 // DB is the local runtime's database.
@@ -43,7 +46,7 @@ func Open(ctx context.Context, dsn, dataDir string, logf func(string, ...any)) (
 	} else {
 		logf("postgres: DATABASE_URL")
 	}
-	if err := postgres.Migrate(ctx, db.DSN); err != nil {
+	if err := Migrate(ctx, db.DSN); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -62,6 +65,16 @@ func Open(ctx context.Context, dsn, dataDir string, logf func(string, ...any)) (
 		return nil, err
 	}
 	return db, nil
+}
+
+// Migrate applies the product's migrations and the local AWS emulator's
+// (localaws.Migrate: its own tables, in its own schema) to the database at
+// dsn: everything the local stack needs.
+func Migrate(ctx context.Context, dsn string) error {
+	if err := postgres.Migrate(ctx, dsn); err != nil {
+		return err
+	}
+	return localaws.Migrate(ctx, dsn)
 }
 
 // Close closes the pool and stops the cluster if Open started it; the data

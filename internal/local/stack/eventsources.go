@@ -13,8 +13,8 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/events/analytics"
 	"github.com/checkout-dev/checkout/internal/events/shipping"
-	"github.com/checkout-dev/checkout/internal/local/sam"
 	"github.com/checkout-dev/checkout/internal/notify"
+	"github.com/checkout-dev/checkout/localaws/sam"
 )
 
 // SQSHandler is an SQS-triggered function.

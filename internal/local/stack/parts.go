@@ -15,11 +15,11 @@ import (
 	"github.com/checkout-dev/checkout/internal/api"
 	"github.com/checkout-dev/checkout/internal/auth"
 	"github.com/checkout-dev/checkout/internal/inventory"
-	"github.com/checkout-dev/checkout/internal/local/apigw"
-	"github.com/checkout-dev/checkout/internal/local/sam"
-	"github.com/checkout-dev/checkout/internal/local/sfn"
-	"github.com/checkout-dev/checkout/internal/local/sqs"
 	"github.com/checkout-dev/checkout/internal/sweeper"
+	"github.com/checkout-dev/checkout/localaws/apigw"
+	"github.com/checkout-dev/checkout/localaws/sam"
+	"github.com/checkout-dev/checkout/localaws/sfn"
+	"github.com/checkout-dev/checkout/localaws/sqs"
 )
 
 // startSQS serves the SQS server and creates the template's queues with

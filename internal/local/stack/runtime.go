@@ -28,12 +28,12 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/app"
 	"github.com/checkout-dev/checkout/internal/local/devdb"
-	"github.com/checkout-dev/checkout/internal/local/sam"
-	"github.com/checkout-dev/checkout/internal/local/sfn"
-	"github.com/checkout-dev/checkout/internal/local/sqs"
 	"github.com/checkout-dev/checkout/internal/metrics"
 	"github.com/checkout-dev/checkout/internal/payment"
 	"github.com/checkout-dev/checkout/internal/stripefake"
+	"github.com/checkout-dev/checkout/localaws/sam"
+	"github.com/checkout-dev/checkout/localaws/sfn"
+	"github.com/checkout-dev/checkout/localaws/sqs"
 )
 
 // Region and AccountID of every local ARN and queue URL.

@@ -9,9 +9,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/checkout-dev/checkout/internal/local/sam"
-	"github.com/checkout-dev/checkout/internal/local/sfn"
 	"github.com/checkout-dev/checkout/internal/saga"
+	"github.com/checkout-dev/checkout/localaws/sam"
+	"github.com/checkout-dev/checkout/localaws/sfn"
 )
 
 // defaultSagaName names the saga when the template gives no stack

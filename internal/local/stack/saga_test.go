@@ -29,17 +29,19 @@ import (
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/events"
 	"github.com/checkout-dev/checkout/internal/inventory"
-	"github.com/checkout-dev/checkout/internal/local/sam"
-	"github.com/checkout-dev/checkout/internal/local/sfn"
 	"github.com/checkout-dev/checkout/internal/local/stack"
-	"github.com/checkout-dev/checkout/internal/motoserver"
 	"github.com/checkout-dev/checkout/internal/payment"
-	"github.com/checkout-dev/checkout/internal/pgtest"
+	"github.com/checkout-dev/checkout/internal/postgres"
 	"github.com/checkout-dev/checkout/internal/saga"
 	"github.com/checkout-dev/checkout/internal/stripefake"
+	"github.com/checkout-dev/checkout/localaws"
+	"github.com/checkout-dev/checkout/localaws/motoserver"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
+	"github.com/checkout-dev/checkout/localaws/sam"
+	"github.com/checkout-dev/checkout/localaws/sfn"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { pgtest.Main(m, postgres.Migrate, localaws.Migrate) }
 
 // The template's queues the saga sends to.
 const (

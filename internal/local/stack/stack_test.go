@@ -17,8 +17,8 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/auth"
 	"github.com/checkout-dev/checkout/internal/local/stack"
-	"github.com/checkout-dev/checkout/internal/pgtest"
 	"github.com/checkout-dev/checkout/internal/stripefake"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
 const (

@@ -3,8 +3,8 @@ package stack
 import (
 	"os"
 
-	"github.com/checkout-dev/checkout/internal/local/apigw"
 	"github.com/checkout-dev/checkout/internal/webhook"
+	"github.com/checkout-dev/checkout/localaws/apigw"
 )
 
 // DefaultWebhookSecret signs local Stripe webhooks (events/stripe-webhook.json

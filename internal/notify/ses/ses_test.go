@@ -19,7 +19,8 @@ import (
 	"github.com/checkout-dev/checkout/internal/events/eventstest"
 	"github.com/checkout-dev/checkout/internal/notify"
 	"github.com/checkout-dev/checkout/internal/notify/ses"
-	"github.com/checkout-dev/checkout/internal/pgtest"
+	"github.com/checkout-dev/checkout/internal/postgres"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
 // TestSESWire drives the real sesv2 client against a loopback endpoint
@@ -65,4 +66,4 @@ func TestSESWire(t *testing.T) {
 	}
 }
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { pgtest.Main(m, postgres.Migrate) }
