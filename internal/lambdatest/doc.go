@@ -16,4 +16,8 @@
 // has no main.go yet is reported as skipped. Binary sizes and init times
 // are logged and written as a Markdown table to
 // $TMPDIR/checkout-lambda-report.md.
+//
+// TestLambdasLinkNoEmulatorOrFakes checks, with the deployment build
+// settings, that no function links the local AWS emulator (module localaws),
+// the local stack, the Stripe fake or the testing package.
 package lambdatest
