@@ -29,8 +29,10 @@ type Chaos struct {
 	// TimeoutAfterCharge hold, Processing settlement, WebhookDelay,
 	// WebhookReorder hold). Default 100ms.
 	Delay time.Duration
-	// Seed seeds the random source (PCG): the same seed and the same
-	// sequence of requests and events give the same faults.
+	// Seed seeds the random sources (PCG; one stream for API requests, one
+	// for events): the same seed and the same sequence of requests give the
+	// same API faults, and the same sequence of events the same webhook
+	// faults.
 	Seed int64
 }
 
@@ -114,10 +116,13 @@ func (c Chaos) delay() time.Duration {
 	return defaultChaosDelay
 }
 
-// chaosState is the active chaos configuration and its random source.
+// chaosState is the active chaos configuration and its random sources.
+// Separate streams keep the API draws independent of when asynchronous
+// transitions create events.
 type chaosState struct {
-	cfg Chaos
-	rng *rand.Rand // guarded by Fake.mu
+	cfg     Chaos
+	api     *rand.Rand // guarded by Fake.mu
+	webhook *rand.Rand // guarded by Fake.mu
 }
 
 // SetChaos turns chaos mode on: each API request (each new event's
@@ -127,7 +132,8 @@ type chaosState struct {
 // queued fault matched. Draws come from a PCG source seeded with Seed and
 // guarded by the Fake's lock, so a run is reproducible when its requests
 // and events happen in the same order. RequestRecord.Fault and Event.Fault
-// show what hit, with Chaos set. A Chaos with both rates 0 turns chaos off.
+// show what hit, with Chaos set. SetChaos restarts the random streams. A
+// Chaos with both rates 0 turns chaos off.
 // It fails for an invalid configuration.
 func (f *Fake) SetChaos(c Chaos) error {
 	if err := c.validate(); err != nil {
@@ -142,7 +148,9 @@ func (f *Fake) SetChaos(c Chaos) error {
 		return nil
 	}
 	seed := uint64(c.Seed)
-	f.chaos = &chaosState{cfg: c, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	f.chaos = &chaosState{cfg: c,
+		api:     rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
+		webhook: rand.New(rand.NewPCG(seed, 0xd1b54a32d192ed03))}
 	return nil
 }
 
@@ -178,7 +186,7 @@ func (f *Fake) chaosAPIFaultLocked(method, p string) *Fault {
 	if cs == nil || cs.cfg.Rate <= 0 {
 		return nil
 	}
-	if cs.rng.Float64() >= cs.cfg.Rate {
+	if cs.api.Float64() >= cs.cfg.Rate {
 		return nil
 	}
 	eligible := make([]FaultKind, 0, len(cs.cfg.Kinds))
@@ -191,10 +199,10 @@ func (f *Fake) chaosAPIFaultLocked(method, p string) *Fault {
 	if len(eligible) == 0 {
 		return nil
 	}
-	ft := &Fault{Kind: eligible[cs.rng.IntN(len(eligible))], Times: 1, Delay: cs.cfg.delay()}
+	ft := &Fault{Kind: eligible[cs.api.IntN(len(eligible))], Times: 1, Delay: cs.cfg.delay()}
 	if ft.Kind == Processing {
 		ft.Outcome = OutcomeSucceed
-		if cs.rng.IntN(2) == 1 {
+		if cs.api.IntN(2) == 1 {
 			ft.Outcome = OutcomeFail
 		}
 	}
@@ -206,9 +214,9 @@ func (f *Fake) chaosWebhookFaultLocked() *Fault {
 	if cs == nil || cs.cfg.WebhookRate <= 0 {
 		return nil
 	}
-	if cs.rng.Float64() >= cs.cfg.WebhookRate {
+	if cs.webhook.Float64() >= cs.cfg.WebhookRate {
 		return nil
 	}
-	k := cs.cfg.WebhookKinds[cs.rng.IntN(len(cs.cfg.WebhookKinds))]
+	k := cs.cfg.WebhookKinds[cs.webhook.IntN(len(cs.cfg.WebhookKinds))]
 	return &Fault{Kind: k, Times: 1, Delay: cs.cfg.delay()}
 }
