@@ -221,7 +221,7 @@ func TestWebhookFaults(t *testing.T) {
 			if tc.fault.Kind == WebhookDrop {
 				// A lost webhook: the event exists, never delivered; the
 				// PaymentIntent shows the truth.
-				ev, err := f.Client().Events.Get(faulted[0].ID, nil)
+				ev, err := mirroredClient(t, f).Events.Get(faulted[0].ID, nil)
 				if err != nil || ev.PendingWebhooks != 1 || len(faulted[0].Attempts) != 0 {
 					t.Fatalf("dropped event %v %+v", err, ev)
 				}
@@ -294,7 +294,7 @@ func TestWebhookRetries(t *testing.T) {
 			t.Fatalf("events %+v", evs)
 		}
 		// Stripe's delivery_success=false lists it.
-		it := f.Client().Events.List(&stripe.EventListParams{DeliverySuccess: stripe.Bool(false)})
+		it := mirroredClient(t, f).Events.List(&stripe.EventListParams{DeliverySuccess: stripe.Bool(false)})
 		n := 0
 		for it.Next() {
 			n++
