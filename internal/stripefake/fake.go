@@ -362,8 +362,8 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			finish(e.status)
 			return
 		case ConnReset:
+			finish(0) // logged before the client can see the reset
 			resetConn(w)
-			finish(0)
 			return
 		}
 	}
