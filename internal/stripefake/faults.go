@@ -65,7 +65,9 @@ const (
 	// capture_method=manual; a declining test card still declines), with
 	// Outcome "fail" to requires_payment_method with last_payment_error
 	// card_declined/generic_decline. Each transition creates its events.
-	// While processing, confirm, cancel, capture and refund are refused.
+	// While processing, confirm, cancel, capture and refund are refused. A
+	// matching request that confirms nothing is served normally (the fault
+	// is used up all the same).
 	Processing FaultKind = "processing"
 
 	// WebhookDuplicate delivers the matching event twice (same event id),

@@ -440,3 +440,28 @@ func TestWebhookCloseStopsDeliveries(t *testing.T) {
 		t.Fatal("delivered after Close")
 	}
 }
+
+func TestStartHostsWebhooks(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t)
+	f := New(Options{WebhookURL: rc.URL, WebhookSecret: rc.secret})
+	u, stop, err := f.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	mustPI(t, Client(u), piParams(1000, "usd", "pm_card_visa", true))
+	waitIdle(t, f)
+	if got := rc.types(); len(got) != 3 {
+		t.Fatalf("delivered %v", got)
+	}
+	stop()
+	f.Reset() // state can still be driven in process; nothing is sent any more
+	f.mu.Lock()
+	f.emitLocked(nil, "payment_intent.created", "pi_x", map[string]string{"id": "pi_x"}, nil)
+	f.mu.Unlock()
+	waitIdle(t, f)
+	if evs := f.Events(); len(evs) != 1 || evs[0].State != EventCanceled || len(rc.received()) != 3 {
+		t.Fatalf("after stop: %+v", evs)
+	}
+}
