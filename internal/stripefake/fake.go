@@ -387,6 +387,10 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				}
 			case Slow:
 				f.wait(fault.Delay)
+				if r.Context().Err() != nil { // nobody is listening any more
+					finish(0)
+					return
+				}
 			}
 			rec.Replayed = true
 			h.Set("Idempotent-Replayed", "true")

@@ -64,9 +64,10 @@ type delivery struct {
 	heldFor string    // object id while held back by WebhookReorder
 }
 
-// SetWebhookEndpoint sets the endpoint every new event is sent to; an empty
-// url removes it (queued deliveries are then canceled, as Stripe stops
-// retrying for a deleted endpoint). An empty secret gets a generated
+// SetWebhookEndpoint sets the endpoint every new event is sent to;
+// deliveries already queued (retries included) go to the new endpoint,
+// signed with the new secret. An empty url removes it (queued deliveries
+// are then canceled, as Stripe stops retrying for a deleted endpoint). An empty secret gets a generated
 // whsec_... secret (see WebhookEndpoint). Events created while no endpoint
 // exists are never sent. It fails for a url that is not absolute http(s).
 func (f *Fake) SetWebhookEndpoint(endpointURL, secret string) error {
