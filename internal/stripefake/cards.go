@@ -9,7 +9,16 @@ type testCard struct {
 	errParam    string
 	errMessage  string
 	needs3DS    bool // requires_action (authentication) on-session
+	// after a successful charge
+	refundOutcome string // "" (refunds succeed), refundPending or refundFails
+	dispute       bool   // the captured charge is disputed as fraudulent
 }
+
+// testCard.refundOutcome values.
+const (
+	refundPending = "pending" // refunds start pending, then succeed
+	refundFails   = "fails"   // refunds start succeeded, then fail
+)
 
 const msgDeclined = "Your card was declined."
 
@@ -40,6 +49,20 @@ var testCards = map[string]testCard{
 	"pm_card_chargeDeclinedProcessingError": {brand: "visa", last4: "0119", funding: "credit", country: "US",
 		errCode: "processing_error", declineCode: "processing_error", errMessage: "An error occurred while processing your card. Try again in a little bit."},
 	"pm_card_authenticationRequired": {brand: "visa", last4: "3184", funding: "credit", country: "US", needs3DS: true},
+	// Stripe's testing docs, "Simulate an asynchronous refund": for
+	// pm_card_refundFail (4000000000005126) "the charge succeeds. If you
+	// initiate a refund, its status begins as succeeded. Some time later,
+	// its status transitions to failed and sends a refund.failed event"
+	// (older versions of the page: with failure_reason
+	// expired_or_canceled_card); for pm_card_pendingRefund
+	// (4000000000007726) "its status begins as pending. Some time later,
+	// its status transitions to succeeded and sends a refund.updated event".
+	"pm_card_refundFail":    {brand: "visa", last4: "5126", funding: "credit", country: "US", refundOutcome: refundFails},
+	"pm_card_pendingRefund": {brand: "visa", last4: "7726", funding: "credit", country: "US", refundOutcome: refundPending},
+	// Stripe's testing docs, disputes: pm_card_createDispute
+	// (4000000000000259) "with default account settings, charge succeeds,
+	// only to be disputed as fraudulent".
+	"pm_card_createDispute": {brand: "visa", last4: "0259", funding: "credit", country: "US", dispute: true},
 }
 
 // minimumAmounts are Stripe's minimum charge amounts (minor units) for the

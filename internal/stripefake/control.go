@@ -52,6 +52,44 @@ func (f *Fake) serveControl(w http.ResponseWriter, r *http.Request) {
 		writeResponse(w, jsonResponse(http.StatusOK, map[string]any{"reset": true}))
 	case p == "/_fake/requests" && r.Method == http.MethodGet:
 		writeResponse(w, jsonResponse(http.StatusOK, map[string]any{"requests": f.Requests()}))
+	case p == "/_fake/events" && r.Method == http.MethodGet:
+		writeResponse(w, jsonResponse(http.StatusOK, map[string]any{"events": f.Events()}))
+	case p == "/_fake/webhook_endpoint" && r.Method == http.MethodGet:
+		writeResponse(w, jsonResponse(http.StatusOK, f.webhookEndpointJSON()))
+	case p == "/_fake/webhook_endpoint" && r.Method == http.MethodDelete:
+		_ = f.SetWebhookEndpoint("", "")
+		writeResponse(w, jsonResponse(http.StatusOK, f.webhookEndpointJSON()))
+	case p == "/_fake/webhook_endpoint" && r.Method == http.MethodPost:
+		var ep webhookEndpointJSON
+		if err := decodeJSONBody(r, &ep); err != nil {
+			fail(http.StatusBadRequest, "invalid webhook endpoint JSON: "+err.Error())
+			return
+		}
+		if ep.URL == "" {
+			fail(http.StatusBadRequest, "url is required (DELETE removes the endpoint)")
+			return
+		}
+		if err := f.SetWebhookEndpoint(ep.URL, ep.Secret); err != nil {
+			fail(http.StatusBadRequest, err.Error())
+			return
+		}
+		writeResponse(w, jsonResponse(http.StatusOK, f.webhookEndpointJSON()))
+	case p == "/_fake/chaos" && r.Method == http.MethodGet:
+		writeResponse(w, jsonResponse(http.StatusOK, f.chaosJSON()))
+	case p == "/_fake/chaos" && r.Method == http.MethodDelete:
+		f.StopChaos()
+		writeResponse(w, jsonResponse(http.StatusOK, f.chaosJSON()))
+	case p == "/_fake/chaos" && r.Method == http.MethodPost:
+		var c Chaos
+		if err := decodeJSONBody(r, &c); err != nil {
+			fail(http.StatusBadRequest, "invalid chaos JSON: "+err.Error())
+			return
+		}
+		if err := f.SetChaos(c); err != nil {
+			fail(http.StatusBadRequest, err.Error())
+			return
+		}
+		writeResponse(w, jsonResponse(http.StatusOK, f.chaosJSON()))
 	case strings.HasPrefix(p, "/_fake/payment_intents/") && strings.HasSuffix(p, "/authenticate") && r.Method == http.MethodPost:
 		id := strings.TrimSuffix(strings.TrimPrefix(p, "/_fake/payment_intents/"), "/authenticate")
 		result := r.URL.Query().Get("result")
@@ -68,4 +106,34 @@ func (f *Fake) serveControl(w http.ResponseWriter, r *http.Request) {
 	default:
 		fail(http.StatusNotFound, "unknown stripefake control endpoint "+r.Method+" "+p)
 	}
+}
+
+// webhookEndpointJSON is the body of /_fake/webhook_endpoint.
+type webhookEndpointJSON struct {
+	URL    string `json:"url"`
+	Secret string `json:"secret"`
+}
+
+func (f *Fake) webhookEndpointJSON() webhookEndpointJSON {
+	u, s := f.WebhookEndpoint()
+	return webhookEndpointJSON{URL: u, Secret: s}
+}
+
+// chaosJSON is the body of GET /_fake/chaos: {"enabled":bool,"chaos":{...}|null}.
+func (f *Fake) chaosJSON() map[string]any {
+	c, ok := f.ChaosConfig()
+	if !ok {
+		return map[string]any{"enabled": false, "chaos": nil}
+	}
+	return map[string]any{"enabled": true, "chaos": c}
+}
+
+func decodeJSONBody(r *http.Request, v any) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }

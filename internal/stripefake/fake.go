@@ -1,6 +1,7 @@
 package stripefake
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"io"
@@ -21,15 +22,39 @@ type Options struct {
 	// APIKey, when set, is the only secret key accepted. When empty, any
 	// test-mode key (sk_test_... or rk_test_...) is accepted.
 	APIKey string
-	// Now is the clock used for object timestamps and idempotency-key
-	// expiry (24h). Default time.Now.
+	// Now is the clock used for object and event timestamps and
+	// idempotency-key expiry (24h). Default time.Now. Delays (faults,
+	// AsyncDelay, webhook retries) and webhook signature timestamps always
+	// use the real clock.
 	Now func() time.Time
-	// Logger receives one debug line per request. Default: discard.
+	// Logger receives one debug line per request and per webhook delivery
+	// attempt. Default: discard.
 	Logger *slog.Logger
 	// MaxHold caps how long a TimeoutAfterCharge fault without a Delay
 	// holds the connection waiting for the client to give up. Default 90s,
 	// longer than stripe-go's default 80s HTTP timeout.
 	MaxHold time.Duration
+	// AsyncDelay is how long the fake's asynchronous transitions take:
+	// a refund of pm_card_refundFail failing, a refund of
+	// pm_card_pendingRefund succeeding, the dispute of pm_card_createDispute
+	// appearing, and (unless the fault has a Delay) a Processing
+	// confirmation settling. Default 2s; tests use a few milliseconds.
+	AsyncDelay time.Duration
+	// WebhookURL and WebhookSecret configure the webhook endpoint events
+	// are sent to (see SetWebhookEndpoint); empty URL: none. An empty
+	// secret with a URL gets a generated whsec_... secret.
+	WebhookURL    string
+	WebhookSecret string
+	// WebhookMaxAge is how long a failing delivery is retried (exponential
+	// backoff from 500ms, capped at 30s) before the event is marked failed.
+	// Stripe retries for up to three days; default here 10 minutes.
+	WebhookMaxAge time.Duration
+	// SearchIndexDelay is how long after its creation a PaymentIntent
+	// becomes visible to GET /v1/payment_intents/search. Stripe's search
+	// documentation warns that data is usually searchable within a minute
+	// and that search must not be used for read-after-write flows; set this
+	// to make tests feel that lag. Default 0 (immediately searchable).
+	SearchIndexDelay time.Duration
 }
 
 // Fake is a stateful Stripe API fake; see the package documentation.
@@ -42,21 +67,33 @@ type Fake struct {
 	opts Options
 	log  *slog.Logger
 
-	mu          sync.Mutex
-	pis         map[string]*paymentIntent
-	piOrder     []string
-	charges     map[string]*charge
-	chargeOrder []string
-	refunds     map[string]*refund
-	refundOrder []string
-	pms         map[string]*paymentMethod
-	idem        map[string]*idemEntry
-	faults      []*pendingFault
-	requests    []RequestRecord
+	mu           sync.Mutex
+	pis          map[string]*paymentIntent
+	piOrder      []string
+	charges      map[string]*charge
+	chargeOrder  []string
+	refunds      map[string]*refund
+	refundOrder  []string
+	disputes     map[string]*dispute
+	disputeOrder []string
+	pms          map[string]*paymentMethod
+	idem         map[string]*idemEntry
+	faults       []*pendingFault
+	requests     []RequestRecord
+	events       []*event
+	eventsByID   map[string]*event
+	seq          int    // creation sequence of objects and events (list order tie-break)
+	gen          uint64 // bumped by Reset: stale timers and deliveries do nothing
+	chaos        *chaosState
+	wh           webhookState
 
-	closing   chan struct{}
-	closeOnce sync.Once
+	closing     chan struct{}
+	closeOnce   sync.Once
+	closeCtx    context.Context
+	closeCancel context.CancelFunc
 }
+
+const defaultAsyncDelay = 2 * time.Second
 
 // New returns an empty Fake.
 func New(opts Options) *Fake {
@@ -66,17 +103,33 @@ func New(opts Options) *Fake {
 	if opts.MaxHold <= 0 {
 		opts.MaxHold = 90 * time.Second
 	}
+	if opts.AsyncDelay <= 0 {
+		opts.AsyncDelay = defaultAsyncDelay
+	}
+	if opts.WebhookMaxAge <= 0 {
+		opts.WebhookMaxAge = defaultWebhookMaxAge
+	}
 	lg := opts.Logger
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
 	}
 	f := &Fake{opts: opts, log: lg, closing: make(chan struct{})}
+	f.closeCtx, f.closeCancel = context.WithCancel(context.Background())
+	f.wh.init()
+	if opts.WebhookURL != "" {
+		f.wh.url, f.wh.secret = opts.WebhookURL, opts.WebhookSecret
+		if f.wh.secret == "" {
+			f.wh.secret = newID("whsec_")
+		}
+	}
 	f.resetLocked()
 	return f
 }
 
-// Reset forgets every object, stored idempotent response, pending fault and
-// logged request. Requests in flight finish against the new, empty state.
+// Reset forgets every object, event, stored idempotent response, pending
+// fault, chaos setting, scheduled asynchronous transition, queued webhook
+// delivery and logged request. The webhook endpoint is kept. Requests in
+// flight finish against the new, empty state.
 func (f *Fake) Reset() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -84,22 +137,40 @@ func (f *Fake) Reset() {
 }
 
 func (f *Fake) resetLocked() {
+	f.gen++
 	f.pis = map[string]*paymentIntent{}
 	f.piOrder = nil
 	f.charges = map[string]*charge{}
 	f.chargeOrder = nil
 	f.refunds = map[string]*refund{}
 	f.refundOrder = nil
+	f.disputes = map[string]*dispute{}
+	f.disputeOrder = nil
 	f.pms = map[string]*paymentMethod{}
 	f.idem = map[string]*idemEntry{}
 	f.faults = nil
 	f.requests = nil
+	f.events = nil
+	f.eventsByID = map[string]*event{}
+	f.chaos = nil
+	f.wh.queue = nil
+	f.wh.notifyLocked()
 }
 
-// Close releases connections held by TimeoutAfterCharge and Latency
-// faults. The Fake still serves requests afterwards (without holding).
+// Close releases connections held by TimeoutAfterCharge, Latency and Slow
+// faults and stops webhook deliveries: queued and future deliveries are
+// canceled (in-flight attempts are aborted). The Fake still serves requests
+// afterwards (without holding, and without sending webhooks). Close is
+// idempotent.
 func (f *Fake) Close() {
-	f.closeOnce.Do(func() { close(f.closing) })
+	f.closeOnce.Do(func() {
+		close(f.closing)
+		f.closeCancel()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.wh.closed = true
+		f.cancelQueuedLocked()
+	})
 }
 
 const idChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -148,6 +219,17 @@ type call struct {
 	id           string // object id from the path, if any
 	params       form
 	expand       map[string]bool
+	reqID        string // Request-Id of the request (for events' request.id)
+	idemKey      string // its Idempotency-Key, if any
+	fault        *Fault // API fault applied to the request, if any
+}
+
+// processing returns the request's Processing fault, if any.
+func (c *call) processing() *Fault {
+	if c != nil && c.fault != nil && c.fault.Kind == Processing {
+		return c.fault
+	}
+	return nil
 }
 
 type endpoint func(f *Fake, c *call) (any, *apiError)
@@ -158,12 +240,17 @@ func route(method, path string) (endpoint, string) {
 	if len(segs) < 2 || segs[0] != "v1" {
 		return nil, ""
 	}
+	get, post := method == http.MethodGet, method == http.MethodPost
 	switch {
-	case segs[1] == "payment_intents" && len(segs) == 2 && method == http.MethodPost:
+	case segs[1] == "payment_intents" && len(segs) == 2 && post:
 		return (*Fake).createPaymentIntent, ""
-	case segs[1] == "payment_intents" && len(segs) == 3 && method == http.MethodGet:
+	case segs[1] == "payment_intents" && len(segs) == 2 && get:
+		return (*Fake).listPaymentIntents, ""
+	case segs[1] == "payment_intents" && len(segs) == 3 && get && segs[2] == "search":
+		return (*Fake).searchPaymentIntents, ""
+	case segs[1] == "payment_intents" && len(segs) == 3 && get:
 		return (*Fake).retrievePaymentIntent, segs[2]
-	case segs[1] == "payment_intents" && len(segs) == 4 && method == http.MethodPost:
+	case segs[1] == "payment_intents" && len(segs) == 4 && post:
 		switch segs[3] {
 		case "confirm":
 			return (*Fake).confirmPaymentIntent, segs[2]
@@ -172,11 +259,19 @@ func route(method, path string) (endpoint, string) {
 		case "cancel":
 			return (*Fake).cancelPaymentIntent, segs[2]
 		}
-	case segs[1] == "refunds" && len(segs) == 2 && method == http.MethodPost:
+	case segs[1] == "refunds" && len(segs) == 2 && post:
 		return (*Fake).createRefund, ""
-	case segs[1] == "refunds" && len(segs) == 3 && method == http.MethodGet:
+	case segs[1] == "refunds" && len(segs) == 2 && get:
+		return (*Fake).listRefunds, ""
+	case segs[1] == "refunds" && len(segs) == 3 && get:
 		return (*Fake).retrieveRefund, segs[2]
-	case segs[1] == "payment_methods" && len(segs) == 3 && method == http.MethodGet:
+	case segs[1] == "charges" && len(segs) == 3 && get:
+		return (*Fake).retrieveCharge, segs[2]
+	case segs[1] == "events" && len(segs) == 2 && get:
+		return (*Fake).listEvents, ""
+	case segs[1] == "events" && len(segs) == 3 && get:
+		return (*Fake).retrieveEvent, segs[2]
+	case segs[1] == "payment_methods" && len(segs) == 3 && get:
 		return (*Fake).retrievePaymentMethod, segs[2]
 	}
 	return nil, ""
@@ -213,7 +308,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.requests = append(f.requests, rec)
 		f.mu.Unlock()
 		f.log.Debug("stripefake request", "method", rec.Method, "path", rec.Path, "status", status,
-			"idempotency_key", idemKey, "replayed", rec.Replayed, "fault", string(rec.Fault), "request_id", reqID)
+			"idempotency_key", idemKey, "replayed", rec.Replayed, "fault", string(rec.Fault), "chaos", rec.Chaos, "request_id", reqID)
 	}
 
 	apiKey, authErr := f.authenticate(r)
@@ -250,14 +345,15 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	fault := f.takeFault(r.Method, r.URL.Path)
+	fault, chaos := f.takeFault(r.Method, r.URL.Path)
+	kind := FaultKind("")
 	if fault != nil {
-		rec.Fault = fault.Kind
+		kind = fault.Kind
+		rec.Fault, rec.Chaos = fault.Kind, chaos
 		switch fault.Kind {
 		case Status500:
-			e := &apiError{Type: typeAPI, Message: "An unknown error occurred (injected by stripefake).", status: http.StatusInternalServerError}
-			writeResponse(w, errResponse(e))
-			finish(e.status)
+			writeResponse(w, internalError())
+			finish(http.StatusInternalServerError)
 			return
 		case Status429:
 			e := invalidRequest(http.StatusTooManyRequests, "rate_limit", "",
@@ -266,8 +362,8 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			finish(e.status)
 			return
 		case ConnReset:
+			finish(0) // logged before the client can see the reset
 			resetConn(w)
-			finish(0)
 			return
 		}
 	}
@@ -282,10 +378,19 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			finish(conflict.status)
 			return
 		case replay != nil:
-			if fault != nil && fault.Kind == Latency && !f.sleep(r, fault.Delay) {
-				abortConn(w)
-				finish(0)
-				return
+			switch kind {
+			case Latency:
+				if !f.sleep(r, fault.Delay) {
+					abortConn(w)
+					finish(0)
+					return
+				}
+			case Slow:
+				f.wait(fault.Delay)
+				if r.Context().Err() != nil { // nobody is listening any more
+					finish(0)
+					return
+				}
 			}
 			rec.Replayed = true
 			h.Set("Idempotent-Replayed", "true")
@@ -297,22 +402,35 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		idem = entry
 	}
 
-	if fault != nil && fault.Kind == Latency && !f.sleep(r, fault.Delay) {
-		// The client gave up before the request "reached" Stripe: nothing done.
-		if idem != nil {
-			f.idemAbandon(apiKey, idemKey, idem)
+	switch kind {
+	case Latency:
+		if !f.sleep(r, fault.Delay) {
+			// The client gave up before the request "reached" Stripe: nothing done.
+			if idem != nil {
+				f.idemAbandon(apiKey, idemKey, idem)
+			}
+			abortConn(w)
+			finish(0)
+			return
 		}
-		abortConn(w)
-		finish(0)
-		return
+	case Slow:
+		// Stripe goes on with a request whose client hung up; the key stays
+		// in flight meanwhile (a retry gets 409).
+		f.wait(fault.Delay)
 	}
 
-	res := f.execute(ep, r.Method, r.URL.Path, id, vals)
+	c := &call{method: r.Method, path: r.URL.Path, id: id, reqID: reqID, idemKey: idemKey, fault: fault}
+	res := f.execute(ep, c, vals)
+	if kind == Status500After {
+		// The work is done; the answer (stored for the key) is a 500.
+		res = response{status: http.StatusInternalServerError, body: internalError().body, noStore: res.noStore}
+	}
 	if idem != nil {
 		f.idemFinish(apiKey, idemKey, idem, res, reqID)
 	}
 
-	if fault != nil && fault.Kind == TimeoutAfterCharge {
+	switch {
+	case kind == TimeoutAfterCharge:
 		// The work is done and stored; the client never hears about it.
 		hold := fault.Delay
 		if hold <= 0 {
@@ -322,18 +440,28 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		abortConn(w)
 		finish(0)
 		return
+	case kind == Slow && r.Context().Err() != nil:
+		// Executed and stored, but nobody is listening any more.
+		finish(0)
+		return
 	}
 	writeResponse(w, res)
 	finish(res.status)
 }
 
+// internalError is the 500 api_error the Status500 faults answer.
+func internalError() response {
+	e := &apiError{Type: typeAPI, Message: "An unknown error occurred (injected by stripefake).", status: http.StatusInternalServerError}
+	return errResponse(e)
+}
+
 // execute decodes the parameters and runs the endpoint under the state lock.
-func (f *Fake) execute(ep endpoint, method, path, id string, vals url.Values) response {
+func (f *Fake) execute(ep endpoint, c *call, vals url.Values) response {
 	params, bad := parseForm(vals)
 	if bad != "" {
 		return errResponse(validationError("", bad, "Invalid value for "+bad+": mixed scalar and nested values"))
 	}
-	c := &call{method: method, path: path, id: id, params: params, expand: map[string]bool{}}
+	c.params, c.expand = params, map[string]bool{}
 	for _, e := range params.list("expand") {
 		c.expand[e] = true
 	}
@@ -361,5 +489,19 @@ func (f *Fake) sleep(r *http.Request, d time.Duration) bool {
 		return false
 	case <-f.closing:
 		return false
+	}
+}
+
+// wait waits d whether or not the client is still there; Close cuts it
+// short.
+func (f *Fake) wait(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-f.closing:
 	}
 }

@@ -230,22 +230,28 @@ func formFields(t reflect.Type) map[string]bool {
 	return out
 }
 
+// allowedSet is the accepted top-level parameters of each endpoint.
+type allowedSet struct {
+	createPI, confirmPI, capturePI, cancelPI, retrievePI, createRefund, retrieve map[string]bool
+	listPI, searchPI, listRefund, listEvent                                      map[string]bool
+}
+
 var (
 	allowedOnce sync.Once
-	allowed     struct {
-		createPI, confirmPI, capturePI, cancelPI, retrievePI, createRefund, retrieve map[string]bool
-	}
+	allowed     allowedSet
 )
 
-func allowedParams() *struct {
-	createPI, confirmPI, capturePI, cancelPI, retrievePI, createRefund, retrieve map[string]bool
-} {
+func allowedParams() *allowedSet {
 	allowedOnce.Do(func() {
 		allowed.createPI = formFields(reflect.TypeOf(stripe.PaymentIntentParams{}))
 		allowed.confirmPI = formFields(reflect.TypeOf(stripe.PaymentIntentConfirmParams{}))
 		allowed.capturePI = formFields(reflect.TypeOf(stripe.PaymentIntentCaptureParams{}))
 		allowed.cancelPI = formFields(reflect.TypeOf(stripe.PaymentIntentCancelParams{}))
 		allowed.createRefund = formFields(reflect.TypeOf(stripe.RefundParams{}))
+		allowed.listPI = formFields(reflect.TypeOf(stripe.PaymentIntentListParams{}))
+		allowed.searchPI = formFields(reflect.TypeOf(stripe.PaymentIntentSearchParams{}))
+		allowed.listRefund = formFields(reflect.TypeOf(stripe.RefundListParams{}))
+		allowed.listEvent = formFields(reflect.TypeOf(stripe.EventListParams{}))
 		allowed.retrievePI = map[string]bool{"expand": true, "client_secret": true}
 		allowed.retrieve = map[string]bool{"expand": true}
 	})

@@ -20,6 +20,7 @@ type RequestRecord struct {
 	Status   int       `json:"status"`
 	Replayed bool      `json:"replayed,omitempty"` // answered from the idempotency store
 	Fault    FaultKind `json:"fault,omitempty"`    // fault applied, if any
+	Chaos    bool      `json:"chaos,omitempty"`    // the fault came from chaos mode
 }
 
 // PaymentIntent is a snapshot of a PaymentIntent.
@@ -46,11 +47,14 @@ type PaymentIntent struct {
 type Charge struct {
 	ID, PaymentIntent, PaymentMethod string
 	Amount, AmountCaptured           int64
-	AmountRefunded                   int64
-	Currency                         string
-	Status                           string // succeeded | failed
-	Captured                         bool
-	FailureCode, DeclineCode         string
+	// AmountRefunded counts pending and succeeded refunds (and a released
+	// authorization); a failed refund no longer counts.
+	AmountRefunded           int64
+	Currency                 string
+	Status                   string // pending | succeeded | failed
+	Captured                 bool
+	FailureCode, DeclineCode string
+	Disputed                 bool
 }
 
 // Refund is a snapshot of a refund.
@@ -58,9 +62,19 @@ type Refund struct {
 	ID, PaymentIntent, Charge string
 	Amount                    int64
 	Currency                  string
-	Status                    string
+	Status                    string // pending | succeeded | failed
+	FailureReason             string
 	Reason                    string
 	Metadata                  map[string]string
+}
+
+// Dispute is a snapshot of a dispute (chargeback).
+type Dispute struct {
+	ID, Charge, PaymentIntent string
+	Amount                    int64
+	Currency                  string
+	Reason                    string // fraudulent
+	Status                    string // needs_response
 }
 
 // StoredResponse is the response stored for an idempotency key.
@@ -89,12 +103,25 @@ func (pi *paymentIntent) snapshot() PaymentIntent {
 func (ch *charge) snapshot() Charge {
 	return Charge{ID: ch.id, PaymentIntent: ch.paymentIntent, PaymentMethod: ch.paymentMethod, Amount: ch.amount,
 		AmountCaptured: ch.amountCaptured, AmountRefunded: ch.amountRefunded, Currency: ch.currency, Status: ch.status,
-		Captured: ch.captured, FailureCode: ch.failureCode, DeclineCode: ch.declineCode}
+		Captured: ch.captured, FailureCode: ch.failureCode, DeclineCode: ch.declineCode, Disputed: ch.disputed}
 }
 
 func (re *refund) snapshot() Refund {
 	return Refund{ID: re.id, PaymentIntent: re.paymentIntent, Charge: re.charge, Amount: re.amount, Currency: re.currency,
-		Status: re.status, Reason: re.reason, Metadata: maps.Clone(re.metadata)}
+		Status: re.status, FailureReason: re.failureReason, Reason: re.reason, Metadata: maps.Clone(re.metadata)}
+}
+
+// Disputes lists every dispute.
+func (f *Fake) Disputes() []Dispute {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Dispute, 0, len(f.disputeOrder))
+	for _, id := range f.disputeOrder {
+		dp := f.disputes[id]
+		out = append(out, Dispute{ID: dp.id, Charge: dp.charge, PaymentIntent: dp.paymentIntent, Amount: dp.amount,
+			Currency: dp.currency, Reason: dp.reason, Status: dp.status})
+	}
+	return out
 }
 
 // PaymentIntents lists every PaymentIntent.

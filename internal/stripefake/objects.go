@@ -30,6 +30,8 @@ type paymentIntent struct {
 	canceledAt          int64
 	cancellationReason  string
 	offSession          bool
+	seq                 int       // creation order (list tie-break)
+	indexedAt           time.Time // real time it becomes searchable (Options.SearchIndexDelay)
 }
 
 type charge struct {
@@ -37,20 +39,31 @@ type charge struct {
 	amount, amountCaptured           int64
 	amountRefunded                   int64
 	currency                         string
-	status                           string // succeeded | failed
+	status                           string // pending | succeeded | failed
 	captured                         bool
 	failureCode, failureMessage      string
 	declineCode                      string
 	created                          int64
+	disputed                         bool
 }
 
 type refund struct {
 	id, paymentIntent, charge string
 	amount                    int64
 	currency                  string
-	status                    string
+	status                    string // pending | succeeded | failed
 	reason                    string
+	failureReason             string
 	metadata                  map[string]string
+	created                   int64
+	seq                       int
+}
+
+type dispute struct {
+	id, charge, paymentIntent string
+	amount                    int64
+	currency                  string
+	reason, status            string
 	created                   int64
 }
 
@@ -151,7 +164,7 @@ type chargeJSON struct {
 	Metadata             map[string]string `json:"metadata"`
 	Outcome              map[string]any    `json:"outcome"`
 	Paid                 bool              `json:"paid"`
-	PaymentIntent        string            `json:"payment_intent"`
+	PaymentIntent        any               `json:"payment_intent"`
 	PaymentMethod        string            `json:"payment_method"`
 	PaymentMethodDetails map[string]any    `json:"payment_method_details"`
 	Refunded             bool              `json:"refunded"`
@@ -168,11 +181,45 @@ type refundJSON struct {
 	Currency           string            `json:"currency"`
 	Metadata           map[string]string `json:"metadata"`
 	PaymentIntent      any               `json:"payment_intent"`
+	FailureReason      string            `json:"failure_reason,omitempty"`
 	Reason             *string           `json:"reason"`
 	ReceiptNumber      any               `json:"receipt_number"`
 	SourceTransferRev  any               `json:"source_transfer_reversal"`
 	Status             string            `json:"status"`
 	TransferReversal   any               `json:"transfer_reversal"`
+}
+
+type disputeJSON struct {
+	ID                  string            `json:"id"`
+	Object              string            `json:"object"`
+	Amount              int64             `json:"amount"`
+	BalanceTransactions []any             `json:"balance_transactions"`
+	Charge              string            `json:"charge"`
+	Created             int64             `json:"created"`
+	Currency            string            `json:"currency"`
+	Evidence            map[string]any    `json:"evidence"`
+	EvidenceDetails     map[string]any    `json:"evidence_details"`
+	IsChargeRefundable  bool              `json:"is_charge_refundable"`
+	Livemode            bool              `json:"livemode"`
+	Metadata            map[string]string `json:"metadata"`
+	PaymentIntent       string            `json:"payment_intent"`
+	Reason              string            `json:"reason"`
+	Status              string            `json:"status"`
+}
+
+type listJSON struct {
+	Object  string `json:"object"`
+	Data    []any  `json:"data"`
+	HasMore bool   `json:"has_more"`
+	URL     string `json:"url"`
+}
+
+type searchResultJSON struct {
+	Object   string  `json:"object"`
+	Data     []any   `json:"data"`
+	HasMore  bool    `json:"has_more"`
+	NextPage *string `json:"next_page"`
+	URL      string  `json:"url"`
 }
 
 func strPtr(s string) *string {

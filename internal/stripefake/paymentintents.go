@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 )
 
 // PaymentIntent endpoints. All run with f.mu held.
@@ -130,10 +131,14 @@ func (f *Fake) createPaymentIntent(c *call) (any, *apiError) {
 		pi.paymentMethod = pm.id
 		pi.status = "requires_confirmation"
 	}
+	f.seq++
+	pi.seq = f.seq
+	pi.indexedAt = time.Now().Add(f.opts.SearchIndexDelay)
 	f.pis[id] = pi
 	f.piOrder = append(f.piOrder, id)
+	f.emitPI(c, "payment_intent.created", pi)
 	if confirm {
-		if err := f.confirm(pi, pm, offSession); err != nil {
+		if err := f.confirm(c, pi, pm, offSession); err != nil {
 			return nil, err
 		}
 	}
@@ -179,13 +184,16 @@ func (f *Fake) resolvePaymentMethod(id string) (*paymentMethod, *apiError) {
 
 // confirm attempts the payment with pm. On a decline it returns Stripe's
 // 402 card_error carrying the PaymentIntent (now requires_payment_method).
-func (f *Fake) confirm(pi *paymentIntent, pm *paymentMethod, offSession bool) *apiError {
+// A Processing fault on the request leaves the PaymentIntent processing
+// and settles it later. Every state change creates its events.
+func (f *Fake) confirm(c *call, pi *paymentIntent, pm *paymentMethod, offSession bool) *apiError {
 	pi.paymentMethod = pm.id
 	pi.lastPaymentError = nil
 	pi.offSession = offSession
 	card := pm.card
 	if card.needs3DS && !offSession {
 		pi.status = "requires_action"
+		f.emitPI(c, "payment_intent.requires_action", pi)
 		return nil
 	}
 	now := f.opts.Now().Unix()
@@ -195,19 +203,49 @@ func (f *Fake) confirm(pi *paymentIntent, pm *paymentMethod, offSession bool) *a
 	f.chargeOrder = append(f.chargeOrder, ch.id)
 	pi.latestCharge = ch.id
 
+	if proc := c.processing(); proc != nil {
+		ch.status = "pending"
+		pi.status = "processing"
+		f.emitCharge(c, "charge.pending", ch)
+		f.emitPI(c, "payment_intent.processing", pi)
+		delay := proc.Delay
+		if delay <= 0 {
+			delay = f.opts.AsyncDelay
+		}
+		fail := proc.Outcome == OutcomeFail
+		piID, chID := pi.id, ch.id
+		f.afterLocked(delay, func() { f.settleProcessingLocked(piID, chID, fail) })
+		return nil
+	}
+	return f.settleChargeLocked(c, pi, ch, card, offSession, false)
+}
+
+// settleChargeLocked gives a charge the card's outcome (or a generic
+// decline when forceDecline) and moves the PaymentIntent accordingly,
+// creating the events. On a decline it returns the 402 error to answer.
+func (f *Fake) settleChargeLocked(c *call, pi *paymentIntent, ch *charge, card testCard, offSession, forceDecline bool) *apiError {
 	code, decline, param, msg := card.errCode, card.declineCode, card.errParam, card.errMessage
-	if card.needs3DS { // off-session: the bank wants authentication the customer can't give now
-		code, decline, msg = "authentication_required", "authentication_required",
+	if card.needs3DS && offSession { // the bank wants authentication the customer can't give now
+		code, decline, param, msg = "authentication_required", "authentication_required", "",
 			"Your card was declined. This transaction requires authentication."
+	}
+	if forceDecline {
+		code, decline, param, msg = "card_declined", "generic_decline", "", msgDeclined
 	}
 	if code != "" {
 		ch.status = "failed"
 		ch.failureCode, ch.failureMessage, ch.declineCode = code, msg, decline
+		var pmJSON *paymentMethodJSON
+		if pm := f.pms[ch.paymentMethod]; pm != nil {
+			pmJSON = pm.json()
+		}
 		lastErr := &apiError{Type: typeCard, Code: code, DeclineCode: decline, DocURL: docURL(code), Message: msg,
-			Param: param, Charge: ch.id, PaymentMethod: pm.json()}
+			Param: param, Charge: ch.id, PaymentMethod: pmJSON}
 		pi.lastPaymentError = lastErr
 		pi.status = "requires_payment_method"
 		pi.paymentMethod = ""
+		f.emitCharge(c, "charge.failed", ch)
+		f.emitPI(c, "payment_intent.payment_failed", pi)
 		e := *lastErr
 		e.status = http.StatusPaymentRequired
 		e.PaymentIntent = f.renderPI(pi, nil)
@@ -217,12 +255,17 @@ func (f *Fake) confirm(pi *paymentIntent, pm *paymentMethod, offSession bool) *a
 	if pi.captureMethod == "manual" {
 		pi.status = "requires_capture"
 		pi.amountCapturable = pi.amount
+		f.emitCharge(c, "charge.succeeded", ch)
+		f.emitPI(c, "payment_intent.amount_capturable_updated", pi)
 		return nil
 	}
 	ch.captured = true
 	ch.amountCaptured = pi.amount
 	pi.status = "succeeded"
 	pi.amountReceived = pi.amount
+	f.emitCharge(c, "charge.succeeded", ch)
+	f.emitPI(c, "payment_intent.succeeded", pi)
+	f.capturedLocked(ch, card)
 	return nil
 }
 
@@ -292,7 +335,7 @@ func (f *Fake) confirmPaymentIntent(c *call) (any, *apiError) {
 	if hasCM && captureMethod != "" {
 		pi.captureMethod = captureMethod
 	}
-	if err := f.confirm(pi, pm, offSession); err != nil {
+	if err := f.confirm(c, pi, pm, offSession); err != nil {
 		return nil, err
 	}
 	return f.renderPI(pi, c.expand), nil
@@ -340,6 +383,9 @@ func (f *Fake) capturePaymentIntent(c *call) (any, *apiError) {
 	pi.amountCapturable = 0
 	pi.status = "succeeded"
 	applyMeta(pi.metadata, meta)
+	f.emitCharge(c, "charge.captured", ch)
+	f.emitPI(c, "payment_intent.succeeded", pi)
+	f.capturedLocked(ch, f.cardOf(ch))
 	return f.renderPI(pi, c.expand), nil
 }
 
@@ -360,22 +406,31 @@ func (f *Fake) cancelPaymentIntent(c *call) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
+	// Stripe's API reference lists processing as cancelable only "in rare
+	// cases" (some asynchronous payment methods); a card payment that is
+	// processing cannot be canceled, so the fake refuses it.
 	switch pi.status {
-	case "requires_payment_method", "requires_capture", "requires_confirmation", "requires_action", "processing":
+	case "requires_payment_method", "requires_capture", "requires_confirmation", "requires_action":
 	default:
 		return nil, unexpectedState("You cannot cancel this PaymentIntent because it has a status of "+pi.status+
 			". Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, "+
-			"requires_capture, requires_confirmation, requires_action, processing.", f.renderPI(pi, nil))
+			"requires_capture, requires_confirmation, requires_action.", f.renderPI(pi, nil))
 	}
+	var released *charge
 	if pi.status == "requires_capture" {
 		if ch := f.charges[pi.latestCharge]; ch != nil {
 			ch.amountRefunded = ch.amount // authorization released
+			released = ch
 		}
 		pi.amountCapturable = 0
 	}
 	pi.status = "canceled"
 	pi.canceledAt = f.opts.Now().Unix()
 	pi.cancellationReason = reason
+	if released != nil {
+		f.emitCharge(c, "charge.refunded", released)
+	}
+	f.emitPI(c, "payment_intent.canceled", pi)
 	return f.renderPI(pi, c.expand), nil
 }
 
@@ -405,12 +460,12 @@ func (f *Fake) CompleteAuthentication(id string, success bool) error {
 			DocURL: docURL("payment_intent_authentication_failure"), PaymentMethod: pm.json(),
 			Message: "The provided PaymentMethod has failed authentication. You can provide payment_method_data or a new PaymentMethod to attempt to fulfill this PaymentIntent again."}
 		pi.paymentMethod = ""
+		f.emitPI(nil, "payment_intent.payment_failed", pi)
 		return nil
 	}
 	authed := *pm
 	authed.card.needs3DS = false
-	_ = f.confirm(pi, &authed, false) // a plain successful card cannot decline
-	pi.paymentMethod = pm.id
+	_ = f.confirm(nil, pi, &authed, false) // a plain successful card cannot decline
 	return nil
 }
 

@@ -63,6 +63,12 @@ func (f *Fake) createRefund(c *call) (any, *apiError) {
 	if ch == nil || ch.status != "succeeded" || !ch.captured {
 		return nil, invalidRequest(http.StatusBadRequest, "", "charge", "This charge has not been captured or did not succeed and cannot be refunded.")
 	}
+	if ch.disputed {
+		// Stripe's error codes: charge_disputed, "the charge you're
+		// attempting to refund has been charged back".
+		return nil, invalidRequest(http.StatusBadRequest, "charge_disputed", "charge",
+			"Charge "+ch.id+" has been charged back; cannot issue a refund.")
+	}
 	remaining := ch.amount - ch.amountRefunded
 	if remaining <= 0 {
 		return nil, invalidRequest(http.StatusBadRequest, "charge_already_refunded", "",
@@ -76,13 +82,27 @@ func (f *Fake) createRefund(c *call) (any, *apiError) {
 			fmt.Sprintf("Refund amount (%s) is greater than unrefunded amount on charge (%s)",
 				formatAmount(amount, ch.currency), formatAmount(remaining, ch.currency)))
 	}
+	card := f.cardOf(ch)
+	status := "succeeded"
+	if card.refundOutcome == refundPending {
+		status = "pending"
+	}
+	f.seq++
 	re := &refund{id: newID("re_"), paymentIntent: ch.paymentIntent, charge: ch.id, amount: amount,
-		currency: ch.currency, status: "succeeded", reason: reason, metadata: map[string]string{},
-		created: f.opts.Now().Unix()}
+		currency: ch.currency, status: status, reason: reason, metadata: map[string]string{},
+		created: f.opts.Now().Unix(), seq: f.seq}
 	applyMeta(re.metadata, meta)
-	ch.amountRefunded += amount
+	ch.amountRefunded += amount // a pending refund counts too
 	f.refunds[re.id] = re
 	f.refundOrder = append(f.refundOrder, re.id)
+	f.emitRefund(c, "refund.created", re, nil)
+	f.emitCharge(c, "charge.refunded", ch)
+	switch card.refundOutcome {
+	case refundPending:
+		f.afterLocked(f.opts.AsyncDelay, func() { f.settleRefundLocked(re.id, "succeeded") })
+	case refundFails:
+		f.afterLocked(f.opts.AsyncDelay, func() { f.settleRefundLocked(re.id, "failed") })
+	}
 	return f.renderRefund(re, c.expand), nil
 }
 

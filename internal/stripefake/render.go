@@ -7,9 +7,10 @@ import (
 
 // Rendering of state as Stripe JSON. Callers hold f.mu.
 
-var expandable = struct{ pi, refund map[string]bool }{
+var expandable = struct{ pi, refund, charge map[string]bool }{
 	pi:     map[string]bool{"latest_charge": true, "payment_method": true},
 	refund: map[string]bool{"charge": true, "payment_intent": true},
+	charge: map[string]bool{"payment_intent": true},
 }
 
 // checkExpand rejects expand paths the object does not support.
@@ -81,7 +82,7 @@ func (f *Fake) renderCharge(ch *charge) *chargeJSON {
 		AmountRefunded: ch.amountRefunded, Captured: ch.captured, Created: ch.created, Currency: ch.currency,
 		FailureCode: strPtr(ch.failureCode), FailureMessage: strPtr(ch.failureMessage), Metadata: map[string]string{},
 		Paid: ch.status == "succeeded", PaymentIntent: ch.paymentIntent, PaymentMethod: ch.paymentMethod,
-		Refunded: ch.amountRefunded >= ch.amount, Status: ch.status,
+		Refunded: ch.amountRefunded >= ch.amount, Status: ch.status, Disputed: ch.disputed,
 	}
 	if pi := f.pis[ch.paymentIntent]; pi != nil {
 		j.Description = pi.description
@@ -89,9 +90,12 @@ func (f *Fake) renderCharge(ch *charge) *chargeJSON {
 	}
 	outcome := map[string]any{"network_status": "approved_by_network", "reason": nil, "risk_level": "normal",
 		"seller_message": "Payment complete.", "type": "authorized"}
-	if ch.status == "failed" {
+	switch ch.status {
+	case "failed":
 		outcome = map[string]any{"network_status": "declined_by_network", "reason": ch.declineCode, "risk_level": "normal",
 			"seller_message": "The bank did not return any further details with this decline.", "type": "issuer_declined"}
+	case "pending":
+		outcome = nil // no network answer yet
 	}
 	j.Outcome = outcome
 	card := map[string]any{}
@@ -106,7 +110,7 @@ func (f *Fake) renderCharge(ch *charge) *chargeJSON {
 func (f *Fake) renderRefund(re *refund, expand map[string]bool) *refundJSON {
 	j := &refundJSON{
 		ID: re.id, Object: "refund", Amount: re.amount, Created: re.created, Currency: re.currency,
-		Metadata: copyMeta(re.metadata), Reason: strPtr(re.reason), Status: re.status,
+		Metadata: copyMeta(re.metadata), Reason: strPtr(re.reason), Status: re.status, FailureReason: re.failureReason,
 	}
 	j.Charge, j.PaymentIntent = re.charge, re.paymentIntent
 	if ch := f.charges[re.charge]; expand["charge"] && ch != nil {
@@ -116,4 +120,36 @@ func (f *Fake) renderRefund(re *refund, expand map[string]bool) *refundJSON {
 		j.PaymentIntent = f.renderPI(pi, nil)
 	}
 	return j
+}
+
+func (f *Fake) renderDispute(dp *dispute) *disputeJSON {
+	evidence := map[string]any{}
+	for _, k := range []string{"access_activity_log", "billing_address", "cancellation_policy", "customer_communication",
+		"customer_email_address", "customer_name", "product_description", "receipt", "refund_policy", "service_date",
+		"shipping_address", "shipping_date", "shipping_tracking_number", "uncategorized_text"} {
+		evidence[k] = nil
+	}
+	return &disputeJSON{ID: dp.id, Object: "dispute", Amount: dp.amount, BalanceTransactions: []any{}, Charge: dp.charge,
+		Created: dp.created, Currency: dp.currency, Evidence: evidence,
+		EvidenceDetails:    map[string]any{"due_by": dp.created + 7*24*3600, "has_evidence": false, "past_due": false, "submission_count": 0},
+		IsChargeRefundable: false, Metadata: map[string]string{}, PaymentIntent: dp.paymentIntent, Reason: dp.reason, Status: dp.status}
+}
+
+// retrieveCharge is GET /v1/charges/{id}.
+func (f *Fake) retrieveCharge(c *call) (any, *apiError) {
+	if err := c.params.checkKnown(allowedParams().retrieve); err != nil {
+		return nil, err
+	}
+	if err := checkExpand(c.expand, expandable.charge); err != nil {
+		return nil, err
+	}
+	ch, ok := f.charges[c.id]
+	if !ok {
+		return nil, resourceMissing("id", "No such charge: '"+c.id+"'")
+	}
+	j := f.renderCharge(ch)
+	if pi := f.pis[ch.paymentIntent]; c.expand["payment_intent"] && pi != nil {
+		j.PaymentIntent = f.renderPI(pi, nil)
+	}
+	return j, nil
 }

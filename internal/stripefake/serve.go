@@ -12,10 +12,14 @@ import (
 
 // Start serves the fake on addr (e.g. "127.0.0.1:0" for a free loopback
 // port; "" means that) and returns its base URL ("http://127.0.0.1:PORT")
-// and a stop function, and sets f.URL. stop releases held connections and
-// shuts the server down; it is idempotent and waits at most 5s for
-// in-flight requests. After stop the Fake no longer holds connections for
-// faults (see Close). Start is meant to be called once per Fake.
+// and a stop function, and sets f.URL. This is how a separate program
+// (a local dev stack) hosts the fake; webhooks go to Options.WebhookURL or
+// to the endpoint set later with SetWebhookEndpoint or
+// POST /_fake/webhook_endpoint. stop releases held connections, stops
+// webhook deliveries and shuts the server down; it is idempotent and waits
+// at most 5s for in-flight requests. After stop the Fake no longer holds
+// connections for faults nor sends webhooks (see Close). Start is meant to
+// be called once per Fake.
 func (f *Fake) Start(addr string) (url string, stop func(), err error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"

@@ -108,6 +108,70 @@ func TestContractAgreesWithStripeMock(t *testing.T) {
 			rp.AddExtra("speed", "fast")
 			return c.refund(rp)
 		}},
+		// The read side a reconciliation job uses.
+		{"list payment intents by created range", true, func(c contractClient) error {
+			lp := &stripe.PaymentIntentListParams{ListParams: stripe.ListParams{Limit: stripe.Int64(3), Single: true},
+				CreatedRange: &stripe.RangeQueryParams{GreaterThanOrEqual: 1700000000, LesserThan: 4000000000}}
+			lp.AddExpand("data.latest_charge")
+			return c.sc.PaymentIntents.List(lp).Err()
+		}},
+		{"list payment intents unknown parameter", false, func(c contractClient) error {
+			lp := &stripe.PaymentIntentListParams{ListParams: stripe.ListParams{Single: true}}
+			lp.Filters.AddFilter("colour", "", "blue")
+			return c.sc.PaymentIntents.List(lp).Err()
+		}},
+		{"list payment intents non-integer limit", false, func(c contractClient) error {
+			lp := &stripe.PaymentIntentListParams{ListParams: stripe.ListParams{Single: true}}
+			lp.Filters.AddFilter("limit", "", "ten")
+			return c.sc.PaymentIntents.List(lp).Err()
+		}},
+		{"search payment intents", true, func(c contractClient) error {
+			sp := &stripe.PaymentIntentSearchParams{SearchParams: stripe.SearchParams{
+				Query: "metadata['checkout_id']:'co_1' AND status:'succeeded'", Limit: stripe.Int64(5), Single: true}}
+			return c.sc.PaymentIntents.Search(sp).Err()
+		}},
+		{"list refunds of a payment intent", true, func(c contractClient) error {
+			rp := &stripe.RefundListParams{ListParams: stripe.ListParams{Limit: stripe.Int64(2), Single: true},
+				PaymentIntent: stripe.String(c.succeededPI())}
+			return c.sc.Refunds.List(rp).Err()
+		}},
+		{"list refunds unknown parameter", false, func(c contractClient) error {
+			rp := &stripe.RefundListParams{ListParams: stripe.ListParams{Single: true}}
+			rp.Filters.AddFilter("speed", "", "fast")
+			return c.sc.Refunds.List(rp).Err()
+		}},
+		{"list events by types", true, func(c contractClient) error {
+			ep := &stripe.EventListParams{ListParams: stripe.ListParams{Limit: stripe.Int64(10), Single: true},
+				Types: stripe.StringSlice([]string{"payment_intent.succeeded", "charge.refunded"}), DeliverySuccess: stripe.Bool(true)}
+			return c.sc.Events.List(ep).Err()
+		}},
+		{"list events unknown parameter", false, func(c contractClient) error {
+			ep := &stripe.EventListParams{ListParams: stripe.ListParams{Single: true}}
+			ep.Filters.AddFilter("colour", "", "blue")
+			return c.sc.Events.List(ep).Err()
+		}},
+		{"get event and charge", true, func(c contractClient) error {
+			pi := c.succeededPI()
+			it := c.sc.Events.List(&stripe.EventListParams{ListParams: stripe.ListParams{Limit: stripe.Int64(1), Single: true}})
+			if !it.Next() {
+				return it.Err()
+			}
+			if _, err := c.sc.Events.Get(it.Event().ID, nil); err != nil {
+				return err
+			}
+			got, err := c.sc.PaymentIntents.Get(pi, nil)
+			if err != nil {
+				return err
+			}
+			chID := "ch_123" // stripe-mock's PaymentIntent fixture has no charge
+			if got.LatestCharge != nil {
+				chID = got.LatestCharge.ID
+			}
+			cp := &stripe.ChargeParams{}
+			cp.AddExpand("payment_intent")
+			_, err = c.sc.Charges.Get(chID, cp)
+			return err
+		}},
 	}
 	clients := map[string]contractClient{"stripe-mock": {mock, t}, "fake": {fake, t}}
 	for _, tc := range cases {
