@@ -214,25 +214,35 @@ const peekVisibility = 30
 
 // receive takes up to max messages, hidden for visibility seconds.
 func (e *env) receive(ctx context.Context, q queue, max, visibility int32) ([]types.Message, error) {
-	wait := int32(1) // AWS: query every server instead of a sample
+	// AWS: wait 1 s so every server is queried instead of a sample. Locally
+	// a short poll first (fast), then a waiting one before concluding the
+	// queue is empty: a short poll may come back empty while messages
+	// exist (rows another receive is locking), as SQS documents for short
+	// polling.
+	waits := []int32{1}
 	if e.local {
-		wait = 0
+		waits = []int32{0, 1}
 	}
-	out, err := e.sqs.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
-		QueueUrl:                    aws.String(q.URL),
-		MaxNumberOfMessages:         max,
-		VisibilityTimeout:           visibility,
-		WaitTimeSeconds:             wait,
-		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
-		MessageAttributeNames:       []string{"All"},
-	})
-	if err != nil {
-		if isQueueMissing(err) {
-			return nil, errNoQueue(q.Name)
+	for _, wait := range waits {
+		out, err := e.sqs.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
+			QueueUrl:                    aws.String(q.URL),
+			MaxNumberOfMessages:         max,
+			VisibilityTimeout:           visibility,
+			WaitTimeSeconds:             wait,
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+			MessageAttributeNames:       []string{"All"},
+		})
+		if err != nil {
+			if isQueueMissing(err) {
+				return nil, errNoQueue(q.Name)
+			}
+			return nil, fmt.Errorf("receive from %s: %w", q.Name, err)
 		}
-		return nil, fmt.Errorf("receive from %s: %w", q.Name, err)
+		if len(out.Messages) > 0 {
+			return out.Messages, nil
+		}
 	}
-	return out.Messages, nil
+	return nil, nil
 }
 
 // release makes messages visible again at once. It runs even when ctx is
