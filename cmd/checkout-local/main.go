@@ -10,7 +10,11 @@
 // Knobs (environment): CHECKOUT_ADDR (default 127.0.0.1:3000), DATABASE_URL,
 // CHECKOUT_API_KEY, CHECKOUT_JWT_SECRET, STRIPE_SECRET_KEY (Stripe test mode
 // instead of the embedded fake), CHECKOUT_SQS_ADDR, CHECKOUT_SFN_ADDR,
-// CHECKOUT_STRIPE_ADDR, CHECKOUT_DATA_DIR (default .data), LOG_LEVEL.
+// CHECKOUT_STRIPE_ADDR, CHECKOUT_DATA_DIR (default .data), LOG_LEVEL,
+// CHECKOUT_PARAMETER_OVERRIDES (template parameters, as sam deploy
+// --parameter-overrides: "WafIpRateLimit=100000000 ThrottleRateLimit=5000"),
+// CHECKOUT_LAMBDA_FAULT_RATE (torture runs: saga steps fail like a dying
+// Lambda at this rate).
 package main
 
 import (

@@ -20,18 +20,28 @@ func runStack() error {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(envOr("LOG_LEVEL", "info")))
 	log := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+	params, err := parameterOverrides()
+	if err != nil {
+		return err
+	}
+	faults, err := lambdaFaults()
+	if err != nil {
+		return err
+	}
 	opts := stack.Options{
-		DataDir:     envOr("CHECKOUT_DATA_DIR", ".data"),
-		Addr:        envOr("CHECKOUT_ADDR", "127.0.0.1:3000"),
-		SQSAddr:     envOr("CHECKOUT_SQS_ADDR", "127.0.0.1:9324"),
-		SFNAddr:     envOr("CHECKOUT_SFN_ADDR", "127.0.0.1:8083"),
-		StripeAddr:  envOr("CHECKOUT_STRIPE_ADDR", "127.0.0.1:12111"),
-		APIKey:      envOr("CHECKOUT_API_KEY", stack.DefaultAPIKey),
-		JWTSecret:   envOr("CHECKOUT_JWT_SECRET", stack.DefaultJWTSecret),
-		StripeKey:   os.Getenv("STRIPE_SECRET_KEY"),
-		StripeURL:   os.Getenv("STRIPE_API_URL"),
-		DatabaseURL: os.Getenv("DATABASE_URL"),
-		Log:         log,
+		Parameters:   params,
+		LambdaFaults: faults,
+		DataDir:      envOr("CHECKOUT_DATA_DIR", ".data"),
+		Addr:         envOr("CHECKOUT_ADDR", "127.0.0.1:3000"),
+		SQSAddr:      envOr("CHECKOUT_SQS_ADDR", "127.0.0.1:9324"),
+		SFNAddr:      envOr("CHECKOUT_SFN_ADDR", "127.0.0.1:8083"),
+		StripeAddr:   envOr("CHECKOUT_STRIPE_ADDR", "127.0.0.1:12111"),
+		APIKey:       envOr("CHECKOUT_API_KEY", stack.DefaultAPIKey),
+		JWTSecret:    envOr("CHECKOUT_JWT_SECRET", stack.DefaultJWTSecret),
+		StripeKey:    os.Getenv("STRIPE_SECRET_KEY"),
+		StripeURL:    os.Getenv("STRIPE_API_URL"),
+		DatabaseURL:  os.Getenv("DATABASE_URL"),
+		Log:          log,
 	}
 	s, err := stack.Start(ctx, opts)
 	if err != nil {
@@ -40,6 +50,12 @@ func runStack() error {
 	defer s.Close()
 	if err := banner(os.Stdout, s, opts, time.Since(started)); err != nil {
 		return err
+	}
+	if len(params) > 0 {
+		fmt.Printf("Template parameters overridden (CHECKOUT_PARAMETER_OVERRIDES): %s\n", describeOverrides(params))
+	}
+	if faults != nil {
+		fmt.Printf("FAULT INJECTION: %.0f%% of saga step invocations fail like a dying Lambda (CHECKOUT_LAMBDA_FAULT_RATE)\n", faults.Rate*100)
 	}
 	<-ctx.Done()
 	fmt.Println("\nstopping (the data stays in " + opts.DataDir + ")…")

@@ -1,6 +1,8 @@
 // Command stripe-webhook is the Stripe webhook Lambda (POST
 // /v1/webhooks/stripe). Wiring only: configuration, the pool, the signing
-// secret, then internal/webhook serves every delivery.
+// secret and the payment-events queue, then internal/webhook serves every
+// delivery. It holds no Stripe API key: reconciliation (the
+// payment-reconciler function) reads the gateway.
 package main
 
 import (
@@ -16,20 +18,29 @@ import (
 func main() {
 	log := app.Logger().With("function", "stripe-webhook")
 	ctx := context.Background()
+	exit := func(msg string, err error) {
+		log.Error(msg, "err", err)
+		os.Exit(1)
+	}
 	cfg, err := app.FromEnv(ctx)
 	if err != nil {
-		log.Error("configuration", "err", err)
-		os.Exit(1)
+		exit("configuration", err)
 	}
 	secret, err := webhook.SecretFromEnv(ctx)
 	if err != nil {
-		log.Error("configuration", "err", err)
-		os.Exit(1)
+		exit("configuration", err)
+	}
+	queue, err := app.RequiredEnv("PAYMENT_EVENTS_QUEUE_URL")
+	if err != nil {
+		exit("configuration", err)
+	}
+	client, err := app.SQSClient(ctx)
+	if err != nil {
+		exit("configuration", err)
 	}
 	pool, err := app.OpenPool(ctx, cfg)
 	if err != nil {
-		log.Error("start-up", "err", err)
-		os.Exit(1)
+		exit("start-up", err)
 	}
-	lambda.Start(webhook.New(pool, secret, log).Handle)
+	lambda.Start(webhook.New(pool, secret, webhook.SQSForwarder{Client: client, QueueURL: queue}, log).Handle)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/checkout-dev/checkout/internal/inventory"
 )
@@ -112,4 +113,23 @@ func Logger() *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(envOr("LOG_LEVEL", "info")))
 	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+}
+
+// SQSClient returns an SQS client from the Lambda's AWS configuration.
+func SQSClient(ctx context.Context) (*sqs.Client, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sqs.NewFromConfig(awsCfg), nil
+}
+
+// RequiredEnv returns the value of environment variable k, or an error
+// naming it.
+func RequiredEnv(k string) (string, error) {
+	v := strings.TrimSpace(os.Getenv(k))
+	if v == "" {
+		return "", fmt.Errorf("set %s", k)
+	}
+	return v, nil
 }

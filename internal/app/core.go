@@ -13,6 +13,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/metrics"
 	"github.com/checkout-dev/checkout/internal/order"
 	"github.com/checkout-dev/checkout/internal/payment"
+	"github.com/checkout-dev/checkout/internal/reconcile"
 	"github.com/checkout-dev/checkout/internal/saga"
 )
 
@@ -77,7 +78,7 @@ func NewCore(pool *pgxpool.Pool, gw payment.Gateway, cfg Config, log *slog.Logge
 	c.Inventory = inventory.New(pool, inventory.Options{Strategy: cfg.Strategy, Logger: log})
 	c.Payments = payment.NewService(pool, gw, payment.Backoff{}, log).WithMetrics(rec)
 	c.Orders = order.NewService(pool, c.Inventory)
-	c.Steps = &saga.Steps{Checkouts: c.Checkouts, Inventory: c.Inventory, Payments: c.Payments, Orders: c.Orders,
+	c.Steps = &saga.Steps{Pool: pool, Checkouts: c.Checkouts, Inventory: c.Inventory, Payments: c.Payments, Orders: c.Orders,
 		ReservationTTL: cfg.ReservationTTL, Log: log, Metrics: rec}
 	return c
 }
@@ -107,4 +108,10 @@ func OpenPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	}
 	pcfg.MaxConns = cfg.MaxDBConnections
 	return pgxpool.NewWithConfig(ctx, pcfg)
+}
+
+// Reconciler returns the payment reconciler on the core's ledger and
+// gateway, handing problems to rev.
+func (c *Core) Reconciler(rev reconcile.Reviewer, log *slog.Logger) *reconcile.Reconciler {
+	return &reconcile.Reconciler{Pool: c.Pool, Payments: c.Payments, Checkouts: c.Checkouts, Orders: c.Orders, Review: rev, Log: log}
 }

@@ -27,13 +27,14 @@ const (
 	UnknownOutcome             // a request was sent and its outcome is unknown: resolve, never redo
 	Expired                    // the reservation expired before it was committed
 	State                      // the operation is not allowed in the current state
+	Pending                    // the gateway has not decided yet (a payment still processing): ask again later
 )
 
 var kindNames = map[Kind]string{
 	Internal: "internal", Invalid: "invalid", NotFound: "not_found", Conflict: "conflict",
 	OutOfStock: "out_of_stock", Declined: "declined", RequiresAction: "requires_action",
 	Transient: "transient", Unavailable: "unavailable", UnknownOutcome: "unknown_outcome",
-	Expired: "expired", State: "state",
+	Expired: "expired", State: "state", Pending: "pending",
 }
 
 func (k Kind) String() string { return kindNames[k] }

@@ -21,7 +21,10 @@ func CompleteTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 // message (empty for completed). Idempotent: finishing again with the same
 // status is a no-op. A final status is never overwritten by another, except
 // that needs_review may replace failed (a compensation that failed after the
-// checkout was marked is still a case for a person).
+// checkout was marked is still a case for a person); needs_review for a
+// completed checkout (its order exists, but a step after it failed) leaves
+// it completed — the order is the buyer's truth, the review is the
+// manual-review queue's.
 //
 // Errors: apperr Invalid for a status that is not final or a failed status
 // without a code; NotFound; State when the checkout already ended otherwise.
@@ -47,7 +50,7 @@ func finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, status, code, messag
 		return fmt.Errorf("checkout: finish: %w", err)
 	}
 	switch {
-	case current == status:
+	case current == status, current == StatusCompleted && status == StatusNeedsReview:
 		return nil
 	case IsFinal(current) && !(current == StatusFailed && status == StatusNeedsReview):
 		return apperr.E(apperr.State, "checkout_already_final", "checkout %s is already %s; cannot mark it %s", id, current, status)
@@ -69,6 +72,25 @@ func (s *Store) MarkProcessing(ctx context.Context, id uuid.UUID) error {
 	_, err := s.pool.Exec(ctx, `UPDATE checkouts SET status = 'processing', updated_at = now() WHERE id = $1 AND status = 'pending'`, id)
 	if err != nil {
 		return fmt.Errorf("checkout: mark processing: %w", err)
+	}
+	return nil
+}
+
+// BeginCompensationTx claims checkout id for compensation inside tx: it
+// locks the checkout's row and marks it as being compensated, after which
+// no order can be created for it (see order.Create). Call it in the same
+// transaction that verified no order exists, so that an order and a
+// refund can never both happen. Idempotent.
+//
+// Errors: apperr NotFound.
+func BeginCompensationTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	tag, err := tx.Exec(ctx, `UPDATE checkouts SET compensation_started_at = coalesce(compensation_started_at, now()), updated_at = now()
+		WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("checkout: begin compensation: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return apperr.E(apperr.NotFound, "not_found", "no checkout %s", id)
 	}
 	return nil
 }

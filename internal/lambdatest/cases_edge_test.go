@@ -155,11 +155,27 @@ func resignedWebhookEvent(t *testing.T, fx *fixture) []byte {
 	return b
 }
 
-func checkWebhookAccepted(t *testing.T, _ *fixture, body []byte) {
+// checkWebhookForwarded: the event is acknowledged and its PaymentIntent
+// sent to the payment-events queue for reconciliation.
+func checkWebhookForwarded(t *testing.T, fx *fixture, body []byte) {
 	var resp events.APIGatewayProxyResponse
 	decode(t, body, &resp)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		t.Errorf("statusCode = %d, want 2xx (the event acknowledged); body %s", resp.StatusCode, resp.Body)
+		t.Fatalf("statusCode = %d, want 2xx (the event acknowledged); body %s", resp.StatusCode, resp.Body)
+	}
+	_, url := fx.queue(t, "checkout-payment-events")
+	got := fx.received(t, url)
+	if len(got) != 1 || !strings.Contains(got[0], `"intent_id":"pi_3QabcdEFghijKLmn0123abcd"`) {
+		t.Errorf("payment-events queue holds %q; want one notice for the sample's intent", got)
+	}
+}
+
+// checkReconciled: the notice was processed (no batch item failure).
+func checkReconciled(t *testing.T, _ *fixture, body []byte) {
+	var resp events.SQSEventResponse
+	decode(t, body, &resp)
+	if len(resp.BatchItemFailures) != 0 {
+		t.Errorf("batchItemFailures %+v; want none", resp.BatchItemFailures)
 	}
 }
 

@@ -81,11 +81,21 @@ func cases() map[string]functionCase {
 			},
 		},
 		"stripe-webhook": {
-			env: func(*fixture) map[string]string {
-				return map[string]string{"STRIPE_WEBHOOK_SECRET": devWebhookKey,
-					"MANUAL_REVIEW_QUEUE_URL": "http://127.0.0.1:1/000000000000/checkout-manual-review"}
+			env: func(fx *fixture) map[string]string {
+				endpoint, url := fx.queue(fx.t, "checkout-payment-events")
+				return map[string]string{"STRIPE_WEBHOOK_SECRET": devWebhookKey, "PAYMENT_EVENTS_QUEUE_URL": url,
+					"AWS_ENDPOINT_URL_SQS": endpoint}
 			},
-			invokes: []invocation{{name: "sample (re-signed now)", payload: resignedWebhookEvent, check: checkWebhookAccepted}},
+			invokes: []invocation{{name: "sample (re-signed now)", payload: resignedWebhookEvent, check: checkWebhookForwarded}},
+		},
+		"payment-reconciler": {
+			prepare: func(t *testing.T, fx *fixture) { fx.sagaUpTo(t, saga.FnReserveStock, saga.FnChargePayment) },
+			env: func(fx *fixture) map[string]string {
+				endpoint, url := fx.queue(fx.t, "checkout-manual-review")
+				_, events := fx.queue(fx.t, "checkout-payment-events")
+				return map[string]string{"MANUAL_REVIEW_QUEUE_URL": url, "PAYMENT_EVENTS_QUEUE_URL": events, "AWS_ENDPOINT_URL_SQS": endpoint}
+			},
+			invokes: []invocation{{name: "sample", event: "payment-reconciler.json", check: checkReconciled}},
 		},
 		"notification": {
 			env: func(*fixture) map[string]string { return map[string]string{"NOTIFY_SENDER": "outbox"} },

@@ -10,11 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkout-dev/checkout/internal/app"
 	"github.com/checkout-dev/checkout/internal/checkout"
+	"github.com/checkout-dev/checkout/internal/events/eventstest"
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/local/devdb"
 	"github.com/checkout-dev/checkout/internal/saga"
@@ -39,12 +42,50 @@ type fixture struct {
 	pool   *pgxpool.Pool
 	stripe *stripefake.Fake
 	dir    string
+	sqs    *eventstest.Target // started by queue
+	t      *testing.T
+}
+
+// queue starts (once) a local SQS server on the fixture's database and
+// creates queue name; it returns the server's endpoint and the queue URL.
+func (fx *fixture) queue(t *testing.T, name string) (endpoint, url string) {
+	t.Helper()
+	if fx.sqs == nil {
+		tg := eventstest.Local(t, fx.pool)
+		fx.sqs = &tg
+	}
+	out, err := fx.sqs.Client.CreateQueue(context.Background(), &awssqs.CreateQueueInput{QueueName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fx.sqs.Endpoint, aws.ToString(out.QueueUrl)
+}
+
+// received drains queue url and returns the message bodies.
+func (fx *fixture) received(t *testing.T, url string) []string {
+	t.Helper()
+	var out []string
+	for {
+		res, err := fx.sqs.Client.ReceiveMessage(context.Background(), &awssqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Messages) == 0 {
+			return out
+		}
+		for _, m := range res.Messages {
+			out = append(out, aws.ToString(m.Body))
+			if _, err := fx.sqs.Client.DeleteMessage(context.Background(), &awssqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
 
 func newFixture(t *testing.T, root string) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	fx := &fixture{root: root, dsn: pgtest.NewDB(t), stripe: stripefake.StartTest(t), dir: t.TempDir()}
+	fx := &fixture{root: root, dsn: pgtest.NewDB(t), stripe: stripefake.StartTest(t), dir: t.TempDir(), t: t}
 	pool, err := pgxpool.New(ctx, fx.dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -9,11 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/checkout-dev/checkout/localaws"
+
 	"github.com/checkout-dev/checkout/internal/postgres"
 	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m, postgres.Migrate) }
+func TestMain(m *testing.M) { pgtest.Main(m, postgres.Migrate, localaws.Migrate) }
 
 // measurement is one function's line of the report.
 type measurement struct {

@@ -68,8 +68,9 @@ func (s *Service) Create(ctx context.Context, checkoutID uuid.UUID) (o Order, cr
 
 	var status, userID, currency string
 	var amount int64
-	err = tx.QueryRow(ctx, `SELECT status, user_id, amount, currency FROM checkouts WHERE id = $1 FOR UPDATE`, checkoutID).
-		Scan(&status, &userID, &amount, &currency)
+	var compensating bool
+	err = tx.QueryRow(ctx, `SELECT status, user_id, amount, currency, compensation_started_at IS NOT NULL FROM checkouts WHERE id = $1 FOR UPDATE`, checkoutID).
+		Scan(&status, &userID, &amount, &currency, &compensating)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Order{}, false, apperr.E(apperr.NotFound, "not_found", "no checkout %s", checkoutID)
 	}
@@ -81,6 +82,9 @@ func (s *Service) Create(ctx context.Context, checkoutID uuid.UUID) (o Order, cr
 	}
 	if checkout.IsFinal(status) {
 		return Order{}, false, apperr.E(apperr.State, "checkout_already_final", "checkout %s is already %s", checkoutID, status)
+	}
+	if compensating {
+		return Order{}, false, apperr.E(apperr.State, "checkout_compensating", "checkout %s is being compensated; no order can be made", checkoutID)
 	}
 	var paymentID int64
 	var paymentStatus string
@@ -120,6 +124,17 @@ func (s *Service) Create(ctx context.Context, checkoutID uuid.UUID) (o Order, cr
 		return Order{}, false, apperr.Wrap(apperr.Transient, "transient", err, "commit order")
 	}
 	return o, true, nil
+}
+
+// ExistsTx reports, inside tx, whether checkoutID has an order. With the
+// checkout's row locked (checkout.BeginCompensationTx) the answer cannot
+// change before tx ends.
+func ExistsTx(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID) (bool, error) {
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM orders WHERE checkout_id = $1)`, checkoutID).Scan(&exists); err != nil {
+		return false, fmt.Errorf("order: exists: %w", err)
+	}
+	return exists, nil
 }
 
 // GetForUser returns order id if userID owns it; another user's order is

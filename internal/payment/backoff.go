@@ -25,7 +25,7 @@ type Backoff struct {
 // retryable reports errors worth another try inside the step.
 func retryable(err error) bool {
 	switch apperr.KindOf(err) {
-	case apperr.Transient, apperr.Unavailable, apperr.UnknownOutcome:
+	case apperr.Transient, apperr.Unavailable, apperr.UnknownOutcome, apperr.Pending:
 		return true
 	}
 	return false
@@ -34,7 +34,7 @@ func retryable(err error) bool {
 // Do calls fn until it succeeds, fails with a non-retryable error, or the
 // attempts or the deadline run out; it returns fn's last error.
 func (b Backoff) Do(ctx context.Context, fn func(context.Context) error) error {
-	attempts, base, maxDelay, reserve := b.Attempts, b.Base, b.Max, b.Reserve
+	attempts, base, maxDelay, reserve := b.Attempts, b.Base, b.Max, b.reserve()
 	if attempts <= 0 {
 		attempts = 4
 	}
@@ -43,9 +43,6 @@ func (b Backoff) Do(ctx context.Context, fn func(context.Context) error) error {
 	}
 	if maxDelay <= 0 {
 		maxDelay = 2 * time.Second
-	}
-	if reserve <= 0 {
-		reserve = time.Second
 	}
 	sleep := b.Sleep
 	if sleep == nil {
@@ -66,6 +63,14 @@ func (b Backoff) Do(ctx context.Context, fn func(context.Context) error) error {
 		}
 	}
 	return err
+}
+
+// reserve is the time kept before the deadline (Reserve, default 1 s).
+func (b Backoff) reserve() time.Duration {
+	if b.Reserve > 0 {
+		return b.Reserve
+	}
+	return time.Second
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

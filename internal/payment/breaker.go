@@ -279,4 +279,9 @@ func (b *Breaker) Refund(ctx context.Context, intentID string, amount int64, key
 	return guard(ctx, b, func() (Refund, error) { return b.gw.Refund(ctx, intentID, amount, key) })
 }
 
+// ListRefunds implements Gateway.
+func (b *Breaker) ListRefunds(ctx context.Context, intentID string) ([]Refund, error) {
+	return guard(ctx, b, func() ([]Refund, error) { return b.gw.ListRefunds(ctx, intentID) })
+}
+
 var _ Gateway = (*Breaker)(nil)

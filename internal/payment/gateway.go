@@ -29,15 +29,33 @@ type Intent struct {
 	// DeclineCode and FailureCode describe the last failed attempt, if any.
 	DeclineCode string
 	FailureCode string
-	Raw         json.RawMessage // the provider's response, kept for audit
+	// AmountReceived is what the gateway collected (0 until it succeeded).
+	AmountReceived int64
+	// CheckoutID is the intent's metadata checkout_id (set at creation).
+	CheckoutID string
+	Raw        json.RawMessage // the provider's response, kept for audit
 }
+
+// Refund statuses, as Stripe names them.
+const (
+	RefundPending   = "pending"
+	RefundSucceeded = "succeeded"
+	RefundFailed    = "failed"
+	RefundCanceled  = "canceled"
+	// RefundRequiresAction: the customer must provide details to receive
+	// the refund (not for cards).
+	RefundRequiresAction = "requires_action"
+)
 
 // Refund is one refund of an intent.
 type Refund struct {
-	ID     string
-	Status string
-	Amount int64
-	Raw    json.RawMessage
+	ID            string
+	PaymentIntent string
+	Status        string
+	Amount        int64
+	Currency      string // upper case
+	FailureReason string
+	Raw           json.RawMessage
 }
 
 // NewIntent is what CreateIntent needs.
@@ -63,4 +81,7 @@ type Gateway interface {
 	// Canceling a succeeded intent fails with apperr State.
 	CancelIntent(ctx context.Context, intentID, idempotencyKey string) (Intent, error)
 	Refund(ctx context.Context, intentID string, amount int64, idempotencyKey string) (Refund, error)
+	// ListRefunds returns every refund of intentID, whoever made it (the
+	// saga, reconciliation, or someone in the gateway's dashboard).
+	ListRefunds(ctx context.Context, intentID string) ([]Refund, error)
 }

@@ -128,9 +128,9 @@ func TestRefundTwiceRefundsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ {
-		refunded, err := e.svc.Refund(ctx, id)
-		if err != nil || !refunded {
-			t.Fatalf("refund %d: refunded=%v err=%v", i, refunded, err)
+		r, err := e.svc.Reverse(ctx, id, payment.OriginCompensation)
+		if err != nil || r.Action != payment.ReversalRefunded {
+			t.Fatalf("reverse %d: %+v err=%v", i, r, err)
 		}
 	}
 	if n := len(e.fake.RefundsFor(tx.ProviderPaymentID)); n != 1 {
@@ -153,9 +153,9 @@ func TestRefundWithoutChargeIsANoOp(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	id := e.checkout(t, "pm_card_visa")
-	refunded, err := e.svc.Refund(context.Background(), id)
-	if err != nil || refunded {
-		t.Fatalf("refunded=%v err=%v; want false, nil", refunded, err)
+	r, err := e.svc.Reverse(context.Background(), id, payment.OriginCompensation)
+	if err != nil || r.Action != payment.ReversalNone {
+		t.Fatalf("reverse: %+v err=%v; want none", r, err)
 	}
 	if len(e.fake.Requests()) != 0 {
 		t.Fatalf("the gateway was called %d times; want 0", len(e.fake.Requests()))
@@ -212,7 +212,7 @@ func TestGatewayFaultsAreClassifiedAndRecovered(t *testing.T) {
 		// a single try (no in-step retry) fails with this kind
 		kind apperr.Kind
 	}{
-		{"500", stripefake.Fault{Kind: stripefake.Status500, Match: confirm}, apperr.Transient},
+		{"500", stripefake.Fault{Kind: stripefake.Status500, Match: confirm}, apperr.UnknownOutcome},
 		{"429", stripefake.Fault{Kind: stripefake.Status429, Match: confirm}, apperr.Unavailable},
 		{"connection reset", stripefake.Fault{Kind: stripefake.ConnReset, Match: confirm}, apperr.Transient},
 		{"timeout after charge", stripefake.Fault{Kind: stripefake.TimeoutAfterCharge, Match: confirm}, apperr.Internal},
@@ -305,10 +305,10 @@ func TestAbandonedAuthenticationIsCanceledNeverCharged(t *testing.T) {
 	if _, err := e.svc.Charge(ctx, id); !apperr.Is(err, apperr.RequiresAction) {
 		t.Fatalf("charge: %v; want RequiresAction", err)
 	}
-	// The saga compensates: the refund step settles the charge.
-	refunded, err := e.svc.Refund(ctx, id)
-	if err != nil || refunded {
-		t.Fatalf("refund: refunded=%v err=%v; want false, nil", refunded, err)
+	// The saga compensates: the intent is canceled, nothing refunded.
+	r, err := e.svc.Reverse(ctx, id, payment.OriginCompensation)
+	if err != nil || r.Action != payment.ReversalVoided {
+		t.Fatalf("reverse: %+v err=%v; want voided", r, err)
 	}
 	intents := e.intentsFor(id)
 	if len(intents) != 1 || intents[0].Status != payment.IntentCanceled {
@@ -322,7 +322,7 @@ func TestAbandonedAuthenticationIsCanceledNeverCharged(t *testing.T) {
 		t.Fatalf("%d charges; want 0", n)
 	}
 	charge, err := e.svc.Get(ctx, id, "charge")
-	if err != nil || charge.Status != payment.StatusFailed {
-		t.Fatalf("charge row %+v %v; want failed", charge, err)
+	if err != nil || charge.Status != payment.StatusCanceled {
+		t.Fatalf("charge row %+v %v; want canceled", charge, err)
 	}
 }

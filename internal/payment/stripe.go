@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -82,6 +83,11 @@ func (s *Stripe) ConfirmIntent(ctx context.Context, intentID, paymentMethod, key
 	if se := stripeErr(err); se != nil && se.Type == stripe.ErrorTypeCard && se.PaymentIntent != nil {
 		pi = se.PaymentIntent
 	}
+	if se := stripeErr(err); se != nil && se.Code == stripe.ErrorCodePaymentIntentUnexpectedState {
+		// Already confirmed (succeeded, processing, canceled...): the caller
+		// retrieves the intent and acts on its real status.
+		return Intent{}, &apperr.Error{Kind: apperr.State, Code: "payment_intent_unexpected_state", Message: se.Msg, Err: err}
+	}
 	return intentOf(pi, classify(err, true))
 }
 
@@ -113,21 +119,84 @@ func (s *Stripe) Refund(ctx context.Context, intentID string, amount int64, key 
 	p.Context = ctx
 	p.SetIdempotencyKey(key)
 	r, err := s.refunds.New(p)
+	if se := stripeErr(err); se != nil && se.Code == stripe.ErrorCodeChargeAlreadyRefunded {
+		return Refund{}, &apperr.Error{Kind: apperr.State, Code: "charge_already_refunded", Message: se.Msg, Err: err}
+	}
 	if err := classify(err, true); err != nil {
 		return Refund{}, err
 	}
-	out := Refund{ID: r.ID, Status: string(r.Status), Amount: r.Amount}
-	if r.LastResponse != nil {
-		out.Raw = json.RawMessage(r.LastResponse.RawJSON)
+	return refundOf(r), nil
+}
+
+// ListRefunds returns every refund of intentID (stripe-go's list iterator
+// follows the pages).
+func (s *Stripe) ListRefunds(ctx context.Context, intentID string) ([]Refund, error) {
+	p := &stripe.RefundListParams{PaymentIntent: stripe.String(intentID)}
+	p.Context = ctx
+	p.Limit = stripe.Int64(100)
+	var out []Refund
+	it := s.refunds.List(p)
+	for it.Next() {
+		out = append(out, refundOf(it.Refund()))
+	}
+	if err := classify(it.Err(), false); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// Ledger is the gateway's side of the books: every PaymentIntent and every
+// refund created at or after since (not part of Gateway: reconciliation
+// tools and the invariant checker read it, the saga never does).
+func (s *Stripe) Ledger(ctx context.Context, since time.Time) ([]Intent, []Refund, error) {
+	ip := &stripe.PaymentIntentListParams{}
+	ip.Context = ctx
+	ip.Limit = stripe.Int64(100)
+	ip.Filters.AddFilter("created", "gte", strconv.FormatInt(since.Unix(), 10))
+	var intents []Intent
+	it := s.intents.List(ip)
+	for it.Next() {
+		in, _ := intentOf(it.PaymentIntent(), nil)
+		intents = append(intents, in)
+	}
+	if err := classify(it.Err(), false); err != nil {
+		return nil, nil, err
+	}
+	rp := &stripe.RefundListParams{}
+	rp.Context = ctx
+	rp.Limit = stripe.Int64(100)
+	rp.Filters.AddFilter("created", "gte", strconv.FormatInt(since.Unix(), 10))
+	var refunds []Refund
+	rit := s.refunds.List(rp)
+	for rit.Next() {
+		refunds = append(refunds, refundOf(rit.Refund()))
+	}
+	if err := classify(rit.Err(), false); err != nil {
+		return nil, nil, err
+	}
+	return intents, refunds, nil
+}
+
+func refundOf(r *stripe.Refund) Refund {
+	out := Refund{ID: r.ID, Status: string(r.Status), Amount: r.Amount, Currency: strings.ToUpper(string(r.Currency)),
+		FailureReason: string(r.FailureReason)}
+	if r.PaymentIntent != nil {
+		out.PaymentIntent = r.PaymentIntent.ID
+	}
+	if r.LastResponse != nil && len(r.LastResponse.RawJSON) > 0 {
+		out.Raw = json.RawMessage(r.LastResponse.RawJSON)
+	} else if raw, err := json.Marshal(r); err == nil {
+		out.Raw = raw
+	}
+	return out
 }
 
 func intentOf(pi *stripe.PaymentIntent, err error) (Intent, error) {
 	if pi == nil {
 		return Intent{}, err
 	}
-	in := Intent{ID: pi.ID, Status: string(pi.Status), Amount: pi.Amount, Currency: strings.ToUpper(string(pi.Currency))}
+	in := Intent{ID: pi.ID, Status: string(pi.Status), Amount: pi.Amount, Currency: strings.ToUpper(string(pi.Currency)),
+		AmountReceived: pi.AmountReceived, CheckoutID: pi.Metadata["checkout_id"]}
 	if pi.LastPaymentError != nil {
 		in.DeclineCode = string(pi.LastPaymentError.DeclineCode)
 		in.FailureCode = string(pi.LastPaymentError.Code)
@@ -167,6 +236,10 @@ func classify(err error, movesMoney bool) error {
 			return &apperr.Error{Kind: apperr.Unavailable, Code: "payment_gateway_unavailable", Message: "the payment gateway is throttling requests", Err: err}
 		case se.HTTPStatusCode == http.StatusConflict:
 			return &apperr.Error{Kind: apperr.Transient, Code: "payment_gateway_unavailable", Message: "a request with the same idempotency key is in flight", Err: err}
+		case se.HTTPStatusCode >= 500 && movesMoney:
+			// Stripe stores a 5xx once the endpoint began executing and
+			// replays it for the same key: the money may have moved.
+			return &apperr.Error{Kind: apperr.UnknownOutcome, Code: "payment_outcome_unknown", Message: "the payment gateway failed; the outcome is unknown", Err: err}
 		case se.HTTPStatusCode >= 500:
 			return &apperr.Error{Kind: apperr.Transient, Code: "payment_gateway_unavailable", Message: "the payment gateway failed", Err: err}
 		case se.Type == stripe.ErrorTypeIdempotency || se.HTTPStatusCode == http.StatusUnauthorized || se.HTTPStatusCode == http.StatusForbidden:
@@ -179,6 +252,13 @@ func classify(err error, movesMoney bool) error {
 		return &apperr.Error{Kind: apperr.Transient, Code: "payment_gateway_unavailable", Message: "cannot reach the payment gateway", Err: err}
 	}
 	return &apperr.Error{Kind: apperr.UnknownOutcome, Code: "payment_outcome_unknown", Message: "the payment gateway did not answer; the outcome is unknown", Err: err}
+}
+
+// serverError reports whether err is the gateway's own 5xx answer (which
+// Stripe stores for the idempotency key and replays on every retry with it).
+func serverError(err error) bool {
+	se := stripeErr(err)
+	return se != nil && se.HTTPStatusCode >= 500
 }
 
 // neverSent reports errors that happen before a request reaches the server:

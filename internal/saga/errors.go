@@ -27,6 +27,16 @@ type (
 	// PaymentOutcomeUnknown: a charge or refund may have happened. Retried:
 	// the step resolves it by retrieval, never by charging again.
 	PaymentOutcomeUnknown struct{ Message string }
+	// PaymentPending: the gateway is still processing the payment; it can
+	// be neither confirmed nor canceled yet. Retried with long waits.
+	PaymentPending struct{ Message string }
+	// OrderConfirmed: a compensation refused to refund because the
+	// checkout's order exists (its step's answer was lost). Caught: manual
+	// review, with the reason.
+	OrderConfirmed struct{ Message string }
+	// StateConflict: the checkout or its payment is in a state that does
+	// not allow the step (canceled, refunded, being compensated).
+	StateConflict struct{ Message string }
 	// ReservationExpired: the stock hold ran out before the order was made.
 	ReservationExpired struct{ Message string }
 	// RefundFailed: the gateway refused the refund for good.
@@ -44,6 +54,9 @@ func (e *PaymentFailed) Error() string             { return e.Message }
 func (e *PaymentRequiresAction) Error() string     { return e.Message }
 func (e *PaymentGatewayUnavailable) Error() string { return e.Message }
 func (e *PaymentOutcomeUnknown) Error() string     { return e.Message }
+func (e *PaymentPending) Error() string            { return e.Message }
+func (e *OrderConfirmed) Error() string            { return e.Message }
+func (e *StateConflict) Error() string             { return e.Message }
 func (e *ReservationExpired) Error() string        { return e.Message }
 func (e *RefundFailed) Error() string              { return e.Message }
 func (e *Transient) Error() string                 { return e.Message }
@@ -52,8 +65,8 @@ func (e *InternalError) Error() string             { return e.Message }
 // ErrorNames lists every error name a step can return, for the check that
 // the state machine only matches errors that exist.
 var ErrorNames = []string{"OutOfStock", "InvalidRequest", "PaymentDeclined", "PaymentFailed",
-	"PaymentRequiresAction", "PaymentGatewayUnavailable", "PaymentOutcomeUnknown", "ReservationExpired",
-	"RefundFailed", "Transient", "InternalError"}
+	"PaymentRequiresAction", "PaymentGatewayUnavailable", "PaymentOutcomeUnknown", "PaymentPending", "OrderConfirmed",
+	"StateConflict", "ReservationExpired", "RefundFailed", "Transient", "InternalError"}
 
 // toStepError maps a domain error to the typed error the state machine sees.
 // Internal errors are logged in full and shown as "internal error".
@@ -101,6 +114,13 @@ func toStepError(ctx context.Context, log *slog.Logger, step string, err error) 
 		return &PaymentOutcomeUnknown{Message: msg}
 	case apperr.Expired:
 		return &ReservationExpired{Message: msg}
+	case apperr.Pending:
+		return &PaymentPending{Message: msg}
+	case apperr.State:
+		if ae.Code == codeOrderExists {
+			return &OrderConfirmed{Message: msg}
+		}
+		return &StateConflict{Message: msg}
 	}
 	log.ErrorContext(ctx, "step failed", "step", step, "kind", ae.Kind.String(), "err", err)
 	return &InternalError{Message: "internal error"}
@@ -114,8 +134,9 @@ var failureCodes = map[string]string{
 	"PaymentDeclined":           "payment_declined",
 	"PaymentFailed":             "payment_failed",
 	"PaymentRequiresAction":     "payment_requires_action",
-	"PaymentGatewayUnavailable": "payment_failed",
+	"PaymentGatewayUnavailable": "payment_unavailable",
 	"PaymentOutcomeUnknown":     "payment_failed",
+	"PaymentPending":            "payment_failed",
 	"ReservationExpired":        "reservation_expired",
 }
 

@@ -64,9 +64,12 @@ type Release struct {
 	Released bool `json:"released"`
 }
 
-// Refund is RefundPayment's result.
+// Refund is RefundPayment's result: what the compensation did to the
+// payment (payment.Reversal's action: none, voided, refunded,
+// refund_pending).
 type Refund struct {
-	Refunded bool `json:"refunded"`
+	Refunded bool   `json:"refunded"`
+	Action   string `json:"action,omitempty"`
 }
 
 // StepError is what a Catch puts in the state: the error name and its cause

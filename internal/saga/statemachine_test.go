@@ -27,7 +27,8 @@ var placeholders = []string{
 // awsErrorNames are the errors Step Functions itself raises that the
 // definition may match.
 var awsErrorNames = []string{"States.ALL", "States.TaskFailed", "States.Timeout", "States.Runtime",
-	"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"}
+	"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException",
+	"Sandbox.Timedout", "Lambda.Unknown", "Runtime.ExitError"}
 
 func TestDefinitionUsesOnlyKnownPlaceholders(t *testing.T) {
 	raw, err := os.ReadFile(definitionFile)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkout-dev/checkout/internal/apperr"
 	"github.com/checkout-dev/checkout/internal/checkout"
@@ -15,6 +17,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/metrics"
 	"github.com/checkout-dev/checkout/internal/order"
 	"github.com/checkout-dev/checkout/internal/payment"
+	"github.com/checkout-dev/checkout/internal/postgres"
 )
 
 // DefaultReservationTTL is how long stock is held for a checkout.
@@ -24,6 +27,7 @@ const DefaultReservationTTL = 15 * time.Minute
 // may run a step again after a crash or a retry, and the second run changes
 // nothing. Compensations are also safe when their forward step never ran.
 type Steps struct {
+	Pool           *pgxpool.Pool // for steps whose owners' changes commit together
 	Checkouts      *checkout.Store
 	Inventory      *inventory.Store
 	Payments       *payment.Service
@@ -136,7 +140,8 @@ func (s *Steps) ReserveStock(ctx context.Context, st State) (State, error) {
 
 // ChargePayment charges the checkout's amount at most once.
 // Errors: PaymentDeclined, PaymentFailed, PaymentRequiresAction,
-// PaymentGatewayUnavailable, PaymentOutcomeUnknown, InvalidRequest.
+// PaymentPending, PaymentGatewayUnavailable, PaymentOutcomeUnknown,
+// StateConflict, InvalidRequest.
 func (s *Steps) ChargePayment(ctx context.Context, st State) (State, error) {
 	c, err := s.load(ctx, st, true)
 	if err != nil {
@@ -149,7 +154,7 @@ func (s *Steps) ChargePayment(ctx context.Context, st State) (State, error) {
 	if err != nil {
 		return st, err
 	}
-	st.Payment = &Payment{TransactionID: tx.ID, IntentID: tx.ProviderPaymentID, Status: tx.Status}
+	st.Payment = &Payment{TransactionID: tx.ID, IntentID: tx.ProviderPaymentID, Status: string(tx.Status)}
 	return st, nil
 }
 
@@ -203,18 +208,43 @@ func (s *Steps) ReleaseStock(ctx context.Context, st State) (State, error) {
 	return st, nil
 }
 
-// RefundPayment refunds the checkout's charge (compensation). Idempotent
-// and safe when nothing was charged.
+// codeOrderExists is the failure code of a compensation that refused to
+// give the money back because the checkout's order exists.
+const codeOrderExists = "order_exists"
+
+// RefundPayment gives back whatever the checkout's payment took or may
+// still take (compensation): it first claims the checkout for compensation
+// in the ledger — refusing when an order exists, since then the order's
+// step only lost its answer and the money is the order's — and then voids
+// the intent or refunds the charge, as the gateway's real status demands.
+// Idempotent and safe when nothing was charged.
+// Errors: OrderConfirmed (an order exists: nothing was refunded),
+// PaymentPending, RefundFailed, PaymentGatewayUnavailable,
+// PaymentOutcomeUnknown, Transient.
 func (s *Steps) RefundPayment(ctx context.Context, st State) (State, error) {
 	c, err := s.load(ctx, st, false)
 	if err != nil {
 		return st, err
 	}
-	refunded, err := s.Payments.Refund(ctx, c.ID)
+	err = postgres.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+		if err := checkout.BeginCompensationTx(ctx, tx, c.ID); err != nil {
+			return err
+		}
+		exists, err := order.ExistsTx(ctx, tx, c.ID)
+		if err != nil || !exists {
+			return err
+		}
+		return apperr.E(apperr.State, codeOrderExists,
+			"checkout %s has a confirmed order: its payment is not refunded; publish the order's events by hand", c.ID)
+	})
 	if err != nil {
 		return st, err
 	}
-	st.Refund = &Refund{Refunded: refunded}
+	r, err := s.Payments.Reverse(ctx, c.ID, payment.OriginCompensation)
+	if err != nil {
+		return st, err
+	}
+	st.Refund = &Refund{Refunded: r.Action == payment.ReversalRefunded || r.Action == payment.ReversalRefundPending, Action: r.Action}
 	return st, nil
 }
 

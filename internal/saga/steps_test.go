@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/checkout-dev/checkout/localaws"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -23,7 +25,7 @@ import (
 	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m, postgres.Migrate) }
+func TestMain(m *testing.M) { pgtest.Main(m, postgres.Migrate, localaws.Migrate) }
 
 type world struct {
 	pool *pgxpool.Pool

@@ -1,12 +1,21 @@
 // Package webhook receives Stripe webhooks (POST /v1/webhooks/stripe) as an
-// API Gateway proxy handler: it verifies the Stripe-Signature header, records
-// each event once, and reconciles the payment rows the event is about.
+// API Gateway proxy handler: it verifies the Stripe-Signature header,
+// records each event once, and sends the payment it is about to
+// reconciliation (which reads the truth back from the gateway).
 //
 // Guarantees: an event with a bad, missing or stale (over 300 s) signature is
 // answered 400 invalid_signature and nothing is written; an event id is
-// processed at most once (a repeated delivery is answered 200 and changes
-// nothing); the event row and the changes it causes commit together, so a
-// failure answers 500 and Stripe's retry processes the event afresh.
+// forwarded until it is recorded, then never again (a repeated delivery is
+// answered 200 and changes nothing); a failure answers 500 and Stripe's
+// retry processes the event afresh.
+//
+// The webhook endpoint must be pinned to API version 2023-10-16 (the one
+// stripe-go/v76 speaks; in the Stripe dashboard or with the API's
+// api_version when the endpoint is created). An event rendered with another
+// version is still verified and handled — the webhook reads only object
+// ids from it and reconciliation retrieves the objects with the pinned
+// version — but it is logged at ERROR level with both versions, so a
+// mismatch is loud and reconciliation never silently stops.
 package webhook
 
 import (
@@ -20,6 +29,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stripe/stripe-go/v76"
 	stripewebhook "github.com/stripe/stripe-go/v76/webhook"
 
 	"github.com/checkout-dev/checkout/internal/api"
@@ -44,16 +54,17 @@ const MaxBodyBytes = 256 << 10
 type Handler struct {
 	pool   *pgxpool.Pool
 	secret string
+	fwd    Forwarder
 	log    *slog.Logger
 }
 
 // New returns a Handler verifying with the endpoint's signing secret
-// (whsec_...) and recording in pool.
-func New(pool *pgxpool.Pool, secret string, log *slog.Logger) *Handler {
+// (whsec_...), recording in pool and forwarding payments to fwd.
+func New(pool *pgxpool.Pool, secret string, fwd Forwarder, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Handler{pool: pool, secret: secret, log: log.With("component", "stripe-webhook")}
+	return &Handler{pool: pool, secret: secret, fwd: fwd, log: log.With("component", "stripe-webhook")}
 }
 
 // Ack is the body of a 200 answer.
@@ -87,7 +98,8 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 		return api.ErrorResponse(http.StatusRequestEntityTooLarge, "payload_too_large", "the event is too large", nil), nil
 	}
 	sig, _ := api.Header(req, "Stripe-Signature")
-	ev, err := stripewebhook.ConstructEventWithOptions(payload, sig, h.secret, stripewebhook.ConstructEventOptions{Tolerance: Tolerance})
+	ev, err := stripewebhook.ConstructEventWithOptions(payload, sig, h.secret,
+		stripewebhook.ConstructEventOptions{Tolerance: Tolerance, IgnoreAPIVersionMismatch: true})
 	if err != nil {
 		if isSignatureError(err) {
 			h.log.WarnContext(ctx, "webhook signature rejected", "request_id", requestID, "err", err)
@@ -99,13 +111,17 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 	if ev.ID == "" || ev.Type == "" || ev.Data == nil {
 		return api.ErrorResponse(http.StatusBadRequest, "invalid_request", "the event has no id, type or data", nil), nil
 	}
-	res, err := Process(ctx, h.pool, ev, payload)
+	if ev.APIVersion != stripe.APIVersion {
+		h.log.ErrorContext(ctx, "webhook endpoint is not pinned to the API version stripe-go speaks: pin it; the event is handled by reading its objects back from the API",
+			"request_id", requestID, "event", ev.ID, "event_api_version", ev.APIVersion, "want_api_version", stripe.APIVersion)
+	}
+	res, err := Process(ctx, h.pool, h.fwd, ev, payload)
 	if err != nil {
 		h.log.ErrorContext(ctx, "webhook processing failed", "request_id", requestID, "event", ev.ID, "type", ev.Type, "err", err)
 		return api.ErrorResponse(http.StatusInternalServerError, "internal_error", "internal error", nil), nil
 	}
 	h.log.InfoContext(ctx, "webhook", "request_id", requestID, "event", ev.ID, "type", ev.Type, "outcome", res.Outcome,
-		"checkout_id", res.CheckoutID)
+		"intent", res.IntentID)
 	return api.JSONResponse(http.StatusOK, Ack{Received: true, Duplicate: res.Outcome == OutcomeDuplicate}), nil
 }
 

@@ -3,6 +3,7 @@ package sfn
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -104,6 +105,12 @@ func (e *Executor) callFunction(ctx context.Context, name string, payload json.R
 	if herr != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		// A handler that emulates the Lambda runtime reports the runtime's
+		// own errors (Sandbox.Timedout, Lambda.Unknown...) by name.
+		var te *asl.TaskError
+		if errors.As(herr, &te) {
+			return nil, te
 		}
 		typ := errorTypeName(herr)
 		return nil, &asl.TaskError{ErrorName: typ, Cause: lambdaCause(typ, herr.Error())}

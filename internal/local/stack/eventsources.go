@@ -14,6 +14,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/events/analytics"
 	"github.com/checkout-dev/checkout/internal/events/shipping"
 	"github.com/checkout-dev/checkout/internal/notify"
+	"github.com/checkout-dev/checkout/internal/reconcile"
 	"github.com/checkout-dev/checkout/localaws/sam"
 )
 
@@ -27,20 +28,43 @@ type SQSHandler func(ctx context.Context, ev lambdaevents.SQSEvent) (lambdaevent
 // (they come back after the visibility timeout and, past maxReceiveCount,
 // go to the DLQ); without it, an error keeps the whole batch.
 func (s *Stack) startEventSources(ctx context.Context) error {
-	consumers := map[string]SQSHandler{
-		"notification": notify.NewConsumer(s.db.Pool, &notify.Notifier{Sender: notify.Outbox{}, From: "orders@checkout.local"},
-			s.log.With("function", "notification")).Handle,
-		"shipping":  shipping.NewConsumer(s.db.Pool, s.log.With("function", "shipping")).Handle,
-		"analytics": analytics.NewConsumer(s.db.Pool, filepath.Join(s.opts.DataDir, "analytics"), s.log.With("function", "analytics")).Handle,
+	consumers := map[string]func(fn *sam.Function) (SQSHandler, error){
+		"notification": func(*sam.Function) (SQSHandler, error) {
+			return notify.NewConsumer(s.db.Pool, &notify.Notifier{Sender: notify.Outbox{}, From: "orders@checkout.local"},
+				s.log.With("function", "notification")).Handle, nil
+		},
+		"shipping": func(*sam.Function) (SQSHandler, error) {
+			return shipping.NewConsumer(s.db.Pool, s.log.With("function", "shipping")).Handle, nil
+		},
+		"analytics": func(*sam.Function) (SQSHandler, error) {
+			return analytics.NewConsumer(s.db.Pool, filepath.Join(s.opts.DataDir, "analytics"), s.log.With("function", "analytics")).Handle, nil
+		},
+		"payment-reconciler": func(fn *sam.Function) (SQSHandler, error) {
+			url, err := s.envQueueURL(fn, "MANUAL_REVIEW_QUEUE_URL")
+			if err != nil {
+				return nil, err
+			}
+			events, err := s.envQueueURL(fn, "PAYMENT_EVENTS_QUEUE_URL")
+			if err != nil {
+				return nil, err
+			}
+			rec := s.core.Reconciler(reconcile.SQSReviewer{Client: s.sqsCli, QueueURL: url}, s.log.With("function", "payment-reconciler"))
+			rec.Requeue = reconcile.SQSRequeuer{Client: s.sqsCli, QueueURL: events}
+			return rec.Handle, nil
+		},
 	}
 	for _, fn := range s.tpl.Functions {
 		for _, ev := range fn.Events {
 			if ev.SQS == nil || !ev.SQS.Enabled {
 				continue
 			}
-			h := consumers[fn.Name]
-			if h == nil {
+			build := consumers[fn.Name]
+			if build == nil {
 				return fmt.Errorf("function %s (%s) has an SQS event but no local handler", fn.LogicalID, fn.CodeURI)
+			}
+			h, err := build(fn)
+			if err != nil {
+				return err
 			}
 			url := s.queueURL[ev.SQS.Queue]
 			if url == "" {
@@ -83,8 +107,12 @@ func (e *eventSource) run(ctx context.Context) {
 			}
 			continue
 		}
-		if len(out.Messages) > 0 {
-			e.invoke(ctx, out.Messages)
+		// Lambda hands a function at most BatchSize messages per
+		// invocation, whatever a receive returned.
+		for msgs := out.Messages; len(msgs) > 0; {
+			n := min(len(msgs), batch)
+			e.invoke(ctx, msgs[:n])
+			msgs = msgs[n:]
 		}
 	}
 }

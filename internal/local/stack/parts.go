@@ -132,7 +132,7 @@ func (s *Stack) startStepFunctions(ctx, runCtx context.Context) error {
 			return u, nil
 		}
 		return "", fmt.Errorf("no queue %s in the template", id)
-	}, Region, AccountID)
+	}, Region, AccountID, WithLambdaFaults(s.opts.LambdaFaults))
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,9 @@ func (s *Stack) startAPI(runCtx context.Context) error {
 			authorizers[id] = authorizer.Handle
 		}
 	}
-	s.addWebhook(functions)
+	if err := s.addWebhook(functions); err != nil {
+		return err
+	}
 	apiDef, err := s.tpl.Api()
 	if err != nil {
 		return err

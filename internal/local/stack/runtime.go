@@ -31,6 +31,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/metrics"
 	"github.com/checkout-dev/checkout/internal/payment"
 	"github.com/checkout-dev/checkout/internal/stripefake"
+	"github.com/checkout-dev/checkout/internal/webhook"
 	"github.com/checkout-dev/checkout/localaws/sam"
 	"github.com/checkout-dev/checkout/localaws/sfn"
 	"github.com/checkout-dev/checkout/localaws/sqs"
@@ -66,7 +67,10 @@ type Options struct {
 	// Parameters override the template's parameter defaults, as
 	// `sam deploy --parameter-overrides` would (e.g. ThrottleBurstLimit).
 	Parameters map[string]string
-	Log        *slog.Logger
+	// LambdaFaults, when set, makes the saga steps' local Lambda runtime
+	// fail at random like AWS's (torture runs; CHECKOUT_LAMBDA_FAULT_RATE).
+	LambdaFaults *LambdaFaults
+	Log          *slog.Logger
 }
 
 // Stack is a running local stack.
@@ -140,6 +144,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	if err := s.startAPI(runCtx); err != nil {
 		return nil, err
+	}
+	if s.fake != nil {
+		// The embedded fake sends its signed webhooks to our own route,
+		// as a Stripe endpoint pinned to API version 2023-10-16 would.
+		if err := s.fake.SetWebhookEndpoint(s.APIURL+webhook.Path, webhookSecret()); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.startEventSources(runCtx); err != nil {
 		return nil, err

@@ -54,8 +54,12 @@ const defaultSagaName = "checkout"
 // names the function, its CodeUri and the handlers available), a queue URL
 // queueURL cannot give, a substitution kind the local runtime cannot
 // resolve, and the executor's InvalidDefinition or InvalidName.
+//
+// Each step runs as Lambda runs its function: with the function's Timeout
+// as its deadline, failing with Sandbox.Timedout past it. WithLambdaFaults
+// adds the runtime's random failures.
 func RegisterSaga(ctx context.Context, exec *sfn.Executor, tpl *sam.Template, handlers map[string]saga.Handler,
-	queueURL func(queueLogicalID string) (string, error), region, account string) (stateMachineARN string, err error) {
+	queueURL func(queueLogicalID string) (string, error), region, account string, opts ...SagaOption) (stateMachineARN string, err error) {
 	if exec == nil || tpl == nil {
 		return "", errors.New("stack: RegisterSaga needs an executor and a template")
 	}
@@ -76,6 +80,9 @@ func RegisterSaga(ctx context.Context, exec *sfn.Executor, tpl *sam.Template, ha
 
 	r := &sagaResolver{tpl: tpl, handlers: handlers, queueURL: queueURL, region: region, account: account,
 		funcs: map[string]sfn.Handler{}}
+	for _, o := range opts {
+		o(r)
+	}
 	rendered, err := sm.Render(string(definition), r.value)
 	if err != nil {
 		return "", fmt.Errorf("stack: render state machine %s (%s): %w", sm.LogicalID, sm.DefinitionURI, err)
@@ -104,6 +111,16 @@ type sagaResolver struct {
 	region   string
 	account  string
 	funcs    map[string]sfn.Handler
+	faults   *LambdaFaults
+}
+
+// SagaOption adjusts RegisterSaga.
+type SagaOption func(*sagaResolver)
+
+// WithLambdaFaults makes the steps' local Lambda runtime fail at random as
+// f says (nil: never).
+func WithLambdaFaults(f *LambdaFaults) SagaOption {
+	return func(r *sagaResolver) { r.faults = f }
 }
 
 func (r *sagaResolver) value(s sam.Substitution) (string, error) {
@@ -156,20 +173,8 @@ func (r *sagaResolver) function(id string) (string, error) {
 		return "", fmt.Errorf("function %s (CodeUri %s) has no in-process handler named %q; handlers: %s",
 			id, fn.CodeURI, fn.Name, sagaValueOr(strings.Join(sagaSortedKeys(r.handlers), ", "), "(none)"))
 	}
-	r.funcs[id] = sagaStepHandler(h)
+	r.funcs[id] = lambdaHandler(fn, h, r.faults)
 	return id, nil
-}
-
-// sagaStepHandler adapts a saga step to the executor's Lambda handler. Errors are
-// returned as they are: their dynamic type names are the ASL error names.
-func sagaStepHandler(h saga.Handler) sfn.Handler {
-	return func(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
-		out, err := h.Invoke(ctx, payload)
-		if err != nil {
-			return nil, err
-		}
-		return out, nil
-	}
 }
 
 func sagaValueOr(v, def string) string {

@@ -47,19 +47,20 @@ func TestRepoTemplateFunctions(t *testing.T) {
 	t.Parallel()
 	tpl := loadRepoTemplate(t)
 	want := map[string]string{
-		"ReserveStockFunction":  "reserve-stock",
-		"ChargePaymentFunction": "charge-payment",
-		"CreateOrderFunction":   "create-order",
-		"ReleaseStockFunction":  "release-stock",
-		"RefundPaymentFunction": "refund-payment",
-		"MarkOutcomeFunction":   "mark-outcome",
-		"ApiFunction":           "api",
-		"AuthorizerFunction":    "authorizer",
-		"StripeWebhookFunction": "stripe-webhook",
-		"NotificationFunction":  "notification",
-		"ShippingFunction":      "shipping",
-		"AnalyticsFunction":     "analytics",
-		"SweeperFunction":       "sweeper",
+		"ReserveStockFunction":      "reserve-stock",
+		"ChargePaymentFunction":     "charge-payment",
+		"CreateOrderFunction":       "create-order",
+		"ReleaseStockFunction":      "release-stock",
+		"RefundPaymentFunction":     "refund-payment",
+		"MarkOutcomeFunction":       "mark-outcome",
+		"ApiFunction":               "api",
+		"AuthorizerFunction":        "authorizer",
+		"StripeWebhookFunction":     "stripe-webhook",
+		"PaymentReconcilerFunction": "payment-reconciler",
+		"NotificationFunction":      "notification",
+		"ShippingFunction":          "shipping",
+		"AnalyticsFunction":         "analytics",
+		"SweeperFunction":           "sweeper",
 	}
 	got := map[string]string{}
 	for id, f := range tpl.Functions {
@@ -206,10 +207,11 @@ func TestRepoTemplateQueues(t *testing.T) {
 	t.Parallel()
 	tpl := loadRepoTemplate(t)
 	pairs := map[string]string{
-		"NotificationQueue": "NotificationDLQ",
-		"ShippingQueue":     "ShippingDLQ",
-		"AnalyticsQueue":    "AnalyticsDLQ",
-		"ManualReviewQueue": "ManualReviewDLQ",
+		"NotificationQueue":  "NotificationDLQ",
+		"ShippingQueue":      "ShippingDLQ",
+		"AnalyticsQueue":     "AnalyticsDLQ",
+		"ManualReviewQueue":  "ManualReviewDLQ",
+		"PaymentEventsQueue": "PaymentEventsDLQ",
 	}
 	var ids []string
 	for src, dlq := range pairs {
@@ -255,8 +257,8 @@ func TestRepoTemplateQueues(t *testing.T) {
 			}
 		}
 	}
-	if consumers != 3 {
-		t.Errorf("SQS consumers = %d, want 3", consumers)
+	if consumers != 4 {
+		t.Errorf("SQS consumers = %d, want 4 (notification, shipping, analytics, payment-reconciler)", consumers)
 	}
 
 	over, err := tpl.Resolve(map[string]string{"MaxReceiveCount": "7", "AWS::StackName": "dev"})

@@ -1,0 +1,67 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/google/uuid"
+)
+
+// Item is a manual-review message from reconciliation. Its type is the
+// reason; summary is the one line a person acts on.
+type Item struct {
+	Type       string         `json:"type"`
+	CheckoutID string         `json:"checkout_id"`
+	Summary    string         `json:"summary"`
+	Detail     map[string]any `json:"detail,omitempty"`
+}
+
+// Reviewer hands an item to a person.
+type Reviewer interface {
+	Review(ctx context.Context, it Item) error
+}
+
+// SQSReviewer sends items to the manual-review queue.
+type SQSReviewer struct {
+	Client   *sqs.Client
+	QueueURL string
+}
+
+// Review implements Reviewer.
+func (q SQSReviewer) Review(ctx context.Context, it Item) error {
+	body, err := json.Marshal(it)
+	if err != nil {
+		return err
+	}
+	_, err = q.Client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q.QueueURL), MessageBody: aws.String(string(body))})
+	return err
+}
+
+// review sends one item per (checkout, reason, key) — key tells apart two
+// problems of one kind (two refunds, two disputes) — and records it in the
+// audit log, which is also how a repeat is recognised.
+func (r *Reconciler) review(ctx context.Context, res *Result, id uuid.UUID, reason, key, summary string, detail map[string]any) error {
+	dedupe := reason + ":" + key
+	var sent bool
+	if err := r.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM audit_log WHERE checkout_id = $1 AND action = 'review_requested' AND detail->>'key' = $2)`,
+		id, dedupe).Scan(&sent); err != nil {
+		return fmt.Errorf("reconcile: look up review: %w", err)
+	}
+	res.Reviews = append(res.Reviews, reason)
+	if sent {
+		return nil
+	}
+	if err := r.Review.Review(ctx, Item{Type: reason, CheckoutID: id.String(), Summary: summary, Detail: detail}); err != nil {
+		return fmt.Errorf("reconcile: send review: %w", err)
+	}
+	r.log().WarnContext(ctx, "reconcile: sent to manual review", "checkout_id", id, "reason", reason, "summary", summary)
+	d := map[string]any{"key": dedupe, "reason": reason, "summary": summary}
+	for k, v := range detail {
+		d[k] = v
+	}
+	_, err := r.Pool.Exec(ctx, `INSERT INTO audit_log (actor, action, checkout_id, detail) VALUES ('reconcile', 'review_requested', $1, $2)`, id, d)
+	return err
+}
