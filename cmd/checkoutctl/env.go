@@ -33,6 +33,7 @@ type Endpoints struct {
 	Stack       string            `json:"stack,omitempty"`
 	SFN         string            `json:"sfn,omitempty"`
 	API         string            `json:"api,omitempty"`
+	Stripe      string            `json:"stripe,omitempty"`
 	DatabaseURL string            `json:"database_url,omitempty"`
 	Queues      map[string]string `json:"queues,omitempty"`
 	PID         int               `json:"pid,omitempty"`

@@ -127,11 +127,15 @@ type reviewItem struct {
 		Error             *stateError `json:"error,omitempty"`
 		CompensationError *stateError `json:"compensation_error,omitempty"`
 	} `json:"state,omitempty"`
+	// reconciliation's items (refund_failed, dispute_opened,
+	// amount_mismatch) say it in one line
+	Summary string `json:"summary,omitempty"`
 }
 
 func parseReview(body string) (reviewItem, bool) {
 	var r reviewItem
-	if json.Unmarshal([]byte(body), &r) != nil || (r.Type != "compensation_failed" && r.Type != "publish_failed") {
+	if json.Unmarshal([]byte(body), &r) != nil || r.Type == "" || r.CheckoutID == "" ||
+		(r.Type != "compensation_failed" && r.Type != "publish_failed" && r.Summary == "") {
 		return r, false
 	}
 	return r, true
@@ -157,7 +161,7 @@ func (r reviewItem) summary() string {
 		}
 		return strings.Join(parts, "; ")
 	}
-	return ""
+	return r.Summary
 }
 
 func reviewReason(body string) string {
