@@ -23,3 +23,12 @@ bench:
 ## bench-e2e: checkouts/s over HTTP against a local stack it starts and stops (bench-results/e2e.{json,md})
 bench-e2e:
 	$(GO) run ./cmd/bench -e2e -start-stack $(BENCH_E2E_FLAGS)
+
+# Torture (cmd/torture): TORTURE_FLAGS="-n 500 -keep" for a smaller run.
+TORTURE_FLAGS ?=
+
+.PHONY: torture
+
+## torture: 2,000 checkouts under random Stripe, webhook and Lambda faults and two SIGKILLs, then checkoutctl invariants
+torture:
+	$(GO) run ./cmd/torture $(TORTURE_FLAGS)
