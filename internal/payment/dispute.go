@@ -48,9 +48,13 @@ func RecordDisputeTx(ctx context.Context, tx pgx.Tx, d Dispute) (checkoutID stri
 	if inserted {
 		action = "dispute_opened"
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, action, checkout_id, amount, currency, detail) VALUES ('payment', $1, $2, $3, $4, $5)`,
-		action, cid, d.Amount, cur, map[string]any{"dispute_id": d.ID, "intent": d.PaymentIntent, "reason": d.Reason, "status": d.Status}); err != nil {
-		return "", false, fmt.Errorf("payment: audit dispute %s: %w", d.ID, err)
+	var auditCheckout uuid.UUID
+	if cid != nil {
+		auditCheckout = *cid
+	}
+	if err := writeAudit(ctx, tx, auditCheckout, action, d.Amount, cur,
+		map[string]any{"dispute_id": d.ID, "intent": d.PaymentIntent, "reason": d.Reason, "status": d.Status}); err != nil {
+		return "", false, fmt.Errorf("payment: dispute %s: %w", d.ID, err)
 	}
 	return checkoutID, inserted, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/checkout-dev/checkout/internal/apperr"
+	"github.com/checkout-dev/checkout/internal/audit"
 	"github.com/checkout-dev/checkout/internal/postgres"
 )
 
@@ -107,7 +108,7 @@ func (s *Service) ensureCharge(ctx context.Context, checkoutID uuid.UUID) (Trans
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		return audit(ctx, dbtx, checkoutID, "charge_initiated", amount, currency, nil)
+		return writeAudit(ctx, dbtx, checkoutID, "charge_initiated", amount, currency, nil)
 	})
 	if err != nil {
 		return Transaction{}, "", fmt.Errorf("payment: record charge: %w", err)
@@ -177,7 +178,7 @@ func (s *Service) transition(ctx context.Context, t *Transaction, c change) erro
 		if cur.ProviderRefundID == "" {
 			cur.ProviderRefundID = c.refundID
 		}
-		return audit(ctx, dbtx, cur.checkout(), c.action, cur.Amount, cur.Currency, detail)
+		return writeAudit(ctx, dbtx, cur.checkout(), c.action, cur.Amount, cur.Currency, detail)
 	})
 	if err != nil {
 		if AsTransition(err) != nil {
@@ -203,7 +204,7 @@ func (s *Service) recordIntent(ctx context.Context, t *Transaction, in Intent) (
 			return err
 		}
 		ok = true
-		return audit(ctx, dbtx, t.checkout(), "charge_intent_created", t.Amount, t.Currency, map[string]any{"intent": in.ID})
+		return writeAudit(ctx, dbtx, t.checkout(), "charge_intent_created", t.Amount, t.Currency, map[string]any{"intent": in.ID})
 	})
 	if err != nil {
 		return false, fmt.Errorf("payment: record intent: %w", err)
@@ -240,7 +241,7 @@ func (s *Service) ensureRefund(ctx context.Context, charge Transaction, origin s
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		return audit(ctx, dbtx, id, "refund_initiated", charge.Amount, charge.Currency, map[string]any{"intent": charge.ProviderPaymentID, "origin": origin})
+		return writeAudit(ctx, dbtx, id, "refund_initiated", charge.Amount, charge.Currency, map[string]any{"intent": charge.ProviderPaymentID, "origin": origin})
 	})
 	if err != nil {
 		return Transaction{}, fmt.Errorf("payment: record refund: %w", err)
@@ -248,13 +249,11 @@ func (s *Service) ensureRefund(ctx context.Context, charge Transaction, origin s
 	return s.get(ctx, s.pool, id, KindRefund)
 }
 
-func audit(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID, action string, amount int64, currency string, detail map[string]any) error {
-	if detail == nil {
-		detail = map[string]any{}
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, action, checkout_id, amount, currency, detail) VALUES ('payment', $1, $2, $3, $4, $5)`,
-		action, checkoutID, amount, currency, detail)
-	return err
+// auditActor is the audit_log actor of every payment change.
+const auditActor = "payment"
+
+func writeAudit(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID, action string, amount int64, currency string, detail map[string]any) error {
+	return audit.Write(ctx, tx, audit.Entry{Actor: auditActor, Action: action, CheckoutID: checkoutID, Detail: detail}.Money(amount, currency))
 }
 
 // nullJSON is raw for a jsonb column: NULL when empty or not JSON.

@@ -136,7 +136,7 @@ func (s *Service) refundRowFor(ctx context.Context, charge Transaction, g Refund
 			if err != nil || tag.RowsAffected() == 0 {
 				return err
 			}
-			return audit(ctx, tx, id, "refund_found_at_gateway", g.Amount, charge.Currency,
+			return writeAudit(ctx, tx, id, "refund_found_at_gateway", g.Amount, charge.Currency,
 				map[string]any{"refund_id": g.ID, "status": g.Status, "intent": charge.ProviderPaymentID})
 		})
 		if err != nil {

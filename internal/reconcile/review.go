@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
+
+	"github.com/checkout-dev/checkout/internal/audit"
 )
 
 // Item is a manual-review message from reconciliation. Its type is the
@@ -62,6 +64,5 @@ func (r *Reconciler) review(ctx context.Context, res *Result, id uuid.UUID, reas
 	for k, v := range detail {
 		d[k] = v
 	}
-	_, err := r.Pool.Exec(ctx, `INSERT INTO audit_log (actor, action, checkout_id, detail) VALUES ('reconcile', 'review_requested', $1, $2)`, id, d)
-	return err
+	return audit.Write(ctx, r.Pool, audit.Entry{Actor: "reconcile", Action: "review_requested", CheckoutID: id, Detail: d})
 }
