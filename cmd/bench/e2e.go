@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/checkout-dev/checkout/internal/backoff"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -222,7 +224,7 @@ func e2eLoad(ctx context.Context, cl *client, pool *pgxpool.Pool, cfg E2EConfig,
 				if err != nil {
 					errs.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
-					_ = sleepCtx(ctx, 100*time.Millisecond) // no busy loop against a failing stack
+					_ = backoff.Sleep(ctx, 100*time.Millisecond) // no busy loop against a failing stack
 					continue
 				}
 				d := time.Since(t0)
@@ -395,16 +397,5 @@ func startStack(ctx context.Context, cfg *E2EConfig, stdout io.Writer) (func(), 
 			return nil, fmt.Errorf("e2e: the stack did not become healthy (see %s)", logf.Name())
 		}
 		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

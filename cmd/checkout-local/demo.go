@@ -73,7 +73,7 @@ func demo(ctx context.Context, core *app.Core, out io.Writer) error {
 		fmt.Fprintf(out, "checkout %s recorded: %d %s for %d lines\n", c.ID, c.Amount, c.Currency, len(c.Items))
 		st := saga.StateFor(c)
 		failed := ""
-		for _, step := range []string{saga.FnReserveStock, saga.FnChargePayment, saga.FnCreateOrder} {
+		for _, step := range []saga.Step{saga.FnReserveStock, saga.FnChargePayment, saga.FnCreateOrder} {
 			if st, err = invoke(ctx, core, out, step, st); err != nil {
 				failed = typeName(err)
 				break
@@ -107,7 +107,7 @@ func demo(ctx context.Context, core *app.Core, out io.Writer) error {
 }
 
 // invoke calls one step through its Lambda-shaped handler and prints it.
-func invoke[T any](ctx context.Context, core *app.Core, out io.Writer, step string, in T) (T, error) {
+func invoke[T any](ctx context.Context, core *app.Core, out io.Writer, step saga.Step, in T) (T, error) {
 	payload, err := json.Marshal(in)
 	if err != nil {
 		return in, err
@@ -126,7 +126,7 @@ func invoke[T any](ctx context.Context, core *app.Core, out io.Writer, step stri
 	return next, nil
 }
 
-func summary(step string, res []byte) string {
+func summary(step saga.Step, res []byte) string {
 	var st saga.State
 	_ = json.Unmarshal(res, &st)
 	switch step {

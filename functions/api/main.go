@@ -14,6 +14,7 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/api"
 	"github.com/checkout-dev/checkout/internal/app"
+	"github.com/checkout-dev/checkout/internal/execution"
 )
 
 func main() {
@@ -37,7 +38,6 @@ func main() {
 			}
 		}
 	})
-	h := api.New(api.Deps{Pool: core.Pool, Checkouts: core.Checkouts, Orders: core.Orders, Inventory: core.Inventory,
-		Executions: api.SFN{Client: client, StateMachineARN: machine}, Log: log})
+	h := api.New(core.APIDeps(execution.SFN{Client: client, StateMachineARN: machine}, nil, log))
 	lambda.Start(h.Handle)
 }

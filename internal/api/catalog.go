@@ -2,33 +2,19 @@ package api
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
-	"regexp"
 	"time"
-	"unicode/utf8"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/checkout-dev/checkout/internal/apperr"
+	"github.com/checkout-dev/checkout/internal/catalog"
 	"github.com/checkout-dev/checkout/internal/inventory"
-	"github.com/checkout-dev/checkout/internal/postgres"
 )
 
-// MaxAmount bounds a catalog price (minor units).
-const MaxAmount = 999_999_999_999
-
-var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
-
-// Product is a catalog entry as the API shows it. Available is only set by
-// GET /v1/products/{sku}.
-type Product struct {
-	SKU       string `json:"sku"`
-	Name      string `json:"name"`
-	Amount    int64  `json:"amount"`
-	Currency  string `json:"currency"`
-	Available *int   `json:"available,omitempty"`
+// productBody is a catalog entry as the API shows it. Available is only
+// set by GET /v1/products/{sku}.
+type productBody struct {
+	catalog.Product
+	Available *int `json:"available,omitempty"`
 }
 
 // getProduct: GET /v1/products/{sku}: the catalog entry and the units
@@ -39,34 +25,12 @@ func (h *Handler) getProduct(c *call) response {
 	if err != nil {
 		return h.fail(c, err)
 	}
-	p, found, err := loadProduct(c.ctx, h.d.Pool, sku, false)
-	if err == nil && !found {
-		err = apperr.E(apperr.NotFound, "not_found", "no product with SKU %s", sku)
-	}
+	p, err := h.d.Catalog.Get(c.ctx, sku)
 	if err != nil {
 		return h.fail(c, err)
 	}
 	avail := max(lvl.Available, 0)
-	p.Available = &avail
-	return jsonResponse(http.StatusOK, p)
-}
-
-// loadProduct reads the catalog entry of sku; found is false when there is
-// none. With lock (q must then be a transaction) the row is locked FOR UPDATE.
-func loadProduct(ctx context.Context, q postgres.Querier, sku string, lock bool) (p Product, found bool, err error) {
-	sql := `SELECT name, amount, currency FROM products WHERE sku = $1`
-	if lock {
-		sql += ` FOR UPDATE`
-	}
-	p = Product{SKU: sku}
-	err = q.QueryRow(ctx, sql, sku).Scan(&p.Name, &p.Amount, &p.Currency)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Product{}, false, nil
-	}
-	if err != nil {
-		return Product{}, false, fmt.Errorf("load product %s: %w", sku, err)
-	}
-	return p, true, nil
+	return jsonResponse(http.StatusOK, productBody{Product: p, Available: &avail})
 }
 
 // productInput is the body of PUT /v1/admin/products/{sku}; every field is
@@ -77,46 +41,42 @@ type productInput struct {
 	Currency *string `json:"currency"`
 }
 
-func (in productInput) validate() error {
+// product checks the fields in order, each given and valid, and returns
+// the product.
+func (in productInput) product(sku string) (catalog.Product, error) {
 	switch {
 	case in.Name == nil:
-		return apperr.InvalidField("name", "is required")
-	case utf8.RuneCountInString(*in.Name) < 1 || utf8.RuneCountInString(*in.Name) > 200 || !utf8.ValidString(*in.Name):
-		return apperr.InvalidField("name", "must be 1 to 200 characters")
+		return catalog.Product{}, apperr.InvalidField("name", "is required")
+	case catalog.CheckName(*in.Name) != nil:
+		return catalog.Product{}, catalog.CheckName(*in.Name)
 	case in.Amount == nil:
-		return apperr.InvalidField("amount", "is required (minor units, like 1999 for 19.99)")
-	case *in.Amount < 0 || *in.Amount > MaxAmount:
-		return apperr.InvalidField("amount", "must be between 0 and %d minor units", int64(MaxAmount))
+		return catalog.Product{}, apperr.InvalidField("amount", "is required (minor units, like 1999 for 19.99)")
+	case catalog.CheckAmount(*in.Amount) != nil:
+		return catalog.Product{}, catalog.CheckAmount(*in.Amount)
 	case in.Currency == nil:
-		return apperr.InvalidField("currency", "is required")
-	case !currencyPattern.MatchString(*in.Currency):
-		return apperr.InvalidField("currency", "must be an ISO-4217 code in upper case, like \"USD\"")
+		return catalog.Product{}, apperr.InvalidField("currency", "is required")
 	}
-	return nil
+	p := catalog.Product{SKU: sku, Name: *in.Name, Amount: *in.Amount, Currency: *in.Currency}
+	return p, p.Validate()
 }
 
 // putProduct: PUT /v1/admin/products/{sku} creates the catalog entry (201,
-// with an inventory row holding 0 units) or updates it (200). Writing the
-// same values again changes nothing. Every change writes one audit row.
+// with an inventory row holding 0 units) or updates it (200); see
+// catalog.Store.Put.
 func (h *Handler) putProduct(c *call) response {
 	sku := c.params["sku"]
-	if !skuPattern.MatchString(sku) {
+	if !catalog.ValidSKU(sku) {
 		return h.fail(c, apperr.InvalidField("sku", "%q is not a valid SKU", sku))
 	}
 	var in productInput
 	if r := h.decodeBody(c, &in); r != nil {
 		return *r
 	}
-	if err := in.validate(); err != nil {
+	p, err := in.product(sku)
+	if err != nil {
 		return h.fail(c, err)
 	}
-	p := Product{SKU: sku, Name: *in.Name, Amount: *in.Amount, Currency: *in.Currency}
-	var created bool
-	err := postgres.InTx(c.ctx, h.d.Pool, func(tx pgx.Tx) error {
-		var err error
-		created, err = upsertProduct(c.ctx, tx, p, "admin:"+c.principal.UserID)
-		return err
-	})
+	created, err := h.d.Catalog.Put(c.ctx, p, "admin:"+c.principal.UserID)
 	if err != nil {
 		return h.fail(c, err)
 	}
@@ -124,54 +84,6 @@ func (h *Handler) putProduct(c *call) response {
 		return jsonResponse(http.StatusCreated, p).with("Location", "/v1/products/"+sku)
 	}
 	return jsonResponse(http.StatusOK, p)
-}
-
-var skuPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
-func upsertProduct(ctx context.Context, tx pgx.Tx, p Product, actor string) (created bool, err error) {
-	for range 2 {
-		prev, found, err := loadProduct(ctx, tx, p.SKU, true)
-		if err != nil {
-			return false, err
-		}
-		if found {
-			if prev == p {
-				return false, nil
-			}
-			if _, err := tx.Exec(ctx, `UPDATE products SET name = $2, amount = $3, currency = $4, updated_at = now() WHERE sku = $1`,
-				p.SKU, p.Name, p.Amount, p.Currency); err != nil {
-				return false, fmt.Errorf("update product: %w", err)
-			}
-			return false, audit(ctx, tx, actor, "product_updated", p, map[string]any{
-				"previous": map[string]any{"name": prev.Name, "amount": prev.Amount, "currency": prev.Currency}})
-		}
-		tag, err := tx.Exec(ctx, `INSERT INTO products (sku, name, amount, currency) VALUES ($1, $2, $3, $4) ON CONFLICT (sku) DO NOTHING`,
-			p.SKU, p.Name, p.Amount, p.Currency)
-		if err != nil {
-			return false, fmt.Errorf("insert product: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			continue // a concurrent PUT created it: update it on the next pass
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO inventory (sku, on_hand) VALUES ($1, 0) ON CONFLICT (sku) DO NOTHING`, p.SKU); err != nil {
-			return false, fmt.Errorf("create inventory row: %w", err)
-		}
-		return true, audit(ctx, tx, actor, "product_created", p, nil)
-	}
-	return false, apperr.E(apperr.Transient, "transient", "product %s changed concurrently", p.SKU)
-}
-
-func audit(ctx context.Context, tx pgx.Tx, actor, action string, p Product, detail map[string]any) error {
-	if detail == nil {
-		detail = map[string]any{}
-	}
-	detail["name"] = p.Name
-	_, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, action, sku, amount, currency, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
-		actor, action, p.SKU, p.Amount, p.Currency, detail)
-	if err != nil {
-		return fmt.Errorf("audit %s: %w", action, err)
-	}
-	return nil
 }
 
 // inventoryInput is the body of PUT /v1/admin/inventory/{sku}.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/checkout-dev/checkout/internal/execution"
 	"github.com/checkout-dev/checkout/localaws/motoserver"
 
 	"context"
@@ -45,7 +46,7 @@ func checkoutScenarios(t *testing.T, be backend) {
 		pool := pgtest.NewPool(t)
 		c := be(t, pool)
 		machine := createMachine(t, c)
-		return newEnvOnPool(t, pool, SFN{Client: c, StateMachineARN: machine}), c, machine
+		return newEnvOnPool(t, pool, execution.SFN{Client: c, StateMachineARN: machine}), c, machine
 	}
 
 	t.Run("happy path, replay and reuse", func(t *testing.T) {
@@ -66,7 +67,7 @@ func checkoutScenarios(t *testing.T, be backend) {
 		if ra := resp.Headers["Retry-After"]; ra != "1" {
 			t.Errorf("Retry-After %q; want 1", ra)
 		}
-		arn := ExecutionARN(machine, got.CheckoutID)
+		arn := execution.ExecutionARN(machine, got.CheckoutID)
 		desc, err := c.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 		if err != nil {
 			t.Fatalf("DescribeExecution %s: %v", arn, err)
@@ -183,8 +184,7 @@ func checkoutScenarios(t *testing.T, be backend) {
 	t.Run("start failure answers 503 and the retry starts it", func(t *testing.T) {
 		t.Parallel()
 		e, c, machine := setup(t)
-		broken := New(Deps{Pool: e.pool, Checkouts: e.co, Orders: e.h.d.Orders, Inventory: e.inv,
-			Executions: SFN{Client: c, StateMachineARN: missingMachine(machine)}, Log: quiet})
+		broken := New(e.deps(execution.SFN{Client: c, StateMachineARN: missingMachine(machine)}))
 		body := cart(`{"sku":"TEE-1","quantity":1}`)
 		resp := do(t, broken, postReq("user-1", "k-retry", body))
 		wantError(t, resp, 503, "service_unavailable")
@@ -206,7 +206,7 @@ func checkoutScenarios(t *testing.T, be backend) {
 		if ex := executions(t, c, machine); len(ex) != 1 || ex[0] != id {
 			t.Fatalf("executions %v; want [%s]", ex, id)
 		}
-		if err := e.pool.QueryRow(context.Background(), `SELECT coalesce(execution_id, '') FROM checkouts`).Scan(&execID); err != nil || execID != ExecutionARN(machine, id) {
+		if err := e.pool.QueryRow(context.Background(), `SELECT coalesce(execution_id, '') FROM checkouts`).Scan(&execID); err != nil || execID != execution.ExecutionARN(machine, id) {
 			t.Fatalf("execution_id %q err %v", execID, err)
 		}
 	})

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/checkout-dev/checkout/internal/catalog"
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/order"
@@ -32,19 +33,19 @@ const MaxWait = 20 * time.Second
 // Deps are what the handler needs. Pool, Checkouts, Orders, Inventory and
 // Executions are required.
 type Deps struct {
-	Pool       *pgxpool.Pool
-	Checkouts  *checkout.Store
-	Orders     *order.Service
-	Inventory  *inventory.Store
-	Executions Executions
-	Log        *slog.Logger // default slog.Default()
+	Pool      *pgxpool.Pool // the health check pings it
+	Catalog   *catalog.Store
+	Checkouts *checkout.Store
+	Starter   *checkout.Starter
+	Orders    *order.Service
+	Inventory *inventory.Store
+	Log       *slog.Logger // default slog.Default()
 }
 
 // Handler serves the public API. It is safe for concurrent use.
 type Handler struct {
-	d        Deps
-	log      *slog.Logger
-	starting chan struct{} // bounds concurrent ensureStarted lock holders
+	d   Deps
+	log *slog.Logger
 }
 
 // New returns a Handler on d.
@@ -53,11 +54,7 @@ func New(d Deps) *Handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	holders := 1
-	if d.Pool != nil {
-		holders = max(1, int(d.Pool.Config().MaxConns)/2)
-	}
-	return &Handler{d: d, log: log.With("component", "api"), starting: make(chan struct{}, holders)}
+	return &Handler{d: d, log: log.With("component", "api")}
 }
 
 // call is one request being served.

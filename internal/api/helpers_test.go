@@ -19,10 +19,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/checkout-dev/checkout/internal/catalog"
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/order"
 	"github.com/checkout-dev/checkout/internal/postgres"
+	"github.com/checkout-dev/checkout/internal/saga"
 	"github.com/checkout-dev/checkout/localaws"
 	"github.com/checkout-dev/checkout/localaws/pgtest"
 	localsfn "github.com/checkout-dev/checkout/localaws/sfn"
@@ -38,7 +40,7 @@ type env struct {
 	inv  *inventory.Store
 }
 
-func newEnvOnPool(t *testing.T, pool *pgxpool.Pool, ex Executions) *env {
+func newEnvOnPool(t *testing.T, pool *pgxpool.Pool, ex checkout.Executions) *env {
 	t.Helper()
 	_, err := pool.Exec(context.Background(), `
 		INSERT INTO products (sku, name, amount, currency) VALUES
@@ -49,9 +51,15 @@ func newEnvOnPool(t *testing.T, pool *pgxpool.Pool, ex Executions) *env {
 		t.Fatal(err)
 	}
 	e := &env{pool: pool, co: checkout.NewStore(pool), inv: inventory.New(pool, inventory.Options{})}
-	e.h = New(Deps{Pool: pool, Checkouts: e.co, Orders: order.NewService(pool, e.inv), Inventory: e.inv, Executions: ex,
-		Log: quiet})
+	e.h = New(e.deps(ex))
 	return e
+}
+
+// deps wires the handler's dependencies on e's database, starting
+// executions with ex.
+func (e *env) deps(ex checkout.Executions) Deps {
+	return Deps{Pool: e.pool, Catalog: catalog.NewStore(e.pool), Checkouts: e.co, Orders: order.NewService(e.pool, e.inv), Inventory: e.inv,
+		Starter: checkout.NewStarter(e.pool, e.co, e.inv, ex, saga.Input), Log: quiet}
 }
 
 func (e *env) count(t *testing.T, table string) int {

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/checkout-dev/checkout/internal/execution"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
@@ -26,7 +28,7 @@ func localEnv(t *testing.T) *env {
 	t.Helper()
 	pool := pgtest.NewPool(t)
 	c := sfnClient(startLocalSFN(t, pool))
-	return newEnvOnPool(t, pool, SFN{Client: c, StateMachineARN: createMachine(t, c)})
+	return newEnvOnPool(t, pool, execution.SFN{Client: c, StateMachineARN: createMachine(t, c)})
 }
 
 func (e *env) newCheckout(t *testing.T, user, key string) CheckoutBody {
@@ -88,7 +90,7 @@ func TestGetCheckoutWaitsForTheOutcome(t *testing.T) {
 	go func() {
 		defer close(done)
 		time.Sleep(300 * time.Millisecond)
-		if err := e.co.Finish(context.Background(), id, checkout.StatusFailed, "payment_declined", "Your card was declined."); err != nil {
+		if err := e.co.Finish(context.Background(), id, checkout.Failed("payment_declined", "Your card was declined.")); err != nil {
 			t.Errorf("Finish: %v", err)
 		}
 	}()

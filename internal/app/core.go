@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/checkout-dev/checkout/internal/api"
+	"github.com/checkout-dev/checkout/internal/catalog"
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/metrics"
@@ -20,6 +22,7 @@ import (
 // Core is the checkout domain wired on one pool and one gateway.
 type Core struct {
 	Pool      *pgxpool.Pool
+	Catalog   *catalog.Store
 	Checkouts *checkout.Store
 	Inventory *inventory.Store
 	Payments  *payment.Service
@@ -74,7 +77,7 @@ func NewCore(pool *pgxpool.Pool, gw payment.Gateway, cfg Config, log *slog.Logge
 		}
 		gw = payment.NewBreaker(gw, bo)
 	}
-	c := &Core{Pool: pool, Checkouts: checkout.NewStore(pool)}
+	c := &Core{Pool: pool, Catalog: catalog.NewStore(pool), Checkouts: checkout.NewStore(pool)}
 	c.Inventory = inventory.New(pool, inventory.Options{Strategy: cfg.Strategy, Logger: log})
 	c.Payments = payment.NewService(pool, gw, payment.Backoff{}, log).WithMetrics(rec)
 	c.Orders = order.NewService(pool, c.Inventory)
@@ -114,4 +117,15 @@ func OpenPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 // gateway, handing problems to rev.
 func (c *Core) Reconciler(rev reconcile.Reviewer, log *slog.Logger) *reconcile.Reconciler {
 	return &reconcile.Reconciler{Pool: c.Pool, Payments: c.Payments, Checkouts: c.Checkouts, Orders: c.Orders, Review: rev, Log: log}
+}
+
+// APIDeps wires the public API on the core: exec starts the saga's
+// executions, stock is the inventory store the API reads (a store with the
+// sold-out cache in a long-lived process; the core's own otherwise).
+func (c *Core) APIDeps(exec checkout.Executions, stock *inventory.Store, log *slog.Logger) api.Deps {
+	if stock == nil {
+		stock = c.Inventory
+	}
+	return api.Deps{Pool: c.Pool, Catalog: c.Catalog, Checkouts: c.Checkouts, Orders: c.Orders, Inventory: stock, Log: log,
+		Starter: checkout.NewStarter(c.Pool, c.Checkouts, stock, exec, saga.Input)}
 }

@@ -6,12 +6,13 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/checkout-dev/checkout/internal/saga"
 )
 
 // RunStep is the whole main of a saga-step Lambda: read the config, open the
 // pool and the gateway once per container, and serve the named step.
-func RunStep(name string) {
-	core, _ := MustOpenCore(name)
+func RunStep(name saga.Step) {
+	core, _ := MustOpenCore(string(name))
 	lambda.Start(core.Steps.Handler(name))
 }
 

@@ -3,6 +3,7 @@ package checkout
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -11,16 +12,72 @@ import (
 	"github.com/checkout-dev/checkout/internal/postgres"
 )
 
+// Status is a checkout's status, as the API shows it.
+type Status string
+
+// Statuses of a checkout. Completed, Failed and NeedsReview are final.
+const (
+	StatusPending        Status = "pending"         // recorded; its saga not started yet
+	StatusProcessing     Status = "processing"      // the saga reserved the stock and works on it
+	StatusRequiresAction Status = "requires_action" // the customer must authenticate the payment
+	StatusCompleted      Status = "completed"       // the order exists
+	StatusFailed         Status = "failed"          // ended without an order; everything undone
+	StatusNeedsReview    Status = "needs_review"    // a compensation failed: a person finishes it
+)
+
+// Final reports whether s can no longer change (completed, failed,
+// needs_review; but see transitions for needs_review after failed).
+func (s Status) Final() bool {
+	return s == StatusCompleted || s == StatusFailed || s == StatusNeedsReview
+}
+
+// IsFinal reports whether status is final (Status.Final).
+func IsFinal(status Status) bool { return status.Final() }
+
+// transitions lists where a checkout may go from each status: the only
+// place that says it. A failed checkout may still become needs_review (a
+// compensation or a refund failed after it was marked); nothing leaves
+// completed or needs_review. (needs_review asked of a completed checkout is
+// a no-op, see Finish.)
+var transitions = map[Status][]Status{
+	StatusPending:        {StatusProcessing, StatusFailed, StatusNeedsReview},
+	StatusProcessing:     {StatusRequiresAction, StatusCompleted, StatusFailed, StatusNeedsReview},
+	StatusRequiresAction: {StatusProcessing, StatusCompleted, StatusFailed, StatusNeedsReview},
+	StatusFailed:         {StatusNeedsReview},
+	StatusCompleted:      {},
+	StatusNeedsReview:    {},
+}
+
+// CanMove reports whether a checkout may move from one status to another.
+func CanMove(from, to Status) bool { return slices.Contains(transitions[from], to) }
+
+// Outcome is how a checkout ended: completed, or failed/needs_review with
+// the code and message the API shows.
+type Outcome struct {
+	Status  Status
+	Code    string // snake_case failure code; empty for completed
+	Message string
+}
+
+// Failed is the Outcome of a checkout that failed with code.
+func Failed(code, message string) Outcome {
+	return Outcome{Status: StatusFailed, Code: code, Message: message}
+}
+
+// NeedsReview is the Outcome of a checkout a person must finish.
+func NeedsReview(code, message string) Outcome {
+	return Outcome{Status: StatusNeedsReview, Code: code, Message: message}
+}
+
 // CompleteTx marks checkout id completed inside tx (the order transaction).
 // Idempotent. Errors: apperr State when the checkout already ended otherwise.
 func CompleteTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
-	return finishTx(ctx, tx, id, StatusCompleted, "", "")
+	return finishTx(ctx, tx, id, Outcome{Status: StatusCompleted})
 }
 
-// Finish records the final status of checkout id with its failure code and
-// message (empty for completed). Idempotent: finishing again with the same
-// status is a no-op. A final status is never overwritten by another, except
-// that needs_review may replace failed (a compensation that failed after the
+// Finish records how checkout id ended. Idempotent: finishing again with
+// the same status is a no-op. The moves allowed are those of transitions:
+// needs_review may replace failed (a compensation that failed after the
 // checkout was marked is still a case for a person); needs_review for a
 // completed checkout (its order exists, but a step after it failed) leaves
 // it completed — the order is the buyer's truth, the review is the
@@ -28,20 +85,21 @@ func CompleteTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 //
 // Errors: apperr Invalid for a status that is not final or a failed status
 // without a code; NotFound; State when the checkout already ended otherwise.
-func (s *Store) Finish(ctx context.Context, id uuid.UUID, status, code, message string) error {
-	if !IsFinal(status) {
-		return apperr.InvalidField("status", "%q is not a final status (completed, failed, needs_review)", status)
+func (s *Store) Finish(ctx context.Context, id uuid.UUID, o Outcome) error {
+	if !o.Status.Final() {
+		return apperr.InvalidField("status", "%q is not a final status (completed, failed, needs_review)", o.Status)
 	}
-	if (status == StatusCompleted) != (code == "") {
-		return apperr.InvalidField("failure_code", "is required for %s and forbidden for completed", status)
+	if (o.Status == StatusCompleted) != (o.Code == "") {
+		return apperr.InvalidField("failure_code", "is required for %s and forbidden for completed", o.Status)
 	}
 	return postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		return finishTx(ctx, tx, id, status, code, message)
+		return finishTx(ctx, tx, id, o)
 	})
 }
 
-func finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, status, code, message string) error {
-	var current string
+func finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, o Outcome) error {
+	status, code, message := o.Status, o.Code, o.Message
+	var current Status
 	err := tx.QueryRow(ctx, `SELECT status FROM checkouts WHERE id = $1 FOR UPDATE`, id).Scan(&current)
 	if err == pgx.ErrNoRows {
 		return apperr.E(apperr.NotFound, "not_found", "no checkout %s", id)
@@ -52,7 +110,7 @@ func finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, status, code, messag
 	switch {
 	case current == status, current == StatusCompleted && status == StatusNeedsReview:
 		return nil
-	case IsFinal(current) && !(current == StatusFailed && status == StatusNeedsReview):
+	case !CanMove(current, status):
 		return apperr.E(apperr.State, "checkout_already_final", "checkout %s is already %s; cannot mark it %s", id, current, status)
 	}
 	var codeArg, msgArg any
@@ -93,4 +151,21 @@ func BeginCompensationTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 		return apperr.E(apperr.NotFound, "not_found", "no checkout %s", id)
 	}
 	return nil
+}
+
+// LockForOrderTx locks checkout id's row inside the order's transaction
+// (tx) and returns it with its items, for order.Create: under the lock
+// neither its status nor its compensation claim can change before tx ends.
+//
+// Errors: apperr NotFound.
+func LockForOrderTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Checkout, error) {
+	var locked uuid.UUID
+	err := tx.QueryRow(ctx, `SELECT id FROM checkouts WHERE id = $1 FOR UPDATE`, id).Scan(&locked)
+	if err == pgx.ErrNoRows {
+		return Checkout{}, apperr.E(apperr.NotFound, "not_found", "no checkout %s", id)
+	}
+	if err != nil {
+		return Checkout{}, fmt.Errorf("checkout: lock: %w", err)
+	}
+	return get(ctx, tx, id)
 }

@@ -16,23 +16,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkout-dev/checkout/internal/apperr"
+	"github.com/checkout-dev/checkout/internal/catalog"
 	"github.com/checkout-dev/checkout/internal/postgres"
 )
-
-// Statuses of a checkout. Completed, Failed and NeedsReview are final.
-const (
-	StatusPending        = "pending"
-	StatusProcessing     = "processing"
-	StatusRequiresAction = "requires_action"
-	StatusCompleted      = "completed"
-	StatusFailed         = "failed"
-	StatusNeedsReview    = "needs_review"
-)
-
-// IsFinal reports whether status can no longer change.
-func IsFinal(status string) bool {
-	return status == StatusCompleted || status == StatusFailed || status == StatusNeedsReview
-}
 
 // PricedItem is a cart line priced from the catalog when the checkout was recorded.
 type PricedItem struct {
@@ -46,7 +32,7 @@ type Checkout struct {
 	ID             uuid.UUID
 	UserID         string
 	IdempotencyKey string
-	Status         string
+	Status         Status
 	FailureCode    string
 	FailureMessage string
 	Amount         int64
@@ -55,8 +41,11 @@ type Checkout struct {
 	Items          []PricedItem
 	OrderID        *uuid.UUID
 	ExecutionID    string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// Compensating is set once the saga claimed the checkout for
+	// compensation (BeginCompensationTx): no order can be made for it.
+	Compensating bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // Request returns the checkout's cart as the client sent it.
@@ -162,54 +151,39 @@ func price(ctx context.Context, tx pgx.Tx, req Request) ([]PricedItem, int64, er
 	for i, it := range req.Items {
 		skus[i] = it.SKU
 	}
-	rows, err := tx.Query(ctx, `SELECT sku, amount, currency FROM products WHERE sku = ANY($1)`, skus)
+	products, err := catalog.ProductsTx(ctx, tx, skus)
 	if err != nil {
 		return nil, 0, fmt.Errorf("checkout: price: %w", err)
-	}
-	type priced struct {
-		amount   int64
-		currency string
-	}
-	catalog := map[string]priced{}
-	for rows.Next() {
-		var sku string
-		var p priced
-		if err := rows.Scan(&sku, &p.amount, &p.currency); err != nil {
-			return nil, 0, err
-		}
-		catalog[sku] = p
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, err
 	}
 	var total int64
 	out := make([]PricedItem, len(req.Items))
 	for i, it := range req.Items {
-		p, ok := catalog[it.SKU]
+		p, ok := products[it.SKU]
 		if !ok {
 			return nil, 0, apperr.InvalidField(fmt.Sprintf("items[%d].sku", i), "unknown SKU %q", it.SKU)
 		}
-		if p.currency != req.Currency {
-			return nil, 0, apperr.InvalidField("currency", "%q is priced in %s, not %s; one checkout uses one currency", it.SKU, p.currency, req.Currency)
+		if p.Currency != req.Currency {
+			return nil, 0, apperr.InvalidField("currency", "%q is priced in %s, not %s; one checkout uses one currency", it.SKU, p.Currency, req.Currency)
 		}
-		if p.amount > 0 && int64(it.Quantity) > (math.MaxInt64-total)/p.amount {
+		if p.Amount > 0 && int64(it.Quantity) > (math.MaxInt64-total)/p.Amount {
 			return nil, 0, apperr.InvalidField("items", "the total amount is too large")
 		}
-		total += int64(it.Quantity) * p.amount
-		out[i] = PricedItem{SKU: it.SKU, Quantity: it.Quantity, UnitAmount: p.amount}
+		total += int64(it.Quantity) * p.Amount
+		out[i] = PricedItem{SKU: it.SKU, Quantity: it.Quantity, UnitAmount: p.Amount}
 	}
 	return out, total, nil
 }
 
 const selectCheckout = `
 	SELECT c.id, c.user_id, c.idempotency_key, c.status, coalesce(c.failure_code, ''), coalesce(c.failure_message, ''),
-	       c.amount, c.currency, c.payment_method, coalesce(c.execution_id, ''), c.created_at, c.updated_at, o.id
+	       c.amount, c.currency, c.payment_method, coalesce(c.execution_id, ''), c.created_at, c.updated_at, o.id,
+	       c.compensation_started_at IS NOT NULL
 	FROM checkouts c LEFT JOIN orders o ON o.checkout_id = c.id`
 
 func scanCheckout(row pgx.Row) (Checkout, error) {
 	var c Checkout
 	err := row.Scan(&c.ID, &c.UserID, &c.IdempotencyKey, &c.Status, &c.FailureCode, &c.FailureMessage,
-		&c.Amount, &c.Currency, &c.PaymentMethod, &c.ExecutionID, &c.CreatedAt, &c.UpdatedAt, &c.OrderID)
+		&c.Amount, &c.Currency, &c.PaymentMethod, &c.ExecutionID, &c.CreatedAt, &c.UpdatedAt, &c.OrderID, &c.Compensating)
 	return c, err
 }
 
@@ -272,7 +246,7 @@ func (s *Store) Wait(ctx context.Context, id uuid.UUID, userID string, d time.Du
 	interval := 20 * time.Millisecond
 	for {
 		c, err := s.GetForUser(ctx, id, userID)
-		if err != nil || IsFinal(c.Status) || !time.Now().Before(deadline) {
+		if err != nil || c.Status.Final() || !time.Now().Before(deadline) {
 			return c, err
 		}
 		wait := min(interval, time.Until(deadline))

@@ -182,23 +182,23 @@ func TestFinishIsIdempotentAndFinal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Finish(ctx, c.ID, checkout.StatusFailed, "payment_declined", "Your card was declined."); err != nil {
+	if err := s.Finish(ctx, c.ID, checkout.Failed("payment_declined", "Your card was declined.")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Finish(ctx, c.ID, checkout.StatusFailed, "payment_declined", "again"); err != nil {
+	if err := s.Finish(ctx, c.ID, checkout.Failed("payment_declined", "again")); err != nil {
 		t.Fatalf("second identical Finish: %v", err)
 	}
-	if err := s.Finish(ctx, c.ID, checkout.StatusCompleted, "", ""); !apperr.Is(err, apperr.State) {
+	if err := s.Finish(ctx, c.ID, checkout.Outcome{Status: checkout.StatusCompleted}); !apperr.Is(err, apperr.State) {
 		t.Fatalf("completing a failed checkout: err = %v; want State", err)
 	}
-	if err := s.Finish(ctx, c.ID, checkout.StatusNeedsReview, "refund_failed", "refund failed"); err != nil {
+	if err := s.Finish(ctx, c.ID, checkout.NeedsReview("refund_failed", "refund failed")); err != nil {
 		t.Fatalf("failed → needs_review: %v", err)
 	}
 	got, err := s.Get(ctx, c.ID)
 	if err != nil || got.Status != checkout.StatusNeedsReview || got.FailureCode != "refund_failed" {
 		t.Fatalf("got %s/%s err %v", got.Status, got.FailureCode, err)
 	}
-	if err := s.Finish(ctx, c.ID, "processing", "", ""); !apperr.Is(err, apperr.Invalid) {
+	if err := s.Finish(ctx, c.ID, checkout.Outcome{Status: checkout.StatusProcessing}); !apperr.Is(err, apperr.Invalid) {
 		t.Fatalf("non-final status: err = %v; want Invalid", err)
 	}
 	if _, err := s.GetForUser(ctx, c.ID, "someone-else"); !apperr.Is(err, apperr.NotFound) {

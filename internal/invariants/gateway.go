@@ -76,7 +76,7 @@ func (s *snapshot) checkGateway(rep *Report, intents []payment.Intent, refunds [
 		case c.orderID != nil && back > 0:
 			chk.fail(in.ID, "checkout %s has order %s and %d of %d refunded", cid, c.orderID, back, in.Amount)
 		case c.orderID == nil && back < in.AmountReceived:
-			if (!s.mustBeFinal(c) && !isFinal(c.status)) || s.withPerson(c) {
+			if (!s.mustBeFinal(c) && !c.status.Final()) || s.withPerson(c) {
 				continue // its saga is still running, or a person owns the refused refund
 			}
 			chk.fail(in.ID, "checkout %s (%s) has no order and %d of %d refunded", cid, c.status, back, in.AmountReceived)
@@ -171,8 +171,4 @@ func ledgerIntent(c *checkoutRow) string {
 		return "none"
 	}
 	return c.charge.ProviderPaymentID
-}
-
-func isFinal(status string) bool {
-	return status == "completed" || status == "failed" || status == "needs_review"
 }

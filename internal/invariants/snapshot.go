@@ -16,7 +16,8 @@ import (
 
 type checkoutRow struct {
 	id                       uuid.UUID
-	status, code, message    string
+	status                   checkout.Status
+	code, message            string
 	amount                   int64
 	currency                 string
 	created                  time.Time
@@ -153,7 +154,7 @@ func (s *snapshot) load(ctx context.Context) error {
 }
 
 func (s *snapshot) counts(rep *Report) {
-	by := map[string]int64{}
+	by := map[checkout.Status]int64{}
 	var charged, refunded, voided int64
 	for _, c := range s.checkouts {
 		by[c.status]++
@@ -170,8 +171,8 @@ func (s *snapshot) counts(rep *Report) {
 		}
 	}
 	rep.count("checkouts", int64(len(s.checkouts)))
-	for _, st := range []string{checkout.StatusCompleted, checkout.StatusFailed, checkout.StatusNeedsReview} {
-		rep.count("  "+st, by[st])
+	for _, st := range []checkout.Status{checkout.StatusCompleted, checkout.StatusFailed, checkout.StatusNeedsReview} {
+		rep.count("  "+string(st), by[st])
 	}
 	rep.count("  in flight", by[checkout.StatusPending]+by[checkout.StatusProcessing]+by[checkout.StatusRequiresAction])
 	rep.count("orders", int64(s.orders))

@@ -33,27 +33,27 @@ type invocation struct {
 // main.go and no entry here fails TestLambdaBinaries.
 func cases() map[string]functionCase {
 	return map[string]functionCase{
-		saga.FnReserveStock: {
+		string(saga.FnReserveStock): {
 			prepare: func(t *testing.T, fx *fixture) { fx.sagaUpTo(t) },
 			invokes: []invocation{{name: "sample", event: "reserve-stock.json", check: checkReserved}, malformedStep()},
 		},
-		saga.FnChargePayment: {
+		string(saga.FnChargePayment): {
 			prepare: func(t *testing.T, fx *fixture) { fx.sagaUpTo(t, saga.FnReserveStock) },
 			invokes: []invocation{{name: "sample", event: "charge-payment.json", check: checkCharged}, malformedStep()},
 		},
-		saga.FnCreateOrder: {
+		string(saga.FnCreateOrder): {
 			prepare: func(t *testing.T, fx *fixture) { fx.sagaUpTo(t, saga.FnReserveStock, saga.FnChargePayment) },
 			invokes: []invocation{{name: "sample", event: "create-order.json", check: checkOrdered}, malformedStep()},
 		},
-		saga.FnReleaseStock: {
+		string(saga.FnReleaseStock): {
 			prepare: func(t *testing.T, fx *fixture) { fx.sagaUpTo(t, saga.FnReserveStock) },
 			invokes: []invocation{{name: "sample", event: "release-stock.json", check: checkReleased}, malformedStep()},
 		},
-		saga.FnRefundPayment: {
+		string(saga.FnRefundPayment): {
 			prepare: func(t *testing.T, fx *fixture) { fx.sagaUpTo(t, saga.FnReserveStock, saga.FnChargePayment) },
 			invokes: []invocation{{name: "sample", event: "refund-payment.json", check: checkRefunded}, malformedStep()},
 		},
-		saga.FnMarkOutcome: {
+		string(saga.FnMarkOutcome): {
 			prepare: func(t *testing.T, fx *fixture) { fx.sagaUpTo(t, saga.FnReserveStock) },
 			invokes: []invocation{{name: "sample", event: "mark-outcome.json", check: checkMarked}, malformedStep()},
 		},

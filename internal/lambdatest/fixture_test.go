@@ -212,7 +212,7 @@ func (fx *fixture) core(t *testing.T) *app.Core {
 
 // sagaUpTo records the saga checkout and runs the forward steps named, in
 // order, in-process: the rows the step under test expects.
-func (fx *fixture) sagaUpTo(t *testing.T, steps ...string) saga.State {
+func (fx *fixture) sagaUpTo(t *testing.T, steps ...saga.Step) saga.State {
 	t.Helper()
 	st := fx.insertSagaCheckout(t)
 	if len(steps) == 0 {

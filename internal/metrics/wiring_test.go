@@ -107,7 +107,7 @@ func (w *wired) start(t *testing.T, pm string) saga.State {
 	return saga.StateFor(c)
 }
 
-func (w *wired) invoke(t *testing.T, step string, in any) (saga.State, error) {
+func (w *wired) invoke(t *testing.T, step saga.Step, in any) (saga.State, error) {
 	t.Helper()
 	payload, err := json.Marshal(in)
 	if err != nil {
@@ -144,7 +144,7 @@ func TestCheckoutDurationIsPublishedOncePerFinalStatus(t *testing.T) {
 
 	// Completed: CreateOrder publishes it; a replayed CreateOrder does not.
 	st := w.start(t, "pm_card_visa")
-	for _, step := range []string{saga.FnReserveStock, saga.FnChargePayment, saga.FnCreateOrder, saga.FnCreateOrder} {
+	for _, step := range []saga.Step{saga.FnReserveStock, saga.FnChargePayment, saga.FnCreateOrder, saga.FnCreateOrder} {
 		var err error
 		if st, err = w.invoke(t, step, st); err != nil {
 			t.Fatalf("%s: %v", step, err)
@@ -155,7 +155,7 @@ func TestCheckoutDurationIsPublishedOncePerFinalStatus(t *testing.T) {
 		t.Fatalf("%d CheckoutDuration documents after a completed checkout; want 1", len(got))
 	}
 	if d := got[0]; num(t, d, metrics.CheckoutDuration) != 1234 || d.Units[metrics.CheckoutDuration] != "Milliseconds" ||
-		d.Root["checkout_status"] != checkout.StatusCompleted || d.Root["checkout_id"] != st.CheckoutID {
+		d.Root["checkout_status"] != string(checkout.StatusCompleted) || d.Root["checkout_id"] != st.CheckoutID {
 		t.Errorf("CheckoutDuration document %v", d.Root)
 	}
 
@@ -180,7 +180,7 @@ func TestCheckoutDurationIsPublishedOncePerFinalStatus(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("%d CheckoutDuration documents; want 2 (completed, failed)", len(got))
 	}
-	if d := got[1]; num(t, d, metrics.CheckoutDuration) != 1234 || d.Root["checkout_status"] != checkout.StatusFailed ||
+	if d := got[1]; num(t, d, metrics.CheckoutDuration) != 1234 || d.Root["checkout_status"] != string(checkout.StatusFailed) ||
 		d.Root["failure_code"] != "payment_declined" || d.Root["checkout_id"] != st.CheckoutID {
 		t.Errorf("CheckoutDuration document %v", d.Root)
 	}

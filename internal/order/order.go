@@ -12,8 +12,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkout-dev/checkout/internal/apperr"
+	"github.com/checkout-dev/checkout/internal/audit"
+	"github.com/checkout-dev/checkout/internal/catalog"
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/inventory"
+	"github.com/checkout-dev/checkout/internal/payment"
 	"github.com/checkout-dev/checkout/internal/postgres"
 )
 
@@ -25,12 +28,21 @@ type Item struct {
 	UnitAmount int64  `json:"unit_amount"`
 }
 
+// Status is an order's status.
+type Status string
+
+// Order statuses.
+const (
+	StatusConfirmed Status = "confirmed" // paid for and its stock committed
+	StatusCancelled Status = "cancelled" // cancelled after it was confirmed (by a person)
+)
+
 // Order is a confirmed order.
 type Order struct {
 	ID            uuid.UUID `json:"order_id"`
 	CheckoutID    uuid.UUID `json:"checkout_id"`
 	UserID        string    `json:"user_id"`
-	Status        string    `json:"status"`
+	Status        Status    `json:"status"`
 	Amount        int64     `json:"amount"`
 	Currency      string    `json:"currency"`
 	Items         []Item    `json:"items"`
@@ -66,55 +78,55 @@ func (s *Service) Create(ctx context.Context, checkoutID uuid.UUID) (o Order, cr
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
 
-	var status, userID, currency string
-	var amount int64
-	var compensating bool
-	err = tx.QueryRow(ctx, `SELECT status, user_id, amount, currency, compensation_started_at IS NOT NULL FROM checkouts WHERE id = $1 FOR UPDATE`, checkoutID).
-		Scan(&status, &userID, &amount, &currency, &compensating)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Order{}, false, apperr.E(apperr.NotFound, "not_found", "no checkout %s", checkoutID)
-	}
+	c, err := checkout.LockForOrderTx(ctx, tx, checkoutID)
 	if err != nil {
-		return Order{}, false, fmt.Errorf("order: lock checkout: %w", err)
+		return Order{}, false, err
 	}
 	if existing, found, err := byCheckout(ctx, tx, checkoutID); err != nil || found {
 		return existing, false, err
 	}
-	if checkout.IsFinal(status) {
-		return Order{}, false, apperr.E(apperr.State, "checkout_already_final", "checkout %s is already %s", checkoutID, status)
+	if checkout.IsFinal(c.Status) {
+		return Order{}, false, apperr.E(apperr.State, "checkout_already_final", "checkout %s is already %s", checkoutID, c.Status)
 	}
-	if compensating {
+	if c.Compensating {
 		return Order{}, false, apperr.E(apperr.State, "checkout_compensating", "checkout %s is being compensated; no order can be made", checkoutID)
 	}
-	var paymentID int64
-	var paymentStatus string
-	err = tx.QueryRow(ctx, `SELECT id, status FROM payment_transactions WHERE checkout_id = $1 AND kind = 'charge'`, checkoutID).Scan(&paymentID, &paymentStatus)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && paymentStatus != "succeeded") {
-		return Order{}, false, apperr.E(apperr.State, "payment_not_succeeded", "checkout %s has no succeeded charge", checkoutID)
-	}
+	paymentID, err := payment.ChargeForOrderTx(ctx, tx, checkoutID)
 	if err != nil {
-		return Order{}, false, fmt.Errorf("order: load charge: %w", err)
+		return Order{}, false, err
 	}
 	if err := s.inv.CommitTx(ctx, tx, checkoutID); err != nil {
 		return Order{}, false, err
 	}
+	skus := make([]string, len(c.Items))
+	for i, it := range c.Items {
+		skus[i] = it.SKU
+	}
+	products, err := catalog.ProductsTx(ctx, tx, skus)
+	if err != nil {
+		return Order{}, false, err
+	}
 	id := uuid.New()
 	if _, err := tx.Exec(ctx, `INSERT INTO orders (id, checkout_id, user_id, amount, currency, payment_id) VALUES ($1, $2, $3, $4, $5, $6)`,
-		id, checkoutID, userID, amount, currency, paymentID); err != nil {
+		id, checkoutID, c.UserID, c.Amount, c.Currency, paymentID); err != nil {
 		return Order{}, false, fmt.Errorf("order: insert: %w", err)
+	}
+	names, qtys, amounts := make([]string, len(c.Items)), make([]int32, len(c.Items)), make([]int64, len(c.Items))
+	for i, it := range c.Items {
+		names[i], qtys[i], amounts[i] = products[it.SKU].Name, int32(it.Quantity), it.UnitAmount
 	}
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO order_items (order_id, sku, name, quantity, unit_amount)
-		SELECT $1, ci.sku, p.name, ci.quantity, ci.unit_amount
-		FROM checkout_items ci JOIN products p USING (sku) WHERE ci.checkout_id = $2`, id, checkoutID); err != nil {
+		SELECT $1, u.sku, u.name, u.quantity, u.unit_amount FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[]) AS u(sku, name, quantity, unit_amount)`,
+		id, skus, names, qtys, amounts); err != nil {
 		return Order{}, false, fmt.Errorf("order: insert items: %w", err)
 	}
 	if err := checkout.CompleteTx(ctx, tx, checkoutID); err != nil {
 		return Order{}, false, err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, action, checkout_id, amount, currency, detail) VALUES ('order', 'order_created', $1, $2, $3, $4)`,
-		checkoutID, amount, currency, map[string]any{"order_id": id.String(), "payment_id": paymentID}); err != nil {
-		return Order{}, false, fmt.Errorf("order: audit: %w", err)
+	if err := audit.Write(ctx, tx, audit.Entry{Actor: "order", Action: "order_created", CheckoutID: checkoutID,
+		Detail: map[string]any{"order_id": id.String(), "payment_id": paymentID}}.Money(c.Amount, c.Currency)); err != nil {
+		return Order{}, false, err
 	}
 	o, _, err = byCheckout(ctx, tx, checkoutID)
 	if err != nil {
@@ -163,15 +175,20 @@ func byCheckout(ctx context.Context, q postgres.Querier, checkoutID uuid.UUID) (
 func load(ctx context.Context, q postgres.Querier, where string, arg any) (Order, error) {
 	var o Order
 	err := q.QueryRow(ctx, `
-		SELECT o.id, o.checkout_id, o.user_id, o.status, o.amount, o.currency, coalesce(p.status, ''), o.created_at
-		FROM orders o LEFT JOIN payment_transactions p ON p.id = o.payment_id WHERE `+where, arg).
-		Scan(&o.ID, &o.CheckoutID, &o.UserID, &o.Status, &o.Amount, &o.Currency, &o.PaymentStatus, &o.CreatedAt)
+		SELECT o.id, o.checkout_id, o.user_id, o.status, o.amount, o.currency, o.created_at
+		FROM orders o WHERE `+where, arg).
+		Scan(&o.ID, &o.CheckoutID, &o.UserID, &o.Status, &o.Amount, &o.Currency, &o.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Order{}, apperr.E(apperr.NotFound, "not_found", "no such order")
 	}
 	if err != nil {
 		return Order{}, fmt.Errorf("order: load: %w", err)
 	}
+	status, err := payment.ChargeStatus(ctx, q, o.CheckoutID)
+	if err != nil {
+		return Order{}, err
+	}
+	o.PaymentStatus = string(status)
 	rows, err := q.Query(ctx, `SELECT sku, name, quantity, unit_amount FROM order_items WHERE order_id = $1 ORDER BY sku`, o.ID)
 	if err != nil {
 		return Order{}, fmt.Errorf("order: items: %w", err)

@@ -17,7 +17,7 @@ func TestBackoff(t *testing.T) {
 		Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }}
 
 	calls := 0
-	err := b.Do(context.Background(), func(context.Context) error { calls++; return transient })
+	err := b.Do(context.Background(), Retryable, func(context.Context) error { calls++; return transient })
 	if !errors.Is(err, transient) || calls != 5 || len(slept) != 4 {
 		t.Fatalf("err=%v calls=%d sleeps=%d; want the last error after 5 calls and 4 sleeps", err, calls, len(slept))
 	}
@@ -30,7 +30,7 @@ func TestBackoff(t *testing.T) {
 
 	calls = 0
 	declined := apperr.E(apperr.Declined, "payment_declined", "no")
-	if err := b.Do(context.Background(), func(context.Context) error { calls++; return declined }); !errors.Is(err, declined) || calls != 1 {
+	if err := b.Do(context.Background(), Retryable, func(context.Context) error { calls++; return declined }); !errors.Is(err, declined) || calls != 1 {
 		t.Fatalf("a declined payment was tried %d times; want 1", calls)
 	}
 
@@ -40,7 +40,7 @@ func TestBackoff(t *testing.T) {
 	defer cancel()
 	calls, slept = 0, nil
 	b.Reserve = time.Second
-	if err := b.Do(ctx, func(context.Context) error { calls++; return transient }); !errors.Is(err, transient) || calls != 1 || len(slept) != 0 {
+	if err := b.Do(ctx, Retryable, func(context.Context) error { calls++; return transient }); !errors.Is(err, transient) || calls != 1 || len(slept) != 0 {
 		t.Fatalf("near the deadline: calls=%d sleeps=%d; want 1 call and no sleep", calls, len(slept))
 	}
 }

@@ -54,8 +54,8 @@ type BreakerOptions struct {
 	OnStateChange func(open bool)
 }
 
-// Breaker is a circuit breaker around a Gateway (the "Circuit Breaker
-// Pattern" of the design document). It is itself a Gateway.
+// Breaker is a circuit breaker around a Gateway (closed, open, half-open;
+// see docs/design.md). It is itself a Gateway.
 //
 //   - Closed: calls pass through. FailureThreshold consecutive unhealthy
 //     results open it.
@@ -135,7 +135,7 @@ type ticket struct {
 	trial bool
 }
 
-var errOpen = &apperr.Error{Kind: apperr.Unavailable, Code: "payment_gateway_unavailable", Message: "circuit breaker open", Err: ErrBreakerOpen}
+var errOpen = &apperr.Error{Kind: apperr.Unavailable, Code: CodeGatewayUnavailable, Message: "circuit breaker open", Err: ErrBreakerOpen}
 
 func openError() error {
 	e := *errOpen // a fresh copy: callers may edit the code (Service.refundOnce does)

@@ -35,7 +35,7 @@ func (s *Service) Charge(ctx context.Context, checkoutID uuid.UUID) (Transaction
 	if done, err := settled(tx); done {
 		return tx, err
 	}
-	err = s.retry.Do(ctx, func(ctx context.Context) error {
+	err = s.retry.Do(ctx, Retryable, func(ctx context.Context) error {
 		var err error
 		tx, err = s.chargeOnce(ctx, tx, pm)
 		return err
@@ -70,7 +70,7 @@ func (s *Service) chargeOnce(ctx context.Context, tx Transaction, pm string) (Tr
 		}
 		if !ours {
 			s.abandonIntent(ctx, tx, in.ID)
-			return tx, apperr.E(apperr.Transient, "payment_in_progress", "another attempt recorded its intent first")
+			return tx, apperr.E(apperr.Transient, CodeInProgress, "another attempt recorded its intent first")
 		}
 		return s.confirm(ctx, tx, pm)
 	}
@@ -113,7 +113,7 @@ func (s *Service) confirm(ctx context.Context, tx Transaction, pm string) (Trans
 				return tx, berr
 			}
 		}
-		return tx, transient(err, "payment_gateway_unavailable", "the confirmation did not reach the gateway")
+		return tx, transient(err, CodeGatewayUnavailable, "the confirmation did not reach the gateway")
 	case apperr.Is(err, apperr.Declined):
 		code := declineCode(err, Intent{})
 		if terr := s.transition(ctx, &tx, change{to: StatusFailed, failureCode: code, action: "charge_declined"}); terr != nil {
@@ -144,7 +144,7 @@ func (s *Service) apply(ctx context.Context, tx Transaction, in Intent) (Transac
 // nothing is recorded from it.
 func matches(tx Transaction, in Intent) error {
 	if in.Amount != tx.Amount || in.Currency != tx.Currency {
-		return apperr.E(apperr.Internal, "amount_mismatch", "intent %s is for %d %s, the ledger says %d %s",
+		return apperr.E(apperr.Internal, CodeAmountMismatch, "intent %s is for %d %s, the ledger says %d %s",
 			in.ID, in.Amount, in.Currency, tx.Amount, tx.Currency)
 	}
 	return nil
@@ -170,20 +170,20 @@ func intentChange(in Intent) (change, error) {
 		return c, nil
 	case IntentProcessing:
 		c.to, c.action = StatusProcessing, "charge_processing"
-		return c, apperr.E(apperr.Pending, "payment_processing", "the payment is still processing at the gateway")
+		return c, apperr.E(apperr.Pending, CodeProcessing, "the payment is still processing at the gateway")
 	case IntentRequiresAction:
 		c.to, c.action = StatusRequiresAction, "charge_requires_action"
 		return c, apperr.E(apperr.RequiresAction, "requires_action", "the payment needs the customer to authenticate")
 	case IntentRequiresPaymentMethod:
 		code := declineCode(nil, in)
 		c.to, c.action, c.failureCode = StatusFailed, "charge_declined", code
-		return c, &apperr.Error{Kind: apperr.Declined, Code: "payment_declined", Message: "the payment was declined",
+		return c, &apperr.Error{Kind: apperr.Declined, Code: CodeDeclined, Message: "the payment was declined",
 			Details: map[string]any{"decline_code": code}}
 	case IntentCanceled:
 		c.to, c.action, c.failureCode = StatusCanceled, "charge_canceled", "canceled"
-		return c, apperr.E(apperr.State, "payment_canceled", "the payment was canceled")
+		return c, apperr.E(apperr.State, CodeCanceled, "the payment was canceled")
 	}
-	return change{}, apperr.E(apperr.Transient, "payment_gateway_unavailable", "intent %s is %s", in.ID, in.Status)
+	return change{}, apperr.E(apperr.Transient, CodeGatewayUnavailable, "intent %s is %s", in.ID, in.Status)
 }
 
 // lost answers a transition that lost a race: another writer recorded a
@@ -197,7 +197,7 @@ func (s *Service) lost(ctx context.Context, tx Transaction, err error) (Transact
 	if done, serr := settled(tx); done {
 		return tx, serr
 	}
-	return tx, transient(err, "payment_in_progress", "the payment changed meanwhile")
+	return tx, transient(err, CodeInProgress, "the payment changed meanwhile")
 }
 
 // abandonIntent cancels an intent this call created but must not use
@@ -217,12 +217,12 @@ func settled(tx Transaction) (bool, error) {
 	case StatusSucceeded, StatusAuthorized:
 		return true, nil
 	case StatusFailed:
-		return true, &apperr.Error{Kind: apperr.Declined, Code: "payment_declined", Message: "the payment was declined",
+		return true, &apperr.Error{Kind: apperr.Declined, Code: CodeDeclined, Message: "the payment was declined",
 			Details: map[string]any{"decline_code": tx.FailureCode}}
 	case StatusCanceled:
-		return true, apperr.E(apperr.State, "payment_canceled", "the charge for checkout %s was canceled", tx.CheckoutID)
+		return true, apperr.E(apperr.State, CodeCanceled, "the charge for checkout %s was canceled", tx.CheckoutID)
 	case StatusRefunded:
-		return true, apperr.E(apperr.State, "payment_refunded", "the charge for checkout %s was refunded", tx.CheckoutID)
+		return true, apperr.E(apperr.State, CodeRefunded, "the charge for checkout %s was refunded", tx.CheckoutID)
 	}
 	return false, nil
 }

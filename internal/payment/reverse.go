@@ -51,7 +51,7 @@ func (s *Service) Reverse(ctx context.Context, checkoutID uuid.UUID, origin stri
 		return Reversal{}, err
 	}
 	var out Reversal
-	err = s.retry.Do(ctx, func(ctx context.Context) error {
+	err = s.retry.Do(ctx, Retryable, func(ctx context.Context) error {
 		var err error
 		out, err = s.reverseOnce(ctx, &charge, origin)
 		return err
@@ -90,7 +90,7 @@ func (s *Service) reverseOnce(ctx context.Context, charge *Transaction, origin s
 	}
 	switch in.Status {
 	case IntentProcessing:
-		return Reversal{}, apperr.E(apperr.Pending, "payment_processing",
+		return Reversal{}, apperr.E(apperr.Pending, CodeProcessing,
 			"the payment is still processing at the gateway; it can be neither canceled nor refunded yet")
 	case IntentSucceeded:
 		return s.refund(ctx, charge, origin)
@@ -110,7 +110,7 @@ func (s *Service) cancel(ctx context.Context, charge *Transaction) (Reversal, er
 	case err == nil:
 		c, _ := intentChange(got)
 		if c.to == "" || got.Status != IntentCanceled {
-			return Reversal{}, apperr.E(apperr.Transient, "payment_in_progress", "intent %s is %s after the cancel", got.ID, got.Status)
+			return Reversal{}, apperr.E(apperr.Transient, CodeInProgress, "intent %s is %s after the cancel", got.ID, got.Status)
 		}
 		if err := s.transition(ctx, charge, c); err != nil {
 			return Reversal{}, moved(err)
@@ -119,7 +119,7 @@ func (s *Service) cancel(ctx context.Context, charge *Transaction) (Reversal, er
 	case apperr.Is(err, apperr.State):
 		// The gateway refused: the intent moved on meanwhile (succeeded or
 		// processing). Never assume which: the next round retrieves it.
-		return Reversal{}, transient(err, "payment_in_progress", "the intent changed while it was being canceled")
+		return Reversal{}, transient(err, CodeInProgress, "the intent changed while it was being canceled")
 	case serverError(err):
 		// The cancel may or may not have happened and this key now replays
 		// the 5xx: the next round retrieves the intent, and if it is still
@@ -157,7 +157,7 @@ func (s *Service) refund(ctx context.Context, charge *Transaction, origin string
 	switch {
 	case err == nil:
 		if got.Currency != "" && (got.Amount != r.Amount || got.Currency != r.Currency) {
-			return Reversal{}, apperr.E(apperr.Internal, "amount_mismatch", "refund %s is for %d %s, the ledger says %d %s",
+			return Reversal{}, apperr.E(apperr.Internal, CodeAmountMismatch, "refund %s is for %d %s, the ledger says %d %s",
 				got.ID, got.Amount, got.Currency, r.Amount, r.Currency)
 		}
 		if err := s.recordRefund(ctx, &r, got, "refund_"+got.Status); err != nil {
@@ -174,7 +174,7 @@ func (s *Service) refund(ctx context.Context, charge *Transaction, origin string
 		if serr := s.syncRefunds(ctx, charge); serr != nil {
 			return Reversal{}, serr
 		}
-		return Reversal{}, transient(err, "payment_in_progress", "the charge was refunded meanwhile")
+		return Reversal{}, transient(err, CodeInProgress, "the charge was refunded meanwhile")
 	case serverError(err):
 		if serr := s.syncRefunds(ctx, charge); serr != nil {
 			return Reversal{}, serr
@@ -197,7 +197,7 @@ func (s *Service) refund(ctx context.Context, charge *Transaction, origin string
 			return Reversal{}, terr
 		}
 		if ae := apperr.As(err); ae != nil {
-			ae.Code = "refund_failed"
+			ae.Code = CodeRefundFailed
 		}
 	}
 	return Reversal{}, err
@@ -215,7 +215,7 @@ func (s *Service) refundSettled(ctx context.Context, charge *Transaction, r Tran
 		if charge.Status == StatusRefunded {
 			return Reversal{Action: ReversalRefunded, Refund: r}, true, nil // refunded in full by another refund
 		}
-		return Reversal{}, true, apperr.E(apperr.Invalid, "refund_failed", "the gateway reports refund %s %s (%s): the money was not returned",
+		return Reversal{}, true, apperr.E(apperr.Invalid, CodeRefundFailed, "the gateway reports refund %s %s (%s): the money was not returned",
 			r.ProviderRefundID, r.Status, firstNonEmpty(r.FailureCode, "no reason given"))
 	}
 	if charge.Status == StatusRefunded {
@@ -229,7 +229,7 @@ func (s *Service) refundSettled(ctx context.Context, charge *Transaction, r Tran
 // reads the row and the gateway again.
 func moved(err error) error {
 	if AsTransition(err) != nil {
-		return transient(err, "payment_in_progress", "the payment changed meanwhile")
+		return transient(err, CodeInProgress, "the payment changed meanwhile")
 	}
 	return err
 }

@@ -2,13 +2,18 @@ package payment
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/checkout-dev/checkout/internal/apperr"
 	"github.com/checkout-dev/checkout/internal/metrics"
+	"github.com/checkout-dev/checkout/internal/postgres"
 )
 
 // Transaction is one row of payment_transactions.
@@ -65,7 +70,7 @@ func (s *Service) WithMetrics(r metrics.Recorder) *Service {
 func (s *Service) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	d := s.callTimeout
 	if dl, ok := ctx.Deadline(); ok {
-		if left := time.Until(dl) - s.retry.reserve(); left < d {
+		if left := time.Until(dl) - s.retry.ReserveOrDefault(); left < d {
 			d = max(left, 50*time.Millisecond)
 		}
 	}
@@ -85,4 +90,40 @@ func (s *Service) Get(ctx context.Context, checkoutID uuid.UUID, kind string) (T
 // found at the gateway, oldest first.
 func (s *Service) Refunds(ctx context.Context, checkoutID uuid.UUID) ([]Transaction, error) {
 	return s.refundRows(ctx, s.pool, checkoutID)
+}
+
+// ChargeForOrderTx returns the id of checkoutID's charge, read inside the
+// order's transaction (tx). The charge must have taken the money
+// (succeeded) or hold it (authorized). (No compensation can refund it once
+// the order commits: compensations claim the checkout first, see
+// checkout.BeginCompensationTx, and order.Create refuses a claimed one.)
+//
+// Errors: apperr State, code payment_not_succeeded (no such charge, or not
+// succeeded or authorized).
+func ChargeForOrderTx(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID) (int64, error) {
+	var id int64
+	var status Status
+	err := tx.QueryRow(ctx, `SELECT id, status FROM payment_transactions WHERE checkout_id = $1 AND kind = 'charge'`, checkoutID).
+		Scan(&id, &status)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && status != StatusSucceeded && status != StatusAuthorized) {
+		return 0, apperr.E(apperr.State, CodeNotSucceeded, "checkout %s has no succeeded charge", checkoutID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("payment: charge for order: %w", err)
+	}
+	return id, nil
+}
+
+// ChargeStatus returns the status of checkoutID's charge read through q
+// ("" when it has none): what an order shows as its payment status.
+func ChargeStatus(ctx context.Context, q postgres.Querier, checkoutID uuid.UUID) (Status, error) {
+	var status Status
+	err := q.QueryRow(ctx, `SELECT status FROM payment_transactions WHERE checkout_id = $1 AND kind = 'charge'`, checkoutID).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("payment: charge status: %w", err)
+	}
+	return status, nil
 }

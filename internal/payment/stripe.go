@@ -226,32 +226,32 @@ func classify(err error, movesMoney bool) error {
 	if se := stripeErr(err); se != nil {
 		switch {
 		case se.Type == stripe.ErrorTypeCard:
-			e := &apperr.Error{Kind: apperr.Declined, Code: "payment_declined", Message: se.Msg, Err: err,
+			e := &apperr.Error{Kind: apperr.Declined, Code: CodeDeclined, Message: se.Msg, Err: err,
 				Details: map[string]any{"decline_code": string(se.DeclineCode), "stripe_code": string(se.Code)}}
 			if se.Code == stripe.ErrorCodeAuthenticationRequired {
 				e.Kind, e.Code = apperr.RequiresAction, "requires_action"
 			}
 			return e
 		case se.HTTPStatusCode == http.StatusTooManyRequests:
-			return &apperr.Error{Kind: apperr.Unavailable, Code: "payment_gateway_unavailable", Message: "the payment gateway is throttling requests", Err: err}
+			return &apperr.Error{Kind: apperr.Unavailable, Code: CodeGatewayUnavailable, Message: "the payment gateway is throttling requests", Err: err}
 		case se.HTTPStatusCode == http.StatusConflict:
-			return &apperr.Error{Kind: apperr.Transient, Code: "payment_gateway_unavailable", Message: "a request with the same idempotency key is in flight", Err: err}
+			return &apperr.Error{Kind: apperr.Transient, Code: CodeGatewayUnavailable, Message: "a request with the same idempotency key is in flight", Err: err}
 		case se.HTTPStatusCode >= 500 && movesMoney:
 			// Stripe stores a 5xx once the endpoint began executing and
 			// replays it for the same key: the money may have moved.
-			return &apperr.Error{Kind: apperr.UnknownOutcome, Code: "payment_outcome_unknown", Message: "the payment gateway failed; the outcome is unknown", Err: err}
+			return &apperr.Error{Kind: apperr.UnknownOutcome, Code: CodeOutcomeUnknown, Message: "the payment gateway failed; the outcome is unknown", Err: err}
 		case se.HTTPStatusCode >= 500:
-			return &apperr.Error{Kind: apperr.Transient, Code: "payment_gateway_unavailable", Message: "the payment gateway failed", Err: err}
+			return &apperr.Error{Kind: apperr.Transient, Code: CodeGatewayUnavailable, Message: "the payment gateway failed", Err: err}
 		case se.Type == stripe.ErrorTypeIdempotency || se.HTTPStatusCode == http.StatusUnauthorized || se.HTTPStatusCode == http.StatusForbidden:
 			return &apperr.Error{Kind: apperr.Internal, Code: "internal", Message: "payment gateway configuration error", Err: err}
 		default:
-			return &apperr.Error{Kind: apperr.Invalid, Code: "payment_failed", Field: se.Param, Message: se.Msg, Err: err}
+			return &apperr.Error{Kind: apperr.Invalid, Code: CodeFailed, Field: se.Param, Message: se.Msg, Err: err}
 		}
 	}
 	if neverSent(err) || !movesMoney {
-		return &apperr.Error{Kind: apperr.Transient, Code: "payment_gateway_unavailable", Message: "cannot reach the payment gateway", Err: err}
+		return &apperr.Error{Kind: apperr.Transient, Code: CodeGatewayUnavailable, Message: "cannot reach the payment gateway", Err: err}
 	}
-	return &apperr.Error{Kind: apperr.UnknownOutcome, Code: "payment_outcome_unknown", Message: "the payment gateway did not answer; the outcome is unknown", Err: err}
+	return &apperr.Error{Kind: apperr.UnknownOutcome, Code: CodeOutcomeUnknown, Message: "the payment gateway did not answer; the outcome is unknown", Err: err}
 }
 
 // serverError reports whether err is the gateway's own 5xx answer (which

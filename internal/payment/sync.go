@@ -94,7 +94,7 @@ func (s *Service) syncRefunds(ctx context.Context, charge *Transaction) error {
 	}
 	for _, g := range list {
 		if g.Currency != "" && g.Currency != charge.Currency {
-			return apperr.E(apperr.Internal, "amount_mismatch", "refund %s is in %s, the charge in %s", g.ID, g.Currency, charge.Currency)
+			return apperr.E(apperr.Internal, CodeAmountMismatch, "refund %s is in %s, the charge in %s", g.ID, g.Currency, charge.Currency)
 		}
 		row, err := s.refundRowFor(ctx, *charge, g)
 		if err != nil {

@@ -38,9 +38,9 @@ const (
 
 // Review reasons (the manual-review message's type).
 const (
-	ReasonRefundFailed   = "refund_failed"   // the gateway reports a refund failed: the customer is owed money
-	ReasonAmountMismatch = "amount_mismatch" // the gateway's amount or currency is not the ledger's
-	ReasonDispute        = "dispute_opened"  // a card holder disputed a charge
+	ReasonRefundFailed   = payment.CodeRefundFailed   // the gateway reports a refund failed: the customer is owed money
+	ReasonAmountMismatch = payment.CodeAmountMismatch // the gateway's amount or currency is not the ledger's
+	ReasonDispute        = "dispute_opened"           // a card holder disputed a charge
 )
 
 // Reconciler reconciles payments. Pool, Payments, Checkouts, Orders and
@@ -99,7 +99,7 @@ func (r *Reconciler) Notice(ctx context.Context, n payment.Notice) (Result, erro
 		}
 	}
 	var res Result
-	err := r.Retry.Do(ctx, func(ctx context.Context) error {
+	err := r.Retry.Do(ctx, payment.Retryable, func(ctx context.Context) error {
 		var err error
 		res, err = r.Checkout(ctx, id)
 		return err
@@ -130,13 +130,13 @@ func (r *Reconciler) Checkout(ctx context.Context, id uuid.UUID) (Result, error)
 	if err != nil {
 		return res, err
 	}
-	res.Checkout = c.Status
+	res.Checkout = string(c.Status)
 	snap, err := r.Payments.Sync(ctx, id)
 	switch {
 	case apperr.Is(err, apperr.NotFound):
 		res.Action = ActionNoPayment
 		return res, nil
-	case apperr.As(err) != nil && apperr.As(err).Code == "amount_mismatch":
+	case apperr.As(err) != nil && apperr.As(err).Code == payment.CodeAmountMismatch:
 		res.Action = ActionReviewed
 		return res, r.review(ctx, &res, id, ReasonAmountMismatch, "", apperr.As(err).Message, nil)
 	case err != nil:
@@ -156,10 +156,10 @@ func (r *Reconciler) Checkout(ctx context.Context, id uuid.UUID) (Result, error)
 			// failed is now a case for a person (a completed one keeps its
 			// order and status).
 			if c.Status == checkout.StatusFailed {
-				if err := r.Checkouts.Finish(ctx, id, checkout.StatusNeedsReview, ReasonRefundFailed, summary); err != nil {
+				if err := r.Checkouts.Finish(ctx, id, checkout.NeedsReview(ReasonRefundFailed, summary)); err != nil {
 					return res, err
 				}
-				res.Checkout = checkout.StatusNeedsReview
+				res.Checkout = string(checkout.StatusNeedsReview)
 			}
 		}
 	}
@@ -201,7 +201,7 @@ func (r *Reconciler) giveBack(ctx context.Context, res Result, snap payment.Snap
 	case apperr.Is(err, apperr.Pending):
 		res.Action = ActionWaiting
 		return res, nil
-	case apperr.As(err) != nil && apperr.As(err).Code == "refund_failed":
+	case apperr.As(err) != nil && apperr.As(err).Code == payment.CodeRefundFailed:
 		res.Action = ActionReviewed
 		return res, r.review(ctx, &res, id, ReasonRefundFailed, "", apperr.As(err).Message, nil)
 	case err != nil:

@@ -85,7 +85,7 @@ func (w *world) paid(t *testing.T, pm string) uuid.UUID {
 
 func (w *world) fail(t *testing.T, id uuid.UUID) {
 	t.Helper()
-	if err := w.core.Checkouts.Finish(context.Background(), id, checkout.StatusFailed, "payment_failed", "test"); err != nil {
+	if err := w.core.Checkouts.Finish(context.Background(), id, checkout.Failed("payment_failed", "test")); err != nil {
 		t.Fatal(err)
 	}
 }

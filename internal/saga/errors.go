@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/checkout-dev/checkout/internal/apperr"
+	"github.com/checkout-dev/checkout/internal/payment"
 )
 
 // The typed errors a step returns. aws-lambda-go reports an error's Go type
@@ -70,7 +71,7 @@ var ErrorNames = []string{"OutOfStock", "InvalidRequest", "PaymentDeclined", "Pa
 
 // toStepError maps a domain error to the typed error the state machine sees.
 // Internal errors are logged in full and shown as "internal error".
-func toStepError(ctx context.Context, log *slog.Logger, step string, err error) error {
+func toStepError(ctx context.Context, log *slog.Logger, step Step, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -91,9 +92,9 @@ func toStepError(ctx context.Context, log *slog.Logger, step string, err error) 
 		return &OutOfStock{Message: msg}
 	case apperr.Invalid:
 		switch ae.Code {
-		case "payment_failed":
+		case payment.CodeFailed:
 			return &PaymentFailed{Message: msg}
-		case "refund_failed":
+		case payment.CodeRefundFailed:
 			return &RefundFailed{Message: msg}
 		}
 		return &InvalidRequest{Message: msg}
@@ -106,7 +107,7 @@ func toStepError(ctx context.Context, log *slog.Logger, step string, err error) 
 	case apperr.Unavailable:
 		return &PaymentGatewayUnavailable{Message: msg}
 	case apperr.Transient:
-		if ae.Code == "payment_gateway_unavailable" {
+		if ae.Code == payment.CodeGatewayUnavailable {
 			return &PaymentGatewayUnavailable{Message: msg}
 		}
 		return &Transient{Message: msg}

@@ -13,12 +13,12 @@ import (
 // to lambda.Start, and the local Step Functions executor calls Invoke
 // directly: the very same code in both places.
 type Handler struct {
-	name   string
+	name   Step
 	invoke func(ctx context.Context, payload []byte) ([]byte, error)
 }
 
 // Name is the step's function name ("reserve-stock", ...).
-func (h Handler) Name() string { return h.name }
+func (h Handler) Name() Step { return h.name }
 
 // Invoke runs the step on payload. Errors are the typed errors of this
 // package, so their type names are the state machine's error names.
@@ -26,19 +26,23 @@ func (h Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return h.invoke(ctx, payload)
 }
 
-// Step function names, as the folders under functions/.
+// Step names a saga step by its function's name: the folder under
+// functions/ (and the template's CodeUri).
+type Step string
+
+// The steps.
 const (
-	FnReserveStock  = "reserve-stock"
-	FnChargePayment = "charge-payment"
-	FnCreateOrder   = "create-order"
-	FnReleaseStock  = "release-stock"
-	FnRefundPayment = "refund-payment"
-	FnMarkOutcome   = "mark-outcome"
+	FnReserveStock  Step = "reserve-stock"
+	FnChargePayment Step = "charge-payment"
+	FnCreateOrder   Step = "create-order"
+	FnReleaseStock  Step = "release-stock"
+	FnRefundPayment Step = "refund-payment"
+	FnMarkOutcome   Step = "mark-outcome"
 )
 
 // Handlers returns every step's handler by function name.
-func (s *Steps) Handlers() map[string]Handler {
-	return map[string]Handler{
+func (s *Steps) Handlers() map[Step]Handler {
+	return map[Step]Handler{
 		FnReserveStock:  handle(s, FnReserveStock, s.ReserveStock),
 		FnChargePayment: handle(s, FnChargePayment, s.ChargePayment),
 		FnCreateOrder:   handle(s, FnCreateOrder, s.CreateOrder),
@@ -50,15 +54,15 @@ func (s *Steps) Handlers() map[string]Handler {
 
 // Handler returns the handler of the named step; it panics on an unknown
 // name (a wiring bug caught at start-up).
-func (s *Steps) Handler(name string) Handler {
+func (s *Steps) Handler(name Step) Handler {
 	h, ok := s.Handlers()[name]
 	if !ok {
-		panic("saga: no step named " + name)
+		panic("saga: no step named " + string(name))
 	}
 	return h
 }
 
-func handle[T any](s *Steps, name string, fn func(context.Context, T) (T, error)) Handler {
+func handle[T any](s *Steps, name Step, fn func(context.Context, T) (T, error)) Handler {
 	return Handler{name: name, invoke: func(ctx context.Context, payload []byte) (out []byte, err error) {
 		defer func() {
 			if r := recover(); r != nil {

@@ -4,6 +4,7 @@
 package saga
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/checkout-dev/checkout/internal/checkout"
@@ -82,9 +83,9 @@ type StepError struct {
 // Outcome is MarkOutcome's input: the final status of a checkout and the
 // error that decided it.
 type Outcome struct {
-	CheckoutID string     `json:"checkout_id"`
-	Status     string     `json:"status"`
-	Error      *StepError `json:"error,omitempty"`
+	CheckoutID string          `json:"checkout_id"`
+	Status     checkout.Status `json:"status"`
+	Error      *StepError      `json:"error,omitempty"`
 }
 
 // StateFor builds the saga's initial state for a recorded checkout.
@@ -92,4 +93,10 @@ func StateFor(c checkout.Checkout) State {
 	req := c.Request()
 	return State{CheckoutID: c.ID.String(), UserID: c.UserID, Items: req.Items, Currency: c.Currency,
 		Amount: c.Amount, PaymentMethod: c.PaymentMethod}
+}
+
+// Input is the execution input of checkout c: its initial state as JSON
+// (the checkout.Starter's Input).
+func Input(c checkout.Checkout) ([]byte, error) {
+	return json.Marshal(StateFor(c))
 }

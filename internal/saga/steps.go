@@ -50,7 +50,7 @@ func (s *Steps) now() time.Time {
 // recordDuration publishes CheckoutDuration (creation to final status) for
 // a checkout that has just reached status. Callers record each checkout
 // once: when their step made the final transition, not on a replay.
-func (s *Steps) recordDuration(ctx context.Context, c checkout.Checkout, status, code string) {
+func (s *Steps) recordDuration(ctx context.Context, c checkout.Checkout, status checkout.Status, code string) {
 	if s.Metrics == nil {
 		return
 	}
@@ -280,7 +280,7 @@ func (s *Steps) MarkOutcome(ctx context.Context, in Outcome) (Outcome, error) {
 			before, wasFinal = c, checkout.IsFinal(c.Status)
 		}
 	}
-	if err := s.Checkouts.Finish(ctx, id, in.Status, code, msg); err != nil {
+	if err := s.Checkouts.Finish(ctx, id, checkout.Outcome{Status: in.Status, Code: code, Message: msg}); err != nil {
 		return in, err
 	}
 	if !wasFinal {

@@ -61,7 +61,7 @@ func (w *world) start(t *testing.T, pm string, items ...checkout.Item) saga.Stat
 
 // invoke runs a step the way Lambda and the local executor do: JSON bytes in
 // and out through the step's Handler.
-func (w *world) invoke(t *testing.T, step string, in any) (saga.State, error) {
+func (w *world) invoke(t *testing.T, step saga.Step, in any) (saga.State, error) {
 	t.Helper()
 	payload, err := json.Marshal(in)
 	if err != nil {
@@ -85,7 +85,7 @@ func (w *world) level(t *testing.T, sku string) (onHand, reserved int) {
 	return onHand, reserved
 }
 
-func (w *world) status(t *testing.T, st saga.State) (status, code string) {
+func (w *world) status(t *testing.T, st saga.State) (status checkout.Status, code string) {
 	t.Helper()
 	c, err := w.core.Checkouts.Get(context.Background(), uuid.MustParse(st.CheckoutID))
 	if err != nil {
@@ -111,7 +111,7 @@ func TestHappyPathThroughEveryForwardStep(t *testing.T) {
 	st := w.start(t, "pm_card_visa", checkout.Item{SKU: "TEE-1", Quantity: 2}, checkout.Item{SKU: "MUG-1", Quantity: 1})
 	// Each step runs twice, as an at-least-once executor may run it after a
 	// crash: the second run returns the same result and changes nothing.
-	for _, step := range []string{saga.FnReserveStock, saga.FnChargePayment, saga.FnCreateOrder} {
+	for _, step := range []saga.Step{saga.FnReserveStock, saga.FnChargePayment, saga.FnCreateOrder} {
 		first, err := w.invoke(t, step, st)
 		if err != nil {
 			t.Fatalf("%s: %v", step, err)
@@ -217,7 +217,7 @@ func TestCompensationsAreSafeWhenForwardStepsNeverRan(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	st := w.start(t, "pm_card_visa", checkout.Item{SKU: "TEE-1", Quantity: 1})
-	for _, step := range []string{saga.FnRefundPayment, saga.FnReleaseStock} {
+	for _, step := range []saga.Step{saga.FnRefundPayment, saga.FnReleaseStock} {
 		if _, err := w.invoke(t, step, st); err != nil {
 			t.Fatalf("%s: %v", step, err)
 		}
@@ -261,10 +261,10 @@ func TestBadInputToEveryHandler(t *testing.T) {
 		{"wrong type", json.RawMessage(`{"checkout_id": 12}`), "checkout_id"},
 		{"unknown field", json.RawMessage(`{"checkout_id":"x","price":1}`), "price"},
 	}
-	steps := []string{saga.FnReserveStock, saga.FnChargePayment, saga.FnCreateOrder}
+	steps := []saga.Step{saga.FnReserveStock, saga.FnChargePayment, saga.FnCreateOrder}
 	for _, tc := range cases {
 		for _, step := range steps {
-			t.Run(tc.name+"/"+step, func(t *testing.T) {
+			t.Run(tc.name+"/"+string(step), func(t *testing.T) {
 				var payload []byte
 				if raw, ok := tc.in.(json.RawMessage); ok {
 					payload = raw
@@ -280,7 +280,7 @@ func TestBadInputToEveryHandler(t *testing.T) {
 		}
 	}
 	// Compensations and the outcome step check their input too.
-	for _, step := range []string{saga.FnReleaseStock, saga.FnRefundPayment, saga.FnMarkOutcome} {
+	for _, step := range []saga.Step{saga.FnReleaseStock, saga.FnRefundPayment, saga.FnMarkOutcome} {
 		for _, payload := range []string{`{`, `{"checkout_id":"nope"}`, `[]`} {
 			_, err := w.core.Steps.Handler(step).Invoke(context.Background(), []byte(payload))
 			if errorName(err) != "InvalidRequest" {

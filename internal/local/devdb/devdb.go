@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/checkout-dev/checkout/internal/catalog"
+	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/postgres"
 	"github.com/checkout-dev/checkout/localaws"
 	"github.com/checkout-dev/checkout/localaws/pgtest"
@@ -131,15 +133,22 @@ var Demo = []DemoProduct{
 	{"HOODIE-LTD", "Limited hoodie", 7900, "USD", 30},
 }
 
-// SeedDemo inserts the demo catalog and its stock where missing; it never
-// overwrites what a developer changed, so a restart keeps state.
+// SeedDemo creates the demo catalog's products and their stock where they
+// are missing, through the catalog and inventory packages (audited like any
+// admin change); it never changes an existing product, so a restart keeps
+// what a developer changed.
 func SeedDemo(ctx context.Context, pool *pgxpool.Pool) error {
+	products := catalog.NewStore(pool)
+	stock := inventory.New(pool, inventory.Options{Actor: "demo-seed"})
 	for _, p := range Demo {
-		if _, err := pool.Exec(ctx, `INSERT INTO products (sku, name, amount, currency) VALUES ($1, $2, $3, $4) ON CONFLICT (sku) DO NOTHING`,
-			p.SKU, p.Name, p.Amount, p.Currency); err != nil {
+		created, err := products.PutIfMissing(ctx, catalog.Product{SKU: p.SKU, Name: p.Name, Amount: p.Amount, Currency: p.Currency}, "demo-seed")
+		if err != nil {
 			return fmt.Errorf("seed %s: %w", p.SKU, err)
 		}
-		if _, err := pool.Exec(ctx, `INSERT INTO inventory (sku, on_hand) VALUES ($1, $2) ON CONFLICT (sku) DO NOTHING`, p.SKU, p.Stock); err != nil {
+		if !created {
+			continue
+		}
+		if _, err := stock.SetOnHand(ctx, p.SKU, p.Stock); err != nil {
 			return fmt.Errorf("seed stock %s: %w", p.SKU, err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/checkout-dev/checkout/internal/backoff"
 	"github.com/checkout-dev/checkout/internal/events/analytics"
 	"github.com/checkout-dev/checkout/internal/events/shipping"
 	"github.com/checkout-dev/checkout/internal/notify"
@@ -103,7 +104,7 @@ func (e *eventSource) run(ctx context.Context) {
 		if err != nil {
 			if ctx.Err() == nil {
 				e.stack.log.Error("event source: receive", "function", e.fn.LogicalID, "err", err)
-				sleep(ctx, time.Second)
+				_ = backoff.Sleep(ctx, time.Second)
 			}
 			continue
 		}
@@ -163,14 +164,5 @@ func (e *eventSource) invoke(ctx context.Context, msgs []types.Message) {
 	}
 	if _, err := e.stack.sqsCli.DeleteMessageBatch(ctx, &awssqs.DeleteMessageBatchInput{QueueUrl: aws.String(e.url), Entries: entries}); err != nil && ctx.Err() == nil {
 		e.stack.log.Error("event source: delete", "function", e.fn.LogicalID, "err", err)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/api"
 	"github.com/checkout-dev/checkout/internal/auth"
+	"github.com/checkout-dev/checkout/internal/execution"
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/sweeper"
 	"github.com/checkout-dev/checkout/localaws/apigw"
@@ -155,9 +156,7 @@ func (s *Stack) startAPI(runCtx context.Context) error {
 	if err := apiInventory.StartSoldOutCache(runCtx); err != nil {
 		return fmt.Errorf("sold-out cache: %w", err)
 	}
-	apiHandler := api.New(api.Deps{Pool: s.db.Pool, Checkouts: s.core.Checkouts, Orders: s.core.Orders,
-		Inventory: apiInventory, Log: s.log,
-		Executions: api.SFN{Client: s.sfnClient(), StateMachineARN: s.StateMachineARN}})
+	apiHandler := api.New(s.core.APIDeps(execution.SFN{Client: s.sfnClient(), StateMachineARN: s.StateMachineARN}, apiInventory, s.log))
 	functions := map[string]apigw.ProxyFunc{}
 	authorizers := map[string]apigw.AuthorizerFunc{}
 	for id, fn := range s.tpl.Functions {

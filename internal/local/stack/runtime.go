@@ -51,7 +51,7 @@ const (
 )
 
 // Options configure the stack. Zero values take the defaults the README
-// documents (the PRODUCT.md knobs come from the environment in Config).
+// documents (cmd/checkout-local reads them from the environment).
 type Options struct {
 	TemplatePath string // default template.yaml
 	DataDir      string // default .data: PostgreSQL cluster, endpoints.json, outbox files

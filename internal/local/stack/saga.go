@@ -58,7 +58,7 @@ const defaultSagaName = "checkout"
 // Each step runs as Lambda runs its function: with the function's Timeout
 // as its deadline, failing with Sandbox.Timedout past it. WithLambdaFaults
 // adds the runtime's random failures.
-func RegisterSaga(ctx context.Context, exec *sfn.Executor, tpl *sam.Template, handlers map[string]saga.Handler,
+func RegisterSaga(ctx context.Context, exec *sfn.Executor, tpl *sam.Template, handlers map[saga.Step]saga.Handler,
 	queueURL func(queueLogicalID string) (string, error), region, account string, opts ...SagaOption) (stateMachineARN string, err error) {
 	if exec == nil || tpl == nil {
 		return "", errors.New("stack: RegisterSaga needs an executor and a template")
@@ -106,7 +106,7 @@ func RegisterSaga(ctx context.Context, exec *sfn.Executor, tpl *sam.Template, ha
 // collects the functions to register, by logical id.
 type sagaResolver struct {
 	tpl      *sam.Template
-	handlers map[string]saga.Handler
+	handlers map[saga.Step]saga.Handler
 	queueURL func(string) (string, error)
 	region   string
 	account  string
@@ -168,7 +168,7 @@ func (r *sagaResolver) function(id string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("function %s is not in the template", id)
 	}
-	h, ok := r.handlers[fn.Name]
+	h, ok := r.handlers[saga.Step(fn.Name)]
 	if !ok || h.Name() == "" {
 		return "", fmt.Errorf("function %s (CodeUri %s) has no in-process handler named %q; handlers: %s",
 			id, fn.CodeURI, fn.Name, sagaValueOr(strings.Join(sagaSortedKeys(r.handlers), ", "), "(none)"))
@@ -184,10 +184,10 @@ func sagaValueOr(v, def string) string {
 	return v
 }
 
-func sagaSortedKeys[V any](m map[string]V) []string {
+func sagaSortedKeys[K ~string, V any](m map[K]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
-		keys = append(keys, k)
+		keys = append(keys, string(k))
 	}
 	sort.Strings(keys)
 	return keys

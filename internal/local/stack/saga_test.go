@@ -178,9 +178,9 @@ func (w *sagaWorld) queueURL(id string) (string, error) {
 }
 
 // functionID is the logical id of the template function of a saga step.
-func (w *sagaWorld) functionID(step string) string {
+func (w *sagaWorld) functionID(step saga.Step) string {
 	w.t.Helper()
-	fn, ok := w.tpl.FunctionByName(step)
+	fn, ok := w.tpl.FunctionByName(string(step))
 	if !ok {
 		w.t.Fatalf("no function for step %s", step)
 	}
@@ -189,7 +189,7 @@ func (w *sagaWorld) functionID(step string) string {
 
 // startExecutor builds an executor on the world's database, registers the
 // saga through RegisterSaga, lets override replace functions, and starts it.
-func (w *sagaWorld) startExecutor(override func(e *sfn.Executor, steps map[string]saga.Handler)) *sfn.Executor {
+func (w *sagaWorld) startExecutor(override func(e *sfn.Executor, steps map[saga.Step]saga.Handler)) *sfn.Executor {
 	w.t.Helper()
 	e := sfn.New(w.pool, sfn.Options{SQSEndpoint: w.moto, Clock: w.clock, Random: func() float64 { return 0.5 },
 		Logger: slog.New(slog.DiscardHandler), TokenPollInterval: 50 * time.Millisecond,
@@ -307,7 +307,7 @@ func (w *sagaWorld) wantLevel(sku string, onHand, reserved int) {
 	}
 }
 
-func (w *sagaWorld) wantCheckout(id uuid.UUID, status, code string) checkout.Checkout {
+func (w *sagaWorld) wantCheckout(id uuid.UUID, status checkout.Status, code string) checkout.Checkout {
 	w.t.Helper()
 	c, err := w.core.Checkouts.Get(context.Background(), id)
 	if err != nil {
@@ -468,7 +468,7 @@ func TestRegisterSagaRendersTheTemplate(t *testing.T) {
 		delete(noRefund, saga.FnRefundPayment)
 		cases := []struct {
 			name     string
-			handlers map[string]saga.Handler
+			handlers map[saga.Step]saga.Handler
 			queues   func(string) (string, error)
 			want     []string
 		}{
@@ -552,7 +552,7 @@ func TestCheckoutSaga(t *testing.T) {
 	t.Run("create order's answers lost: retried, completed, nothing refunded", func(t *testing.T) {
 		t.Parallel()
 		w := newSagaWorld(t, moto)
-		w.faults = &stack.LambdaFaults{LoseAnswers: map[string]int{saga.FnCreateOrder: 3}}
+		w.faults = &stack.LambdaFaults{LoseAnswers: map[string]int{string(saga.FnCreateOrder): 3}}
 		e := w.startExecutor(nil)
 		c := w.newCheckout("pm_card_visa", tee2)
 		arn := w.run(e, c)
@@ -776,13 +776,13 @@ func TestCheckoutSaga(t *testing.T) {
 		w.wantNoMessages(postOrderQueues...)
 	})
 
-	for _, step := range []string{saga.FnChargePayment, saga.FnCreateOrder} {
-		t.Run("executor killed after "+step+" ran, a new one resumes", func(t *testing.T) {
+	for _, step := range []saga.Step{saga.FnChargePayment, saga.FnCreateOrder} {
+		t.Run("executor killed after "+string(step)+" ran, a new one resumes", func(t *testing.T) {
 			t.Parallel()
 			w := newSagaWorld(t, moto)
 			reached := make(chan string, 1)
 			var firstCalls, secondCalls atomic.Int32
-			first := w.startExecutor(func(e *sfn.Executor, steps map[string]saga.Handler) {
+			first := w.startExecutor(func(e *sfn.Executor, steps map[saga.Step]saga.Handler) {
 				e.RegisterFunction(w.functionID(step), blockAfter(steps[step], reached, &firstCalls))
 			})
 			c := w.newCheckout("pm_card_visa", tee2)
@@ -799,7 +799,7 @@ func TestCheckoutSaga(t *testing.T) {
 				t.Fatalf("after the kill: %+v %v; want RUNNING", x, err)
 			}
 
-			second := w.startExecutor(func(e *sfn.Executor, steps map[string]saga.Handler) {
+			second := w.startExecutor(func(e *sfn.Executor, steps map[saga.Step]saga.Handler) {
 				e.RegisterFunction(w.functionID(step), counting(steps[step], &secondCalls))
 			})
 			w.waitSucceeded(second, arn)

@@ -1,4 +1,6 @@
-package api
+// Package execution starts the checkout saga's executions on AWS Step Functions
+// (or anything speaking its API: the local executor, moto_server).
+package execution
 
 import (
 	"context"
@@ -11,15 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
-// Executions starts the checkout state machine.
-type Executions interface {
-	// Start starts an execution named name with input and returns its ARN.
-	// Idempotent: starting the same name with the same input again returns
-	// the same ARN without a second execution.
-	Start(ctx context.Context, name string, input []byte) (executionARN string, err error)
-}
-
-// SFNClient is the part of the Step Functions client Executions uses.
+// SFNClient is the part of the Step Functions client SFN uses.
 type SFNClient interface {
 	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, opts ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
 }
