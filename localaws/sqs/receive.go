@@ -135,13 +135,19 @@ func (s *Server) receiveOnce(ctx context.Context, q *queue, n, vt int) ([]row, e
 			maxCount = p.MaxReceiveCount
 		}
 	}
-	rows, err := s.pool.Query(ctx, `UPDATE localaws.sqs_messages m
+	// The candidates are a MATERIALIZED CTE: evaluated exactly once, so
+	// LIMIT holds under any plan. As a subquery in FROM, a planner that
+	// believed the table nearly empty made it the re-scanned inner side of
+	// a nested loop, and every rescan (skipping the rows this statement had
+	// just updated) claimed one more message: one receive took them all.
+	rows, err := s.pool.Query(ctx, `WITH c AS MATERIALIZED (
+			SELECT id FROM localaws.sqs_messages
+			WHERE account_id = $1 AND queue = $2 AND visible_at <= $3 AND sent_at > $4 AND receive_count < $7
+			ORDER BY visible_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)
+		UPDATE localaws.sqs_messages m
 		SET receive_count = m.receive_count + 1, visible_at = $6, receipt = gen_random_uuid(),
 		    first_received_at = coalesce(m.first_received_at, $3)
-		FROM (SELECT id FROM localaws.sqs_messages
-		      WHERE account_id = $1 AND queue = $2 AND visible_at <= $3 AND sent_at > $4 AND receive_count < $7
-		      ORDER BY visible_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) c
-		WHERE m.id = c.id
+		FROM c WHERE m.id = c.id
 		RETURNING `+rowColumns,
 		s.acct, q.name, now, cutoff, n, now.Add(time.Duration(vt)*time.Second), maxCount)
 	if err != nil {
@@ -193,12 +199,14 @@ func (s *Server) redriveExhausted(ctx context.Context, q *queue, p redrivePolicy
 	if dlq == nil || !dlq.allowsSource(s.queueARN(q.name)) {
 		return false, nil
 	}
-	tag, err := s.pool.Exec(ctx, `WITH moved AS (
-			DELETE FROM localaws.sqs_messages WHERE id IN (
-				SELECT id FROM localaws.sqs_messages
-				WHERE account_id = $1 AND queue = $2 AND visible_at <= $3 AND sent_at > $4 AND receive_count >= $5
-				ORDER BY visible_at, id LIMIT 100 FOR UPDATE SKIP LOCKED)
-			RETURNING *)
+	// The candidates are materialized for the same reason as in receiveOnce.
+	tag, err := s.pool.Exec(ctx, `WITH c AS MATERIALIZED (
+			SELECT id FROM localaws.sqs_messages
+			WHERE account_id = $1 AND queue = $2 AND visible_at <= $3 AND sent_at > $4 AND receive_count >= $5
+			ORDER BY visible_at, id LIMIT 100 FOR UPDATE SKIP LOCKED),
+		moved AS (
+			DELETE FROM localaws.sqs_messages m USING c WHERE m.id = c.id
+			RETURNING m.*)
 		INSERT INTO localaws.sqs_messages (account_id, queue, message_id, body, attributes, md5_body, md5_attributes,
 			sender_id, trace_header, source_arn, sent_at, visible_at)
 		SELECT account_id, $6, gen_random_uuid(), body, attributes, md5_body, md5_attributes,
