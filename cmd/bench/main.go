@@ -5,6 +5,7 @@
 //
 //	bench [-c 1,8,32,64] [-runs 3] [-stock 2000] [-soldout 1.5s] [-buckets 16] [-out bench-results] [-quick]
 //	bench -e2e -url http://127.0.0.1:3000 -api-key KEY -jwt-secret SECRET [-c 8,32,64] [-duration 10s]
+//	bench -e2e -start-stack [-cpuprofile cpu.pprof]
 //
 // Without DATABASE_URL it starts its own cluster with PostgreSQL's default
 // durability (fsync and synchronous_commit on: every commit waits for its WAL
@@ -28,6 +29,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,8 +62,20 @@ func run(args []string, stdout io.Writer) error {
 	duration := fs.Duration("duration", 10*time.Second, "e2e: load duration per concurrency")
 	startStack := fs.Bool("start-stack", false, "e2e: start the local stack in process on free ports (temporary data dir, own durable PostgreSQL, request limits lifted), stop it afterwards")
 	dbURL := fs.String("db", os.Getenv("DATABASE_URL"), "e2e: the stack's PostgreSQL (for commit and transition counts); bench: the server to use")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (with -start-stack: the whole local stack and the load) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
