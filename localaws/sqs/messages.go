@@ -56,8 +56,7 @@ func prepare(q *queue, e sendEntry) (prepared, error) {
 	}
 	body := *e.MessageBody
 	if !validBody(body) {
-		return prepared{}, newErr(400, "InvalidMessageContents", "InvalidMessageContents",
-			"Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF")
+		return prepared{}, errInvalidMessageContents()
 	}
 	if e.MessageGroupId != nil || e.MessageDeduplicationId != nil {
 		return prepared{}, errInvalidParameterValue("The request includes a parameter (MessageGroupId or MessageDeduplicationId) that is not valid for this queue type (standard).")
@@ -339,10 +338,17 @@ func (s *Server) changeMessageVisibilityBatch(r *request) (any, error) {
 	return s.runHandleBatch(r, s.changeOne)
 }
 
+// maxVisibility is the longest a message may stay in flight after a receive,
+// counting every ChangeMessageVisibility (12 hours).
+const maxVisibility = 43200 * time.Second
+
 // changeOne makes the in-flight message of e.ReceiptHandle visible again
 // after e.VisibilityTimeout seconds from now (0 = at once). The message must
 // be in flight under that very receipt handle, else MessageNotInflight; a
-// message that no longer exists is ReceiptHandleIsInvalid.
+// message that no longer exists is ReceiptHandleIsInvalid. The time since
+// the receive plus the new timeout may not exceed 12 hours (SQS API
+// Reference, ChangeMessageVisibility: "If you try to extend the visibility
+// timeout beyond 12 hours, your request is rejected").
 func (s *Server) changeOne(ctx context.Context, q *queue, e batchHandleEntry) error {
 	if e.ReceiptHandle == "" {
 		return errMissingParameter("ReceiptHandle")
@@ -358,17 +364,19 @@ func (s *Server) changeOne(ctx context.Context, q *queue, e batchHandleEntry) er
 		return err
 	}
 	now := s.now()
+	until := now.Add(time.Duration(*e.VisibilityTimeout) * time.Second)
 	var token *uuid.UUID
 	var visibleAt time.Time
+	var receivedAt *time.Time
 	err = s.pool.QueryRow(ctx, `WITH cur AS (
-			SELECT id, receipt, visible_at FROM localaws.sqs_messages
+			SELECT id, receipt, visible_at, received_at FROM localaws.sqs_messages
 			WHERE id = $1 AND account_id = $2 AND queue = $3 AND sent_at > $6 FOR UPDATE),
 		upd AS (
 			UPDATE localaws.sqs_messages m SET visible_at = $5 FROM cur
-			WHERE m.id = cur.id AND cur.receipt = $4 AND cur.visible_at > $7 RETURNING m.id)
-		SELECT cur.receipt, cur.visible_at FROM cur`,
-		rc.id, s.acct, q.name, rc.token, now.Add(time.Duration(*e.VisibilityTimeout)*time.Second),
-		retentionCutoff(q, now), now).Scan(&token, &visibleAt)
+			WHERE m.id = cur.id AND cur.receipt = $4 AND cur.visible_at > $7
+			  AND (cur.received_at IS NULL OR $5 <= cur.received_at + $8::interval) RETURNING m.id)
+		SELECT cur.receipt, cur.visible_at, cur.received_at FROM cur`,
+		rc.id, s.acct, q.name, rc.token, until, retentionCutoff(q, now), now, maxVisibility).Scan(&token, &visibleAt, &receivedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return errReceiptHandleIsInvalid(e.ReceiptHandle)
 	}
@@ -377,6 +385,9 @@ func (s *Server) changeOne(ctx context.Context, q *queue, e batchHandleEntry) er
 	}
 	if token == nil || *token != rc.token || !visibleAt.After(now) {
 		return errMessageNotInflight()
+	}
+	if receivedAt != nil && until.Sub(*receivedAt) > maxVisibility {
+		return errInvalidParameterValue("Value %d for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [43200 seconds]", *e.VisibilityTimeout)
 	}
 	if *e.VisibilityTimeout == 0 {
 		s.wake.notify(q.name)

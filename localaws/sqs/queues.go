@@ -138,6 +138,9 @@ type queueURLOutput struct {
 
 // createQueue is idempotent as on AWS: an existing queue whose attributes
 // equal every attribute given is returned; any difference is QueueNameExists.
+// A name deleted less than 60 seconds ago is QueueDeletedRecently (SQS API
+// Reference, CreateQueue: "After you delete a queue, you must wait at least 60
+// seconds before creating a queue with the same name").
 func (s *Server) createQueue(r *request) (any, error) {
 	var in createQueueInput
 	if err := r.decode(&in); err != nil {
@@ -168,6 +171,15 @@ func (s *Server) createQueue(r *request) (any, error) {
 		in.Tags = map[string]string{}
 	}
 	now := s.now()
+	var recent bool
+	if err := s.pool.QueryRow(r.ctx, `SELECT EXISTS (SELECT 1 FROM localaws.sqs_deleted_queues
+		WHERE account_id = $1 AND name = $2 AND deleted_at > $3::timestamptz - $4::interval)`,
+		s.acct, in.QueueName, now, purgeWindow).Scan(&recent); err != nil {
+		return nil, fmt.Errorf("create queue: %w", err)
+	}
+	if recent {
+		return nil, errQueueDeletedRecently()
+	}
 	tag, err := s.pool.Exec(r.ctx, `INSERT INTO localaws.sqs_queues (account_id, name, attributes, tags, created_at, modified_at)
 		VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING`, s.acct, in.QueueName, stored, in.Tags, now)
 	if err != nil {
@@ -288,7 +300,8 @@ type queueURLInput struct {
 	QueueUrl string
 }
 
-// deleteQueue removes the queue and its messages at once.
+// deleteQueue removes the queue and its messages at once, and remembers the
+// name for 60 seconds (see createQueue).
 func (s *Server) deleteQueue(r *request) (any, error) {
 	var in queueURLInput
 	if err := r.decode(&in); err != nil {
@@ -298,7 +311,10 @@ func (s *Server) deleteQueue(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.execOnQueue(r.ctx, "delete queue", name, `DELETE FROM localaws.sqs_queues WHERE account_id = $1 AND name = $2`); err != nil {
+	if err := s.execOnQueue(r.ctx, "delete queue", name, `WITH d AS (
+			DELETE FROM localaws.sqs_queues WHERE account_id = $1 AND name = $2 RETURNING name)
+		INSERT INTO localaws.sqs_deleted_queues (account_id, name, deleted_at) SELECT $1, name, $3 FROM d
+		ON CONFLICT (account_id, name) DO UPDATE SET deleted_at = EXCLUDED.deleted_at`, s.now()); err != nil {
 		return nil, err
 	}
 	s.wake.notify(name)
@@ -469,15 +485,33 @@ func (s *Server) listQueueTags(r *request) (any, error) {
 	return map[string]any{"Tags": q.tags}, nil
 }
 
-// purgeQueue deletes every message of the queue, in flight or not.
+// purgeWindow is how long a queue refuses a second PurgeQueue, and a deleted
+// queue's name a CreateQueue.
+const purgeWindow = 60 * time.Second
+
+// purgeQueue deletes every message of the queue, in flight or not. A second
+// purge within 60 seconds is PurgeQueueInProgress (SQS API Reference,
+// PurgeQueue: "Indicates that the specified queue previously received a
+// PurgeQueue request within the last 60 seconds").
 func (s *Server) purgeQueue(r *request) (any, error) {
 	var in queueURLInput
 	q, err := s.decodeQueue(r, &in, &in.QueueUrl)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.pool.Exec(r.ctx, `DELETE FROM localaws.sqs_messages WHERE account_id = $1 AND queue = $2`, s.acct, q.name); err != nil {
+	now := s.now()
+	var purged bool
+	err = s.pool.QueryRow(r.ctx, `WITH p AS (
+			UPDATE localaws.sqs_queues SET purged_at = $3
+			WHERE account_id = $1 AND name = $2 AND (purged_at IS NULL OR purged_at <= $3::timestamptz - $4::interval)
+			RETURNING name),
+		d AS (DELETE FROM localaws.sqs_messages m USING p WHERE m.account_id = $1 AND m.queue = p.name)
+		SELECT EXISTS (SELECT 1 FROM p)`, s.acct, q.name, now, purgeWindow).Scan(&purged)
+	if err != nil {
 		return nil, fmt.Errorf("purge queue: %w", err)
+	}
+	if !purged {
+		return nil, errPurgeQueueInProgress(q.name)
 	}
 	return nil, nil
 }

@@ -146,7 +146,7 @@ func (s *Server) receiveOnce(ctx context.Context, q *queue, n, vt int) ([]row, e
 			ORDER BY visible_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)
 		UPDATE localaws.sqs_messages m
 		SET receive_count = m.receive_count + 1, visible_at = $6, receipt = gen_random_uuid(),
-		    first_received_at = coalesce(m.first_received_at, $3)
+		    first_received_at = coalesce(m.first_received_at, $3), received_at = $3
 		FROM c WHERE m.id = c.id
 		RETURNING `+rowColumns,
 		s.acct, q.name, now, cutoff, n, now.Add(time.Duration(vt)*time.Second), maxCount)

@@ -162,7 +162,7 @@ func (r *request) decode(v any) error {
 	if len(r.body) == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(r.body, v); err != nil {
+	if err := json.Unmarshal(markInvalidText(r.body), v); err != nil {
 		return errSerialization("Could not decode the %s request: %v", r.action, err)
 	}
 	return nil
