@@ -79,7 +79,7 @@ func TestMigrateCreatesOnlyItsOwnSchema(t *testing.T) {
 	want := []string{
 		"localaws.goose_db_version", "localaws.goose_db_version_id_seq",
 		"localaws.sfn_executions", "localaws.sfn_history_events", "localaws.sfn_state_machines", "localaws.sfn_task_tokens",
-		"localaws.sqs_deleted_queues", "localaws.sqs_messages", "localaws.sqs_messages_id_seq", "localaws.sqs_move_tasks", "localaws.sqs_move_tasks_seq_seq",
+		"localaws.sqs_dedup", "localaws.sqs_deleted_queues", "localaws.sqs_messages", "localaws.sqs_messages_id_seq", "localaws.sqs_move_tasks", "localaws.sqs_move_tasks_seq_seq",
 		"localaws.sqs_queues",
 	}
 	sort.Strings(want)

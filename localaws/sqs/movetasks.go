@@ -329,9 +329,9 @@ func (s *Server) moveBatch(id uuid.UUID) (more bool, perSecond int, err error) {
 		}
 		tag, err := tx.Exec(ctx, `WITH moved AS (DELETE FROM localaws.sqs_messages WHERE id = $1 RETURNING *)
 			INSERT INTO localaws.sqs_messages (account_id, queue, message_id, body, attributes, md5_body, md5_attributes,
-				sender_id, trace_header, sent_at, visible_at)
+				sender_id, trace_header, sent_at, visible_at, group_id, dedup_id)
 			SELECT m.account_id, q.name, gen_random_uuid(), m.body, m.attributes, m.md5_body, m.md5_attributes,
-				m.sender_id, m.trace_header, $3, $3
+				m.sender_id, m.trace_header, $3, $3, m.group_id, m.dedup_id
 			FROM moved m JOIN localaws.sqs_queues q ON q.account_id = m.account_id AND q.name = $2`, p.id, dst, now)
 		if err != nil {
 			return false, 0, fmt.Errorf("move message: %w", err)
@@ -380,7 +380,11 @@ func (s *Server) sweep(ctx context.Context) error {
 		s.acct, now); err != nil {
 		return err
 	}
-	_, err := s.pool.Exec(ctx, `DELETE FROM localaws.sqs_deleted_queues WHERE account_id = $1 AND deleted_at <= $2::timestamptz - $3::interval`,
-		s.acct, now, purgeWindow)
+	if _, err := s.pool.Exec(ctx, `DELETE FROM localaws.sqs_deleted_queues WHERE account_id = $1 AND deleted_at <= $2::timestamptz - $3::interval`,
+		s.acct, now, purgeWindow); err != nil {
+		return err
+	}
+	_, err := s.pool.Exec(ctx, `DELETE FROM localaws.sqs_dedup WHERE account_id = $1 AND sent_at <= $2::timestamptz - $3::interval`,
+		s.acct, now, dedupInterval)
 	return err
 }

@@ -23,18 +23,35 @@ type queue struct {
 	tags     map[string]string
 	created  time.Time
 	modified time.Time
+	fair     bool // a standard queue that has seen a MessageGroupId
 }
 
-var queueNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+// fifo reports whether q is a FIFO queue.
+func (q *queue) fifo() bool { return q.attrs["FifoQueue"] == "true" }
 
-func validateQueueName(name string) error {
+var (
+	standardNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+	fifoNameRE     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,75}\.fifo$`)
+)
+
+// validQueueName reports whether name is a standard or a FIFO queue name.
+func validQueueName(name string) bool {
+	return standardNameRE.MatchString(name) || fifoNameRE.MatchString(name)
+}
+
+// validateQueueName checks the QueueName of CreateQueue (SQS API Reference,
+// CreateQueue, QueueName: "A queue name can have up to 80 characters. Valid
+// values: alphanumeric characters, hyphens (-), and underscores (_). A FIFO
+// queue name must end with the .fifo suffix."): a FIFO queue (FifoQueue
+// true) needs the suffix, a standard queue may not have it.
+func validateQueueName(name string, fifo bool) error {
 	if name == "" {
 		return errMissingParameter("QueueName")
 	}
-	if strings.HasSuffix(name, ".fifo") {
-		return errInvalidParameterValue("FIFO queues (%q) are not supported by the local SQS server; use a standard queue name without the .fifo suffix.", name)
+	if fifo && !fifoNameRE.MatchString(name) {
+		return errInvalidParameterValue("The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.")
 	}
-	if !queueNameRE.MatchString(name) {
+	if !fifo && !standardNameRE.MatchString(name) {
 		return errInvalidParameterValue("Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length")
 	}
 	return nil
@@ -46,7 +63,7 @@ func (s *Server) queueARN(name string) string {
 
 func (s *Server) queueNameFromARN(arn string) (string, bool) {
 	name, ok := strings.CutPrefix(arn, fmt.Sprintf("arn:aws:sqs:%s:%s:", s.region, s.acct))
-	if !ok || !queueNameRE.MatchString(name) {
+	if !ok || !validQueueName(name) {
 		return "", false
 	}
 	return name, true
@@ -66,7 +83,7 @@ func (s *Server) queueNameFromURL(raw string) (string, error) {
 		return "", errQueueDoesNotExist()
 	}
 	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
-	if len(parts) != 2 || parts[0] != s.acct || !queueNameRE.MatchString(parts[1]) {
+	if len(parts) != 2 || parts[0] != s.acct || !validQueueName(parts[1]) {
 		return "", errQueueDoesNotExist()
 	}
 	return parts[1], nil
@@ -75,8 +92,8 @@ func (s *Server) queueNameFromURL(raw string) (string, error) {
 // loadQueue returns the queue or QueueDoesNotExist.
 func (s *Server) loadQueue(ctx context.Context, name string) (*queue, error) {
 	q := &queue{name: name}
-	err := s.pool.QueryRow(ctx, `SELECT attributes, tags, created_at, modified_at FROM localaws.sqs_queues
-		WHERE account_id = $1 AND name = $2`, s.acct, name).Scan(&q.attrs, &q.tags, &q.created, &q.modified)
+	err := s.pool.QueryRow(ctx, `SELECT attributes, tags, created_at, modified_at, fair FROM localaws.sqs_queues
+		WHERE account_id = $1 AND name = $2`, s.acct, name).Scan(&q.attrs, &q.tags, &q.created, &q.modified, &q.fair)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errQueueDoesNotExist()
 	}
@@ -146,17 +163,30 @@ func (s *Server) createQueue(r *request) (any, error) {
 	if err := r.decode(&in); err != nil {
 		return nil, err
 	}
-	if err := validateQueueName(in.QueueName); err != nil {
+	fifo := false
+	if v, ok := in.Attributes["FifoQueue"]; ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, errInvalidAttributeValue("Invalid value for the parameter FifoQueue.")
+		}
+		fifo = b
+	}
+	if err := validateQueueName(in.QueueName, fifo); err != nil {
 		return nil, err
 	}
 	if err := validateTags(in.Tags); err != nil {
 		return nil, err
 	}
-	attrs, err := s.normalizeAttrs(r.ctx, in.QueueName, in.Attributes)
+	attrs, err := s.normalizeAttrs(r.ctx, &queue{name: in.QueueName, attrs: map[string]string{"FifoQueue": strconv.FormatBool(fifo)}}, in.Attributes, true)
 	if err != nil {
 		return nil, err
 	}
 	stored := maps.Clone(attrDefaults)
+	if fifo {
+		maps.Copy(stored, fifoDefaults)
+	} else {
+		delete(attrs, "FifoQueue") // "false": a standard queue, which has no such attribute
+	}
 	if _, ok := attrs["KmsMasterKeyId"]; ok {
 		stored["SqsManagedSseEnabled"] = "false"
 	}
@@ -189,6 +219,9 @@ func (s *Server) createQueue(r *request) (any, error) {
 		existing, err := s.loadQueue(r.ctx, in.QueueName)
 		if err != nil {
 			return nil, err
+		}
+		if existing.fifo() != fifo {
+			return nil, errQueueNameExists(in.QueueName)
 		}
 		for k, v := range attrs {
 			cur, ok := existing.attrs[k]
@@ -336,7 +369,7 @@ func (s *Server) getQueueAttributes(r *request) (any, error) {
 		if n == "All" {
 			continue
 		}
-		if !slices.Contains(settableAttrs, n) && !slices.Contains(readOnlyAttrs, n) && !slices.Contains(fifoAttrs, n) {
+		if !slices.Contains(settableAttrs, n) && !slices.Contains(readOnlyAttrs, n) && !slices.Contains(fifoAttrs, n) && n != "FifoQueue" {
 			return nil, errInvalidAttributeName(n)
 		}
 		want[n] = true
@@ -399,7 +432,7 @@ func (s *Server) setQueueAttributes(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	attrs, err := s.normalizeAttrs(r.ctx, q.name, in.Attributes)
+	attrs, err := s.normalizeAttrs(r.ctx, q, in.Attributes, false)
 	if err != nil {
 		return nil, err
 	}

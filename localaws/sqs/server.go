@@ -19,8 +19,13 @@
 //     LOCKED, so a message is never handed to two receivers within its
 //     visibility window. Long-poll wake-ups are in process only; receivers of
 //     another process notice new messages by polling (every PollInterval).
-//   - Only standard queues: names ending in .fifo are refused with
-//     InvalidParameterValue.
+//   - Standard and FIFO queues. FIFO (.fifo, FifoQueue): MessageGroupId
+//     order and one group in flight at a time, 5-minute deduplication (given
+//     ids or ContentBasedDeduplication, per queue or per group), sequence
+//     numbers, ReceiveRequestAttemptId retries; receives of one FIFO queue are
+//     serialised. A MessageGroupId on a standard queue makes it a fair queue:
+//     a tenant with at least 30 messages and more than 10% of all messages in
+//     flight is served after the quiet tenants.
 //   - All times (visibility, delays, retention, timestamps) come from
 //     Options.Now, so tests can move the clock; long-poll waits use real time.
 package sqs
