@@ -137,6 +137,9 @@ var stateTypes = map[string]bool{
 // Parse parses and validates a state machine definition. The error names
 // the first problem found.
 func Parse(data []byte) (*Definition, error) {
+	if err := checkDefinitionFields(data, "", true); err != nil {
+		return nil, fmt.Errorf("asl: %w", err)
+	}
 	var d Definition
 	if err := json.Unmarshal(data, &d); err != nil {
 		return nil, fmt.Errorf("asl: invalid definition JSON: %w", err)
