@@ -12,6 +12,7 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/pressly/goose/v3 v3.30.0
+	github.com/theory/jsonpath v0.12.3
 	golang.org/x/time v0.16.0
 	gopkg.in/yaml.v3 v3.0.1
 )

@@ -120,6 +120,12 @@ type State struct {
 	ItemProcessor  *Definition     `json:"ItemProcessor,omitempty"`
 	Iterator       *Definition     `json:"Iterator,omitempty"`
 	MaxConcurrency int             `json:"MaxConcurrency,omitempty"`
+	// MaxConcurrencyPath and the failure tolerance of a Map state.
+	MaxConcurrencyPath             string   `json:"MaxConcurrencyPath,omitempty"`
+	ToleratedFailurePercentage     *float64 `json:"ToleratedFailurePercentage,omitempty"`
+	ToleratedFailurePercentagePath string   `json:"ToleratedFailurePercentagePath,omitempty"`
+	ToleratedFailureCount          *int     `json:"ToleratedFailureCount,omitempty"`
+	ToleratedFailureCountPath      string   `json:"ToleratedFailureCountPath,omitempty"`
 
 	name           string
 	params         *template
@@ -332,6 +338,34 @@ func (st *State) validate(d *Definition) error {
 		}
 		if err := st.ItemProcessor.validate("ItemProcessor: "); err != nil {
 			return err
+		}
+		if st.MaxConcurrency < 0 {
+			return errors.New("field MaxConcurrency must be a non-negative integer")
+		}
+		if st.MaxConcurrency != 0 && st.MaxConcurrencyPath != "" {
+			return errors.New("field MaxConcurrency and MaxConcurrencyPath are exclusive")
+		}
+		if st.ToleratedFailurePercentage != nil && st.ToleratedFailurePercentagePath != "" ||
+			st.ToleratedFailureCount != nil && st.ToleratedFailureCountPath != "" {
+			return errors.New("field ToleratedFailurePercentage/ToleratedFailureCount and their Path fields are exclusive")
+		}
+		if p := st.ToleratedFailurePercentage; p != nil && (*p < 0 || *p > 100) {
+			return errors.New("field ToleratedFailurePercentage must be between 0 and 100")
+		}
+		if c := st.ToleratedFailureCount; c != nil && *c < 0 {
+			return errors.New("field ToleratedFailureCount must be a non-negative integer")
+		}
+		for _, p := range []string{st.MaxConcurrencyPath, st.ToleratedFailurePercentagePath, st.ToleratedFailureCountPath} {
+			if p == "" {
+				continue
+			}
+			pp, err := ParsePath(p)
+			if err != nil {
+				return err
+			}
+			if !pp.isReference() {
+				return fmt.Errorf("field %q must be a reference path", p)
+			}
 		}
 	}
 	return nil

@@ -240,6 +240,9 @@ func (s *stepper) processResult(result any, ctxObj any) (any, error) {
 func (s *stepper) next(output any) (Cursor, []Event, error) {
 	if s.st.End || s.st.Type == "Succeed" {
 		raw := mustEncode(output)
+		if len(raw) > MaxPayload {
+			return s.terminal(dataLimit("state output", len(raw)))
+		}
 		s.emit(s.st.Type+"StateExited", map[string]any{"name": s.st.name, "output": string(raw),
 			"outputDetails": map[string]any{"truncated": false}})
 		s.c = Cursor{State: s.st.name, Seq: s.c.Seq, EnteredAt: s.c.EnteredAt, Entered: true,
@@ -249,8 +252,23 @@ func (s *stepper) next(output any) (Cursor, []Event, error) {
 	return s.goTo(s.st.Next, output)
 }
 
+// MaxPayload is the largest state input, output or task result Step
+// Functions passes: 256 KiB of UTF-8 (developer guide, "Step Functions
+// service quotas": "Maximum input or output size for a task, state, or
+// execution: 256 KiB of data as a UTF-8 encoded string").
+const MaxPayload = 256 * 1024
+
+// dataLimit is the States.DataLimitExceeded failure of a payload too large.
+func dataLimit(what string, n int) *TaskError {
+	return &TaskError{ErrorName: ErrDataLimitExceeded,
+		Cause: fmt.Sprintf("The %s has a size of %d bytes, which exceeds the maximum of %d bytes", what, n, MaxPayload)}
+}
+
 func (s *stepper) goTo(next string, output any) (Cursor, []Event, error) {
 	raw := mustEncode(output)
+	if len(raw) > MaxPayload {
+		return s.terminal(dataLimit("state output", len(raw)))
+	}
 	s.emit(s.st.Type+"StateExited", map[string]any{"name": s.st.name, "output": string(raw),
 		"outputDetails": map[string]any{"truncated": false}})
 	s.c = Cursor{State: next, Input: raw, EnteredAt: s.now, Seq: s.c.Seq + 1}

@@ -86,6 +86,9 @@ func (s *stepper) scheduleTask() (Cursor, []Event, error) {
 		return s.fail(err)
 	}
 	s.c.Phase, s.c.TaskInput, s.c.TaskToken = "run", mustEncode(eff), token
+	if len(s.c.TaskInput) > MaxPayload {
+		return s.terminal(dataLimit("task input", len(s.c.TaskInput)))
+	}
 	s.c.Timeout, s.c.Heartbeat, s.c.ResumeAt = timeout, heartbeat, nil
 	typ, res := resourceParts(s.st.Resource)
 	details := map[string]any{"resourceType": typ, "resource": res, "region": s.env.Region,
@@ -128,6 +131,11 @@ func (s *stepper) runTask(ctx context.Context, orig Cursor) (Cursor, []Event, er
 		}
 		s.emit(kind, map[string]any{"resourceType": typ, "resource": res, "error": te.ErrorName, "cause": te.Cause})
 		return s.fail(te)
+	}
+	if len(out) > MaxPayload {
+		te := dataLimit("task result", len(out))
+		s.emit("TaskFailed", map[string]any{"resourceType": typ, "resource": res, "error": te.ErrorName, "cause": te.Cause})
+		return s.terminal(te)
 	}
 	result, derr := decodeJSON(out)
 	if derr != nil {
@@ -198,7 +206,10 @@ func (s *stepper) choice() (Cursor, []Event, error) {
 		target = s.st.Default
 	}
 	if target == "" {
-		return s.fail(&TaskError{ErrorName: ErrRuntime, Cause: fmt.Sprintf("No Choice Rule matched and there is no Default in state '%s' (States.NoChoiceMatched)", s.st.name)})
+		// States Language, Choice State: "If no Choice Rule matches and no
+		// Default transition was specified, the interpreter MUST raise a
+		// States.NoChoiceMatched error."
+		return s.fail(&TaskError{ErrorName: ErrNoChoiceMatched, Cause: fmt.Sprintf("No Choice Rule matched and there is no Default in state '%s'", s.st.name)})
 	}
 	out, err := s.outputPath(eff)
 	if err != nil {
@@ -299,9 +310,13 @@ func (s *stepper) failState() (Cursor, []Event, error) {
 }
 
 // runBranches runs sub-definitions concurrently (at most limit at once;
-// 0 = all) and returns their outputs in order, their events in order, and
-// the first failure. A failure cancels the other branches.
-func (s *stepper) runBranches(ctx context.Context, defs []*Definition, inputs []any, scope string, limit int) ([]any, []Event, *TaskError, error) {
+// 0 = all), started in input order: with limit 1 each starts when the one
+// before it ended. It returns their outputs in order, their events in order,
+// and the failure of the whole. tolerate, when not nil, is asked after each
+// failure with the number of failures so far: while it says yes the other
+// branches go on and a failed branch's output is its {"Error","Cause"};
+// otherwise (and always without tolerate) a failure cancels the others.
+func (s *stepper) runBranches(ctx context.Context, defs []*Definition, inputs []any, scope string, limit int, tolerate func(failed int) bool) ([]any, []Event, *TaskError, error) {
 	n := len(defs)
 	outs := make([]any, n)
 	evs := make([][]Event, n)
@@ -311,20 +326,22 @@ func (s *stepper) runBranches(ctx context.Context, defs []*Definition, inputs []
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first *TaskError
+	failed := 0
 	if limit <= 0 {
 		limit = n
 	}
 	sem := make(chan struct{}, max(limit, 1))
+dispatch:
 	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-bctx.Done():
+			break dispatch
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-bctx.Done():
-				return
-			}
+			defer func() { <-sem }()
 			env := s.env.child(fmt.Sprintf("%s#%d#%d/%s%d", s.st.name, s.c.Seq, s.c.RetryCount, scope, i))
 			cur, err := defs[i].Begin(mustEncode(inputs[i]), s.now)
 			if err == nil {
@@ -344,8 +361,17 @@ func (s *stepper) runBranches(ctx context.Context, defs []*Definition, inputs []
 				}
 			case cur.Status == StatusFailed:
 				errs[i] = &TaskError{ErrorName: cur.Error, Cause: cur.Cause}
+				failed++
+				if tolerate != nil && first == nil && tolerate(failed) {
+					outs[i] = map[string]any{"Error": cur.Error, "Cause": cur.Cause}
+					break
+				}
 				if first == nil {
 					first = errs[i]
+					if tolerate != nil {
+						first = &TaskError{ErrorName: ErrExceedToleratedFailureThreshold,
+							Cause: fmt.Sprintf("The specified tolerated failure threshold was exceeded: %d of %d iterations failed (last: %s)", failed, n, errs[i].Error())}
+					}
 					cancel()
 				}
 			default:
@@ -379,7 +405,7 @@ func (s *stepper) parallel(ctx context.Context, orig Cursor) (Cursor, []Event, e
 	for i := range inputs {
 		inputs[i] = eff
 	}
-	outs, evs, ferr, err := s.runBranches(ctx, s.st.Branches, inputs, "branch", 0)
+	outs, evs, ferr, err := s.runBranches(ctx, s.st.Branches, inputs, "branch", 0, nil)
 	if err != nil {
 		return orig, nil, err
 	}
@@ -394,6 +420,72 @@ func (s *stepper) parallel(ctx context.Context, orig Cursor) (Cursor, []Event, e
 		return s.fail(err)
 	}
 	return s.next(out)
+}
+
+// mapLimits resolves a Map state's concurrency and failure tolerance (States
+// Language, Map State: MaxConcurrency, MaxConcurrencyPath,
+// ToleratedFailurePercentage(Path), ToleratedFailureCount(Path); a Map whose
+// failed iterations exceed either threshold fails with
+// States.ExceedToleratedFailureThreshold). The Path fields are reference
+// paths into the state's input after InputPath.
+func (s *stepper) mapLimits(eff any, total int) (int, func(int) bool, error) {
+	num := func(field, path string, integer bool) (float64, error) {
+		v, err := MustParsePath(path).Get(eff)
+		if err != nil {
+			return 0, runtimeErr("%s '%s' could not be found in the input", field, path)
+		}
+		f, ok := toFloat(v)
+		if _, isInt := toInt(v); !ok || f < 0 || (integer && !isInt) {
+			return 0, runtimeErr("%s '%s' must point to a non-negative %s, got %s", field, path,
+				map[bool]string{true: "integer", false: "number"}[integer], mustEncode(v))
+		}
+		return f, nil
+	}
+	limit := s.st.MaxConcurrency
+	if s.st.MaxConcurrencyPath != "" {
+		f, err := num("MaxConcurrencyPath", s.st.MaxConcurrencyPath, true)
+		if err != nil {
+			return 0, nil, err
+		}
+		limit = int(f)
+	}
+	var pct, count *float64
+	if s.st.ToleratedFailurePercentage != nil {
+		pct = s.st.ToleratedFailurePercentage
+	}
+	if s.st.ToleratedFailurePercentagePath != "" {
+		f, err := num("ToleratedFailurePercentagePath", s.st.ToleratedFailurePercentagePath, false)
+		if err != nil {
+			return 0, nil, err
+		}
+		if f > 100 {
+			return 0, nil, runtimeErr("ToleratedFailurePercentagePath '%s' must point to a number between 0 and 100", s.st.ToleratedFailurePercentagePath)
+		}
+		pct = &f
+	}
+	if s.st.ToleratedFailureCount != nil {
+		f := float64(*s.st.ToleratedFailureCount)
+		count = &f
+	}
+	if s.st.ToleratedFailureCountPath != "" {
+		f, err := num("ToleratedFailureCountPath", s.st.ToleratedFailureCountPath, true)
+		if err != nil {
+			return 0, nil, err
+		}
+		count = &f
+	}
+	if pct == nil && count == nil {
+		return limit, nil, nil
+	}
+	return limit, func(failed int) bool {
+		if count != nil && float64(failed) > *count {
+			return false
+		}
+		if pct != nil && float64(failed)*100 > *pct*float64(total) {
+			return false
+		}
+		return true
+	}, nil
 }
 
 func (s *stepper) mapState(ctx context.Context, orig Cursor) (Cursor, []Event, error) {
@@ -423,8 +515,12 @@ func (s *stepper) mapState(ctx context.Context, orig Cursor) (Cursor, []Event, e
 			}
 		}
 	}
+	limit, tolerate, err := s.mapLimits(eff, len(items))
+	if err != nil {
+		return s.fail(err)
+	}
 	s.emit("MapStateStarted", map[string]any{"length": len(items)})
-	outs, evs, ferr, err := s.runBranches(ctx, defs, inputs, "item", s.st.MaxConcurrency)
+	outs, evs, ferr, err := s.runBranches(ctx, defs, inputs, "item", limit, tolerate)
 	if err != nil {
 		return orig, nil, err
 	}

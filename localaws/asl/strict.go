@@ -46,16 +46,11 @@ var unimplemented = map[string]string{
 // notYetImplemented are fields of the States Language that this interpreter
 // does not run yet: refused by name.
 var notYetImplemented = map[string]string{
-	"Assign":                         "variables (Assign)",
-	"Arguments":                      "JSONata (Arguments)",
-	"Output":                         "JSONata (Output)",
-	"Condition":                      "JSONata (Condition)",
-	"Items":                          "JSONata (Items)",
-	"MaxConcurrencyPath":             "MaxConcurrencyPath",
-	"ToleratedFailurePercentage":     "ToleratedFailurePercentage",
-	"ToleratedFailurePercentagePath": "ToleratedFailurePercentagePath",
-	"ToleratedFailureCount":          "ToleratedFailureCount",
-	"ToleratedFailureCountPath":      "ToleratedFailureCountPath",
+	"Assign":    "variables (Assign)",
+	"Arguments": "JSONata (Arguments)",
+	"Output":    "JSONata (Output)",
+	"Condition": "JSONata (Condition)",
+	"Items":     "JSONata (Items)",
 }
 
 // commonStateFields apply to every state type.

@@ -49,6 +49,11 @@ func compileValue(v any) (*template, error) {
 	case map[string]any:
 		t := &template{kind: tmplObject}
 		for _, k := range sortedKeys(x) {
+			// Developer guide, "Parameters": a field "key.$" produces "key";
+			// AWS refuses a template holding both "key" and "key.$".
+			if _, dup := x[k+".$"]; dup {
+				return nil, fmt.Errorf("fields %q and %q are duplicates: both set %q", k, k+".$", k)
+			}
 			if strings.HasSuffix(k, ".$") {
 				s, ok := x[k].(string)
 				if !ok {
