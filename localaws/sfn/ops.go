@@ -55,7 +55,7 @@ func (e *Executor) StartExecution(ctx context.Context, in StartExecutionInput) (
 	if err != nil {
 		return nil, fmt.Errorf("sfn: load state machine: %w", err)
 	}
-	def, err := asl.Parse([]byte(definition))
+	def, err := e.parse(definition)
 	if err != nil {
 		return nil, fmt.Errorf("sfn: stored definition of %s: %w", in.StateMachineArn, err)
 	}
@@ -66,45 +66,34 @@ func (e *Executor) StartExecution(ctx context.Context, in StartExecutionInput) (
 	}
 	curJSON, _ := json.Marshal(cur)
 	arn := e.executionARN(smName, name)
-	started := false
-	var out StartExecutionOutput
-	err = pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
+	details, _ := json.Marshal(map[string]any{"input": input, "inputDetails": map[string]any{"truncated": false},
+		"roleArn": e.defaultRole()})
+	// One statement: the execution and its ExecutionStarted event, or
+	// nothing when the name is taken.
+	var inserted int
+	if err := e.pool.QueryRow(ctx, `WITH x AS (
 			INSERT INTO localaws.sfn_executions (arn, state_machine_arn, name, status, definition, input, start_date, cursor, last_event_id)
 			VALUES ($1, $2, $3, 'RUNNING', $4, $5, $6, $7, 1)
-			ON CONFLICT DO NOTHING`, arn, in.StateMachineArn, name, definition, input, now, string(curJSON))
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			var status, oldInput string
-			var start EpochTime
-			if err := tx.QueryRow(ctx, `SELECT status, input, start_date FROM localaws.sfn_executions WHERE arn = $1`, arn).
-				Scan(&status, &oldInput, &start.Time); err != nil {
-				return err
-			}
-			if status == "RUNNING" && oldInput == input {
-				out = StartExecutionOutput{ExecutionArn: arn, StartDate: &EpochTime{start.UTC()}}
-				return nil
-			}
-			return apiErr(CodeExecutionAlreadyExists, "Execution Already Exists: '%s'", arn)
-		}
-		started = true
-		details, _ := json.Marshal(map[string]any{"input": input, "inputDetails": map[string]any{"truncated": false},
-			"roleArn": e.defaultRole()})
-		if _, err := tx.Exec(ctx, `INSERT INTO localaws.sfn_history_events (execution_arn, id, previous_event_id, type, ts, details)
-			VALUES ($1, 1, 0, 'ExecutionStarted', $2, $3)`, arn, now, string(details)); err != nil {
-			return err
-		}
-		out = StartExecutionOutput{ExecutionArn: arn, StartDate: epoch(now)}
-		return nil
-	})
-	if err != nil {
-		var ae *APIError
-		if errors.As(err, &ae) {
-			return nil, ae
-		}
+			ON CONFLICT DO NOTHING RETURNING arn),
+		h AS (
+			INSERT INTO localaws.sfn_history_events (execution_arn, id, previous_event_id, type, ts, details)
+			SELECT arn, 1, 0, 'ExecutionStarted', $6, $8 FROM x)
+		SELECT count(*) FROM x`, arn, in.StateMachineArn, name, definition, input, now, string(curJSON), string(details)).Scan(&inserted); err != nil {
 		return nil, fmt.Errorf("sfn: start execution: %w", err)
+	}
+	started := inserted == 1
+	out := StartExecutionOutput{ExecutionArn: arn, StartDate: epoch(now)}
+	if !started {
+		var status, oldInput string
+		var start EpochTime
+		if err := e.pool.QueryRow(ctx, `SELECT status, input, start_date FROM localaws.sfn_executions WHERE arn = $1`, arn).
+			Scan(&status, &oldInput, &start.Time); err != nil {
+			return nil, fmt.Errorf("sfn: start execution: %w", err)
+		}
+		if status != "RUNNING" || oldInput != input {
+			return nil, apiErr(CodeExecutionAlreadyExists, "Execution Already Exists: '%s'", arn)
+		}
+		out = StartExecutionOutput{ExecutionArn: arn, StartDate: &EpochTime{start.UTC()}}
 	}
 	if started {
 		e.log.Info("sfn: execution started", "execution", arn)

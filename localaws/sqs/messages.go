@@ -179,6 +179,7 @@ func (s *Server) insert(ctx context.Context, q *queue, sender string, msgs []pre
 		}
 		if grouped && !q.fair {
 			b.Queue(`UPDATE localaws.sqs_queues SET fair = true WHERE account_id = $1 AND name = $2`, s.acct, q.name)
+			defer s.queues.forget(q.name)
 		}
 		err = s.pool.SendBatch(ctx, b).Close()
 	}
@@ -400,7 +401,7 @@ func (s *Server) deleteOne(ctx context.Context, q *queue, handle string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.pool.Exec(ctx, `DELETE FROM localaws.sqs_messages WHERE id = $1 AND account_id = $2 AND queue = $3 AND receipt = $4`,
+	if _, err := s.bk.Exec(ctx, `DELETE FROM localaws.sqs_messages WHERE id = $1 AND account_id = $2 AND queue = $3 AND receipt = $4`,
 		rc.id, s.acct, q.name, rc.token); err != nil {
 		return fmt.Errorf("delete message: %w", err)
 	}
@@ -451,10 +452,51 @@ func (s *Server) runHandleBatch(r *request, op func(ctx context.Context, q *queu
 	return out, nil
 }
 
+// deleteMessageBatch checks every entry's receipt handle, then deletes the
+// messages of all the valid ones in one statement (entries whose message
+// is gone or was received again succeed too, as DeleteMessage does).
 func (s *Server) deleteMessageBatch(r *request) (any, error) {
-	return s.runHandleBatch(r, func(ctx context.Context, q *queue, e batchHandleEntry) error {
-		return s.deleteOne(ctx, q, e.ReceiptHandle)
-	})
+	var in struct {
+		QueueUrl string
+		Entries  []batchHandleEntry
+	}
+	q, err := s.decodeQueue(r, &in, &in.QueueUrl)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(in.Entries))
+	for i, e := range in.Entries {
+		ids[i] = e.Id
+	}
+	if err := validateBatchIDs(ids); err != nil {
+		return nil, err
+	}
+	out := batchHandleOutput{Successful: []idEntry{}, Failed: []batchError{}}
+	var rows []int64
+	var tokens []uuid.UUID
+	for _, e := range in.Entries {
+		var err error
+		var rc receipt
+		if e.ReceiptHandle == "" {
+			err = errMissingParameter("ReceiptHandle")
+		} else {
+			rc, err = parseReceipt(e.ReceiptHandle, q.name)
+		}
+		if err != nil {
+			be, _ := entryError(e.Id, err)
+			out.Failed = append(out.Failed, be)
+			continue
+		}
+		rows, tokens = append(rows, rc.id), append(tokens, rc.token)
+		out.Successful = append(out.Successful, idEntry{Id: e.Id})
+	}
+	if len(rows) > 0 {
+		if _, err := s.bk.Exec(r.ctx, `DELETE FROM localaws.sqs_messages m USING unnest($3::bigint[], $4::uuid[]) AS d(id, receipt)
+			WHERE m.id = d.id AND m.receipt = d.receipt AND m.account_id = $1 AND m.queue = $2`, s.acct, q.name, rows, tokens); err != nil {
+			return nil, fmt.Errorf("delete messages: %w", err)
+		}
+	}
+	return out, nil
 }
 
 func (s *Server) changeMessageVisibility(r *request) (any, error) {
@@ -503,7 +545,7 @@ func (s *Server) changeOne(ctx context.Context, q *queue, e batchHandleEntry) er
 	var token *uuid.UUID
 	var visibleAt time.Time
 	var receivedAt *time.Time
-	err = s.pool.QueryRow(ctx, `WITH cur AS (
+	err = s.bk.QueryRow(ctx, `WITH cur AS (
 			SELECT id, receipt, visible_at, received_at FROM localaws.sqs_messages
 			WHERE id = $1 AND account_id = $2 AND queue = $3 AND sent_at > $6 FOR UPDATE),
 		upd AS (

@@ -374,17 +374,17 @@ func (s *Server) sweepLoop(every time.Duration) {
 // and forgets queues deleted more than 60 seconds ago.
 func (s *Server) sweep(ctx context.Context) error {
 	now := s.now()
-	if _, err := s.pool.Exec(ctx, `DELETE FROM localaws.sqs_messages m USING localaws.sqs_queues q
+	if _, err := s.bk.Exec(ctx, `DELETE FROM localaws.sqs_messages m USING localaws.sqs_queues q
 		WHERE q.account_id = $1 AND m.account_id = q.account_id AND m.queue = q.name
 		  AND m.sent_at <= $2::timestamptz - make_interval(secs => (q.attributes->>'MessageRetentionPeriod')::int)`,
 		s.acct, now); err != nil {
 		return err
 	}
-	if _, err := s.pool.Exec(ctx, `DELETE FROM localaws.sqs_deleted_queues WHERE account_id = $1 AND deleted_at <= $2::timestamptz - $3::interval`,
+	if _, err := s.bk.Exec(ctx, `DELETE FROM localaws.sqs_deleted_queues WHERE account_id = $1 AND deleted_at <= $2::timestamptz - $3::interval`,
 		s.acct, now, purgeWindow); err != nil {
 		return err
 	}
-	_, err := s.pool.Exec(ctx, `DELETE FROM localaws.sqs_dedup WHERE account_id = $1 AND sent_at <= $2::timestamptz - $3::interval`,
+	_, err := s.bk.Exec(ctx, `DELETE FROM localaws.sqs_dedup WHERE account_id = $1 AND sent_at <= $2::timestamptz - $3::interval`,
 		s.acct, now, dedupInterval)
 	return err
 }

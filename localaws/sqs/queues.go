@@ -89,8 +89,12 @@ func (s *Server) queueNameFromURL(raw string) (string, error) {
 	return parts[1], nil
 }
 
-// loadQueue returns the queue or QueueDoesNotExist.
+// loadQueue returns the queue or QueueDoesNotExist, from the cache when it
+// is fresh. The attribute maps of the result are shared: read them only.
 func (s *Server) loadQueue(ctx context.Context, name string) (*queue, error) {
+	if q, ok := s.queues.get(name); ok {
+		return q, nil
+	}
 	q := &queue{name: name}
 	err := s.pool.QueryRow(ctx, `SELECT attributes, tags, created_at, modified_at, fair FROM localaws.sqs_queues
 		WHERE account_id = $1 AND name = $2`, s.acct, name).Scan(&q.attrs, &q.tags, &q.created, &q.modified, &q.fair)
@@ -100,6 +104,7 @@ func (s *Server) loadQueue(ctx context.Context, name string) (*queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load queue %s: %w", name, err)
 	}
+	s.queues.put(q)
 	return q, nil
 }
 
@@ -128,6 +133,7 @@ func (s *Server) decodeQueue(r *request, in any, queueURL *string) (*queue, erro
 // execOnQueue runs sql, whose $1 and $2 are the account and the queue name,
 // and reports QueueDoesNotExist when it changed no row.
 func (s *Server) execOnQueue(ctx context.Context, what, name, sql string, args ...any) error {
+	defer s.queues.forget(name)
 	tag, err := s.pool.Exec(ctx, sql, append([]any{s.acct, name}, args...)...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -210,6 +216,7 @@ func (s *Server) createQueue(r *request) (any, error) {
 	if recent {
 		return nil, errQueueDeletedRecently()
 	}
+	s.queues.forget(in.QueueName)
 	tag, err := s.pool.Exec(r.ctx, `INSERT INTO localaws.sqs_queues (account_id, name, attributes, tags, created_at, modified_at)
 		VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING`, s.acct, in.QueueName, stored, in.Tags, now)
 	if err != nil {

@@ -204,7 +204,7 @@ func (s *Server) receiveOnce(ctx context.Context, q *queue, n, vt int, attempt s
 			WHERE m.account_id = $1 AND m.queue = $2 AND m.visible_at <= $3 AND m.sent_at > $4 AND m.receive_count < $7
 			ORDER BY noisy.n NULLS FIRST, m.visible_at, m.id LIMIT $5 FOR UPDATE OF m SKIP LOCKED`
 	}
-	return collectClaimed(s.pool.Query(ctx, `WITH c AS MATERIALIZED (`+candidates+`)
+	return collectClaimed(s.bk.Query(ctx, `WITH c AS MATERIALIZED (`+candidates+`)
 		UPDATE localaws.sqs_messages m `+claimSet+`
 		FROM c WHERE m.id = c.id
 		RETURNING `+rowColumns, args...))
@@ -221,7 +221,7 @@ func (s *Server) receiveOnce(ctx context.Context, q *queue, n, vt int, attempt s
 // the move to the dead-letter queue).
 func (s *Server) claimFIFO(ctx context.Context, args []any) ([]row, error) {
 	var out []row
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.bk, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))`, args[0], args[1]); err != nil {
 			return err
 		}
@@ -252,7 +252,7 @@ func (s *Server) claimFIFO(ctx context.Context, args []any) ([]row, error) {
 // the visibility timeout."). Nothing (nil) when there is no such receive.
 func (s *Server) retryAttempt(ctx context.Context, q *queue, attempt string, vt int) ([]row, error) {
 	now := s.now()
-	return collectClaimed(s.pool.Query(ctx, `UPDATE localaws.sqs_messages m SET visible_at = $5
+	return collectClaimed(s.bk.Query(ctx, `UPDATE localaws.sqs_messages m SET visible_at = $5
 		WHERE account_id = $1 AND queue = $2 AND attempt_id = $3 AND attempt_at > $4::timestamptz - $6::interval AND receive_count > 0
 		RETURNING `+rowColumns, s.acct, q.name, attempt, now, now.Add(time.Duration(vt)*time.Second), dedupInterval))
 }
@@ -309,7 +309,7 @@ func (s *Server) redriveExhausted(ctx context.Context, q *queue, p redrivePolicy
 		return false, nil
 	}
 	// The candidates are materialized for the same reason as in receiveOnce.
-	tag, err := s.pool.Exec(ctx, `WITH c AS MATERIALIZED (
+	tag, err := s.bk.Exec(ctx, `WITH c AS MATERIALIZED (
 			SELECT id FROM localaws.sqs_messages
 			WHERE account_id = $1 AND queue = $2 AND visible_at <= $3 AND sent_at > $4 AND receive_count >= $5
 			ORDER BY visible_at, id LIMIT 100 FOR UPDATE SKIP LOCKED),
