@@ -16,6 +16,7 @@ type Definition struct {
 	States         map[string]*State `json:"States"`
 	TimeoutSeconds *int              `json:"TimeoutSeconds,omitempty"`
 	Version        string            `json:"Version,omitempty"`
+	QueryLanguage  string            `json:"QueryLanguage,omitempty"`
 }
 
 // OptPath is a path field that distinguishes absent, null and a value:
@@ -66,17 +67,29 @@ type Retrier struct {
 
 // Catcher is one element of a Catch field.
 type Catcher struct {
-	ErrorEquals []string `json:"ErrorEquals"`
-	Next        string   `json:"Next"`
-	ResultPath  OptPath  `json:"ResultPath"`
+	ErrorEquals []string        `json:"ErrorEquals"`
+	Next        string          `json:"Next"`
+	ResultPath  OptPath         `json:"ResultPath"`
+	Assign      json.RawMessage `json:"Assign,omitempty"`
+	Output      json.RawMessage `json:"Output,omitempty"`
+
+	assign *assignment
+	output any
 }
 
 // State is one state. Which fields apply depends on Type.
 type State struct {
-	Type    string `json:"Type"`
-	Comment string `json:"Comment,omitempty"`
-	Next    string `json:"Next,omitempty"`
-	End     bool   `json:"End,omitempty"`
+	Type          string `json:"Type"`
+	Comment       string `json:"Comment,omitempty"`
+	Next          string `json:"Next,omitempty"`
+	End           bool   `json:"End,omitempty"`
+	QueryLanguage string `json:"QueryLanguage,omitempty"`
+
+	// Variables and JSONata.
+	Assign    json.RawMessage `json:"Assign,omitempty"`
+	Arguments json.RawMessage `json:"Arguments,omitempty"`
+	Output    json.RawMessage `json:"Output,omitempty"`
+	Items     json.RawMessage `json:"Items,omitempty"`
 
 	InputPath      OptPath         `json:"InputPath"`
 	OutputPath     OptPath         `json:"OutputPath"`
@@ -128,6 +141,14 @@ type State struct {
 	ToleratedFailureCountPath      string   `json:"ToleratedFailureCountPath,omitempty"`
 
 	name           string
+	lang           string // the effective QueryLanguage
+	assign         *assignment
+	arguments      any // JSONata templates (decoded JSON with "{% %}" strings)
+	output         any
+	hasOutput      bool
+	items          any
+	hasItems       bool
+	itemSelectorJ  any
 	params         *template
 	resultSelector *template
 	itemSelector   *template
@@ -150,13 +171,17 @@ func Parse(data []byte) (*Definition, error) {
 	if err := json.Unmarshal(data, &d); err != nil {
 		return nil, fmt.Errorf("asl: invalid definition JSON: %w", err)
 	}
-	if err := d.validate(""); err != nil {
+	if err := d.validate("", langJSONPath); err != nil {
 		return nil, fmt.Errorf("asl: %w", err)
 	}
 	return &d, nil
 }
 
-func (d *Definition) validate(where string) error {
+func (d *Definition) validate(where, parentLang string) error {
+	lang := parentLang
+	if d.QueryLanguage != "" {
+		lang = d.QueryLanguage
+	}
 	if d.StartAt == "" {
 		return fmt.Errorf("%sStartAt is required", where)
 	}
@@ -173,6 +198,15 @@ func (d *Definition) validate(where string) error {
 		st.name = name
 		if len(name) > 80 {
 			return fmt.Errorf("%sstate name %q is longer than 80 characters", where, name)
+		}
+		st.lang = lang
+		if st.QueryLanguage != "" {
+			if lang == langJSONata && st.QueryLanguage == langJSONPath {
+				// Developer guide: "you can't set a state to JSONPath when the
+				// state machine's QueryLanguage is JSONata".
+				return fmt.Errorf("%sstate %q: QueryLanguage JSONPath is not allowed in a JSONata state machine", where, name)
+			}
+			st.lang = st.QueryLanguage
 		}
 		if err := st.validate(d); err != nil {
 			return fmt.Errorf("%sstate %q: %w", where, name, err)
@@ -205,6 +239,9 @@ func (st *State) validate(d *Definition) error {
 				return err
 			}
 		}
+	}
+	if err := st.validateLanguage(); err != nil {
+		return err
 	}
 	var err error
 	if st.params, err = compileTemplate(st.Parameters); err != nil {
@@ -263,7 +300,7 @@ func (st *State) validate(d *Definition) error {
 			if err := target("Choices Next", r.Next); err != nil {
 				return err
 			}
-			if err := r.validate(true); err != nil {
+			if err := r.validateIn(st.lang); err != nil {
 				return fmt.Errorf("field Choices[%d]: %w", i, err)
 			}
 		}
@@ -321,7 +358,7 @@ func (st *State) validate(d *Definition) error {
 			if b == nil {
 				return fmt.Errorf("field Branches[%d] is null", i)
 			}
-			if err := b.validate(fmt.Sprintf("Branches[%d]: ", i)); err != nil {
+			if err := b.validate(fmt.Sprintf("Branches[%d]: ", i), st.lang); err != nil {
 				return err
 			}
 		}
@@ -336,7 +373,7 @@ func (st *State) validate(d *Definition) error {
 			st.itemSelector = st.params // Parameters is the legacy name of ItemSelector
 			st.params = nil
 		}
-		if err := st.ItemProcessor.validate("ItemProcessor: "); err != nil {
+		if err := st.ItemProcessor.validate("ItemProcessor: ", st.lang); err != nil {
 			return err
 		}
 		if st.MaxConcurrency < 0 {

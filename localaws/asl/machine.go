@@ -49,7 +49,13 @@ func (d *Definition) Step(ctx context.Context, env *Env, c Cursor) (Cursor, []Ev
 	if c.ResumeAt != nil && now.Before(*c.ResumeAt) {
 		return c, nil, nil
 	}
-	s := &stepper{d: d, env: env, st: st, c: c, now: now, input: input}
+	own, err := decodeVars(c.Vars)
+	if err != nil {
+		return c, nil, fmt.Errorf("asl: cursor variables: %w", err)
+	}
+	stepEnv := *env
+	stepEnv.vars = scopeVars(env.outer, own)
+	s := &stepper{d: d, env: &stepEnv, st: st, c: c, now: now, input: input}
 	s.c.Attempts = append([]int(nil), c.Attempts...)
 	s.c.ResumeAt = nil
 	if !s.c.Entered {
@@ -70,6 +76,13 @@ func (d *Definition) Step(ctx context.Context, env *Env, c Cursor) (Cursor, []Ev
 	case "Wait":
 		return s.wait()
 	case "Succeed":
+		if st.lang == langJSONata {
+			out, err := s.jsonataOutput(s.contextObject("", nil), s.input)
+			if err != nil {
+				return s.fail(err)
+			}
+			return s.next(out)
+		}
 		eff, err := s.inputPath()
 		if err != nil {
 			return s.fail(err)
@@ -121,13 +134,14 @@ func (d *Definition) Run(ctx context.Context, env *Env, c Cursor, persist func(C
 }
 
 type stepper struct {
-	d      *Definition
-	env    *Env
-	st     *State
-	c      Cursor
-	now    time.Time
-	input  any // raw state input
-	events []Event
+	d        *Definition
+	env      *Env
+	st       *State
+	c        Cursor
+	now      time.Time
+	input    any // raw state input
+	events   []Event
+	assigned map[string]any // variables this state assigns, set when it ends
 }
 
 func (s *stepper) emit(typ string, details any) {
@@ -220,21 +234,6 @@ func applyResultPath(rp OptPath, rawInput, result any) (any, error) {
 	}
 }
 
-// processResult runs ResultSelector, ResultPath and OutputPath on a result.
-func (s *stepper) processResult(result any, ctxObj any) (any, error) {
-	if s.st.resultSelector != nil {
-		var err error
-		if result, err = s.st.resultSelector.eval(result, ctxObj, s.env); err != nil {
-			return nil, err
-		}
-	}
-	merged, err := applyResultPath(s.st.ResultPath, s.input, result)
-	if err != nil {
-		return nil, err
-	}
-	return s.outputPath(merged)
-}
-
 // next leaves the state with output: to Next, or terminal success on End
 // (and for Succeed).
 func (s *stepper) next(output any) (Cursor, []Event, error) {
@@ -271,7 +270,7 @@ func (s *stepper) goTo(next string, output any) (Cursor, []Event, error) {
 	}
 	s.emit(s.st.Type+"StateExited", map[string]any{"name": s.st.name, "output": string(raw),
 		"outputDetails": map[string]any{"truncated": false}})
-	s.c = Cursor{State: next, Input: raw, EnteredAt: s.now, Seq: s.c.Seq + 1}
+	s.c = Cursor{State: next, Input: raw, EnteredAt: s.now, Seq: s.c.Seq + 1, Vars: s.varsAfter()}
 	return s.c, s.events, nil
 }
 
@@ -300,7 +299,25 @@ func (s *stepper) fail(err error) (Cursor, []Event, error) {
 			if !errorMatches(cat.ErrorEquals, te.ErrorName) {
 				continue
 			}
-			out, err := applyResultPath(cat.ResultPath, s.input, map[string]any{"Error": te.ErrorName, "Cause": te.Cause})
+			errOut := map[string]any{"Error": te.ErrorName, "Cause": te.Cause}
+			// A catcher's Assign replaces the state's (which did not run);
+			// in JSONata its Output (default: the error output) sees
+			// $states.errorOutput.
+			s.assigned = nil
+			ctxObj := s.contextObject("", nil)
+			var out any
+			var err error
+			if s.st.lang == langJSONata {
+				states := s.statesVar(ctxObj, "errorOutput", errOut)
+				if err = s.applyAssign(cat.assign, nil, ctxObj, states); err == nil {
+					out = errOut
+					if cat.output != nil {
+						out, err = evalJSONataTemplate(cat.output, states, s.env.vars)
+					}
+				}
+			} else if err = s.applyAssign(cat.assign, errOut, ctxObj, nil); err == nil {
+				out, err = applyResultPath(cat.ResultPath, s.input, errOut)
+			}
 			if err != nil {
 				return s.terminal(asTaskError(err))
 			}

@@ -17,10 +17,11 @@ import (
 // reference path selects an array of matches in Get and is refused by Set
 // (ResultPath must be a reference path).
 type Path struct {
-	raw     string
-	context bool
-	segs    []segment
-	query   *jsonpath.Path // set for the paths the hand-written parser does not handle
+	raw      string
+	context  bool
+	segs     []segment
+	query    *jsonpath.Path // set for the paths the hand-written parser does not handle
+	variable string         // "$name...": a path into workflow variable name
 }
 
 type segment struct {
@@ -39,7 +40,17 @@ func (p Path) String() string { return p.raw }
 func (p Path) IsContext() bool { return p.context }
 
 // ParsePath parses a JSONPath. It fails on anything not starting with "$".
+// "$name" and "$name.field..." are paths into workflow variable name.
 func ParsePath(s string) (Path, error) {
+	if len(s) > 1 && s[0] == '$' && (s[1] == '_' || s[1] >= 'a' && s[1] <= 'z' || s[1] >= 'A' && s[1] <= 'Z') {
+		end := 1
+		for end < len(s) && (s[end] == '_' || s[end] >= 'a' && s[end] <= 'z' || s[end] >= 'A' && s[end] <= 'Z' || s[end] >= '0' && s[end] <= '9') {
+			end++
+		}
+		p, err := ParsePath("$" + s[end:])
+		p.raw, p.variable = s, s[1:end]
+		return p, err
+	}
 	p, err := parseSimplePath(s)
 	if err == nil || !strings.HasPrefix(s, "$") {
 		return p, err
@@ -268,7 +279,7 @@ func (p Path) Exists(doc any) bool {
 // a non-object (or an array index out of range) fails with States.Runtime.
 // doc is modified in place when it is a container; callers pass a copy.
 func (p Path) Set(doc, value any) (any, error) {
-	if !p.isReference() || p.context {
+	if !p.isReference() || p.context || p.variable != "" {
 		return nil, runtimeErr("ResultPath '%s' is not a reference path", p.raw)
 	}
 	if len(p.segs) == 0 {

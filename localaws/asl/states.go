@@ -11,13 +11,24 @@ import (
 )
 
 func (s *stepper) pass() (Cursor, []Event, error) {
-	eff, err := s.effectiveInput(s.contextObject("", nil))
+	ctxObj := s.contextObject("", nil)
+	if s.st.lang == langJSONata {
+		out, err := s.jsonataOutput(ctxObj, s.input)
+		if err != nil {
+			return s.fail(err)
+		}
+		return s.next(out)
+	}
+	eff, err := s.effectiveInput(ctxObj)
 	if err != nil {
 		return s.fail(err)
 	}
 	result := eff
 	if s.st.hasResult {
 		result = deepCopy(s.st.result)
+	}
+	if err := s.applyAssign(s.st.assign, result, ctxObj, nil); err != nil {
+		return s.fail(err)
 	}
 	merged, err := applyResultPath(s.st.ResultPath, s.input, result)
 	if err != nil {
@@ -28,6 +39,20 @@ func (s *stepper) pass() (Cursor, []Event, error) {
 		return s.fail(err)
 	}
 	return s.next(out)
+}
+
+// jsonataOutput ends a JSONata state: Assign and Output (default: def)
+// are evaluated with the same $states and the variables of the state's
+// entry; extra adds to $states (result, errorOutput).
+func (s *stepper) jsonataOutput(ctxObj, def any, extra ...any) (any, error) {
+	states := s.statesVar(ctxObj, extra...)
+	if err := s.applyAssign(s.st.assign, nil, ctxObj, states); err != nil {
+		return nil, err
+	}
+	if !s.st.hasOutput {
+		return deepCopy(def), nil
+	}
+	return evalJSONataTemplate(s.st.output, states, s.env.vars)
 }
 
 // resourceParts splits a Resource into the resourceType and resource that
@@ -53,7 +78,7 @@ func (s *stepper) secondsField(fixed *int, path string, eff any, field string) (
 	if path == "" {
 		return 0, nil
 	}
-	v, err := MustParsePath(path).Get(eff)
+	v, err := resolvePath(MustParsePath(path), eff, nil, s.env.vars)
 	if err != nil {
 		return 0, err
 	}
@@ -69,13 +94,22 @@ func (s *stepper) scheduleTask() (Cursor, []Event, error) {
 	if strings.HasSuffix(s.st.Resource, ".waitForTaskToken") {
 		token = s.env.token(fmt.Sprintf("%s#%d#%d", s.st.name, s.c.Seq, s.c.RetryCount))
 	}
-	eff, err := s.effectiveInput(s.contextObject(token, nil))
-	if err != nil {
-		return s.fail(err)
-	}
-	raw, err := s.inputPath()
-	if err != nil {
-		return s.fail(err)
+	var eff, raw any
+	var err error
+	if s.st.lang == langJSONata {
+		raw, eff = s.input, s.input
+		if s.st.arguments != nil {
+			if eff, err = evalJSONataTemplate(s.st.arguments, s.statesVar(s.contextObject(token, nil)), s.env.vars); err != nil {
+				return s.fail(err)
+			}
+		}
+	} else {
+		if eff, err = s.effectiveInput(s.contextObject(token, nil)); err != nil {
+			return s.fail(err)
+		}
+		if raw, err = s.inputPath(); err != nil {
+			return s.fail(err)
+		}
 	}
 	timeout, err := s.secondsField(s.st.TimeoutSeconds, s.st.TimeoutSecondsPath, raw, "TimeoutSecondsPath")
 	if err != nil {
@@ -152,6 +186,30 @@ func (s *stepper) runTask(ctx context.Context, orig Cursor) (Cursor, []Event, er
 	return s.next(final)
 }
 
+// processResult ends a Task, Parallel or Map state with its result: in
+// JSONPath, ResultSelector, Assign (against the selected result),
+// ResultPath and OutputPath; in JSONata, Assign and Output with
+// $states.result (the output defaults to the result).
+func (s *stepper) processResult(result any, ctxObj any) (any, error) {
+	if s.st.lang == langJSONata {
+		return s.jsonataOutput(ctxObj, result, "result", result)
+	}
+	if s.st.resultSelector != nil {
+		var err error
+		if result, err = s.st.resultSelector.eval(result, ctxObj, s.env); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.applyAssign(s.st.assign, result, ctxObj, nil); err != nil {
+		return nil, err
+	}
+	merged, err := applyResultPath(s.st.ResultPath, s.input, result)
+	if err != nil {
+		return nil, err
+	}
+	return s.outputPath(merged)
+}
+
 // callTask runs the task with the TimeoutSeconds deadline measured on the
 // env's clock. A runner panic becomes States.TaskFailed.
 func callTask(ctx context.Context, env *Env, req TaskRequest) (json.RawMessage, error) {
@@ -186,24 +244,36 @@ func callTask(ctx context.Context, env *Env, req TaskRequest) (json.RawMessage, 
 }
 
 func (s *stepper) choice() (Cursor, []Event, error) {
+	ctxObj := s.contextObject("", nil)
+	if s.st.lang == langJSONata {
+		return s.choiceJSONata(ctxObj)
+	}
 	eff, err := s.inputPath()
 	if err != nil {
 		return s.fail(err)
 	}
-	ctxObj := s.contextObject("", nil)
 	target := ""
+	assign := s.st.assign
 	for _, r := range s.st.Choices {
-		ok, err := r.eval(eff, ctxObj)
+		ok, err := r.eval(eff, ctxObj, s.env.vars)
 		if err != nil {
 			return s.fail(err)
 		}
 		if ok {
 			target = r.Next
+			if r.assign != nil {
+				assign = r.assign
+			}
 			break
 		}
 	}
 	if target == "" {
 		target = s.st.Default
+	}
+	if target != "" {
+		if err := s.applyAssign(assign, eff, ctxObj, nil); err != nil {
+			return s.fail(err)
+		}
 	}
 	if target == "" {
 		// States Language, Choice State: "If no Choice Rule matches and no
@@ -216,6 +286,50 @@ func (s *stepper) choice() (Cursor, []Event, error) {
 		return s.fail(err)
 	}
 	return s.goTo(target, out)
+}
+
+// choiceJSONata: the first rule whose Condition is true wins; its Assign
+// and Output (else the state's) apply; else Default with the state's.
+func (s *stepper) choiceJSONata(ctxObj any) (Cursor, []Event, error) {
+	states := s.statesVar(ctxObj)
+	for _, r := range s.st.Choices {
+		v, err := evalJSONata(r.condition, states, s.env.vars)
+		if err != nil {
+			return s.fail(err)
+		}
+		b, ok := v.(bool)
+		if !ok {
+			return s.fail(queryErr("The Condition '%s' must evaluate to a boolean, got %s", r.Condition, typeName(v)))
+		}
+		if !b {
+			continue
+		}
+		assign, output, hasOutput := s.st.assign, s.st.output, s.st.hasOutput
+		if r.assign != nil {
+			assign = r.assign
+		}
+		if r.hasOutput {
+			output, hasOutput = r.output, true
+		}
+		if err := s.applyAssign(assign, nil, ctxObj, states); err != nil {
+			return s.fail(err)
+		}
+		out := deepCopy(s.input)
+		if hasOutput {
+			if out, err = evalJSONataTemplate(output, states, s.env.vars); err != nil {
+				return s.fail(err)
+			}
+		}
+		return s.goTo(r.Next, out)
+	}
+	if s.st.Default == "" {
+		return s.fail(&TaskError{ErrorName: ErrNoChoiceMatched, Cause: fmt.Sprintf("No Choice Rule matched and there is no Default in state '%s'", s.st.name)})
+	}
+	out, err := s.jsonataOutput(ctxObj, s.input)
+	if err != nil {
+		return s.fail(err)
+	}
+	return s.goTo(s.st.Default, out)
 }
 
 func (s *stepper) wait() (Cursor, []Event, error) {
@@ -232,7 +346,7 @@ func (s *stepper) wait() (Cursor, []Event, error) {
 		case st.Timestamp != "":
 			until, _ = parseTimestamp(st.Timestamp)
 		case st.SecondsPath != "":
-			v, err := MustParsePath(st.SecondsPath).Get(eff)
+			v, err := resolvePath(MustParsePath(st.SecondsPath), eff, nil, s.env.vars)
 			if err != nil {
 				return s.fail(err)
 			}
@@ -242,7 +356,7 @@ func (s *stepper) wait() (Cursor, []Event, error) {
 			}
 			until = s.c.EnteredAt.Add(time.Duration(n) * time.Second)
 		default:
-			v, err := MustParsePath(st.TimestampPath).Get(eff)
+			v, err := resolvePath(MustParsePath(st.TimestampPath), eff, nil, s.env.vars)
 			if err != nil {
 				return s.fail(err)
 			}
@@ -260,6 +374,16 @@ func (s *stepper) wait() (Cursor, []Event, error) {
 			return s.c, s.events, nil
 		}
 	}
+	if s.st.lang == langJSONata {
+		out, err := s.jsonataOutput(s.contextObject("", nil), s.input)
+		if err != nil {
+			return s.fail(err)
+		}
+		return s.next(out)
+	}
+	if err := s.applyAssign(s.st.assign, eff, s.contextObject("", nil), nil); err != nil {
+		return s.fail(err)
+	}
 	out, err := s.outputPath(eff)
 	if err != nil {
 		return s.fail(err)
@@ -270,6 +394,21 @@ func (s *stepper) wait() (Cursor, []Event, error) {
 func (s *stepper) failState() (Cursor, []Event, error) {
 	te := &TaskError{ErrorName: s.st.Error, Cause: s.st.Cause}
 	ctxObj := s.contextObject("", nil)
+	if s.st.lang == langJSONata {
+		states := s.statesVar(ctxObj)
+		for _, f := range []*string{&te.ErrorName, &te.Cause} {
+			v, err := evalJSONataTemplate(*f, states, s.env.vars)
+			if err != nil {
+				return s.terminal(asTaskError(err))
+			}
+			str, ok := v.(string)
+			if !ok {
+				return s.terminal(queryErr("A Fail state's Error and Cause must evaluate to strings, got %s", typeName(v)))
+			}
+			*f = str
+		}
+		return s.terminal(te)
+	}
 	resolve := func(expr string) (string, error) {
 		var v any
 		var err error
@@ -279,12 +418,7 @@ func (s *stepper) failState() (Cursor, []Event, error) {
 				v, err = evalIntrinsic(c, s.input, ctxObj, s.env)
 			}
 		} else {
-			p := MustParsePath(expr)
-			doc := s.input
-			if p.IsContext() {
-				doc = ctxObj
-			}
-			v, err = p.Get(doc)
+			v, err = resolvePath(MustParsePath(expr), s.input, ctxObj, s.env.vars)
 		}
 		if err != nil {
 			return "", err
@@ -343,6 +477,7 @@ dispatch:
 			defer wg.Done()
 			defer func() { <-sem }()
 			env := s.env.child(fmt.Sprintf("%s#%d#%d/%s%d", s.st.name, s.c.Seq, s.c.RetryCount, scope, i))
+			env.outer = s.env.vars // read-only: a branch assigns in a scope of its own
 			cur, err := defs[i].Begin(mustEncode(inputs[i]), s.now)
 			if err == nil {
 				cur, err = defs[i].Run(bctx, env, cur, func(_ Cursor, e []Event) error {
@@ -396,7 +531,16 @@ dispatch:
 
 func (s *stepper) parallel(ctx context.Context, orig Cursor) (Cursor, []Event, error) {
 	ctxObj := s.contextObject("", nil)
-	eff, err := s.effectiveInput(ctxObj)
+	var eff any
+	var err error
+	if s.st.lang == langJSONata {
+		eff = s.input
+		if s.st.arguments != nil {
+			eff, err = evalJSONataTemplate(s.st.arguments, s.statesVar(ctxObj), s.env.vars)
+		}
+	} else {
+		eff, err = s.effectiveInput(ctxObj)
+	}
 	if err != nil {
 		return s.fail(err)
 	}
@@ -430,7 +574,7 @@ func (s *stepper) parallel(ctx context.Context, orig Cursor) (Cursor, []Event, e
 // paths into the state's input after InputPath.
 func (s *stepper) mapLimits(eff any, total int) (int, func(int) bool, error) {
 	num := func(field, path string, integer bool) (float64, error) {
-		v, err := MustParsePath(path).Get(eff)
+		v, err := resolvePath(MustParsePath(path), eff, nil, s.env.vars)
 		if err != nil {
 			return 0, runtimeErr("%s '%s' could not be found in the input", field, path)
 		}
@@ -495,7 +639,12 @@ func (s *stepper) mapState(ctx context.Context, orig Cursor) (Cursor, []Event, e
 	}
 	itemsV := eff
 	if s.st.ItemsPath.Set && !s.st.ItemsPath.Null {
-		if itemsV, err = s.st.ItemsPath.Path.Get(eff); err != nil {
+		if itemsV, err = resolvePath(s.st.ItemsPath.Path, eff, nil, s.env.vars); err != nil {
+			return s.fail(err)
+		}
+	}
+	if s.st.lang == langJSONata && s.st.hasItems {
+		if itemsV, err = evalJSONataTemplate(s.st.items, s.statesVar(s.contextObject("", nil)), s.env.vars); err != nil {
 			return s.fail(err)
 		}
 	}
@@ -511,6 +660,12 @@ func (s *stepper) mapState(ctx context.Context, orig Cursor) (Cursor, []Event, e
 		if s.st.itemSelector != nil {
 			ctxObj := s.contextObject("", map[string]any{"Index": json.Number(fmt.Sprint(i)), "Value": it})
 			if inputs[i], err = s.st.itemSelector.eval(eff, ctxObj, s.env); err != nil {
+				return s.fail(err)
+			}
+		}
+		if s.st.itemSelectorJ != nil {
+			ctxObj := s.contextObject("", map[string]any{"Index": json.Number(fmt.Sprint(i)), "Value": it})
+			if inputs[i], err = evalJSONataTemplate(s.st.itemSelectorJ, s.statesVar(ctxObj), s.env.vars); err != nil {
 				return s.fail(err)
 			}
 		}

@@ -43,16 +43,6 @@ var unimplemented = map[string]string{
 	"Label":        "Distributed Map (Label)",
 }
 
-// notYetImplemented are fields of the States Language that this interpreter
-// does not run yet: refused by name.
-var notYetImplemented = map[string]string{
-	"Assign":    "variables (Assign)",
-	"Arguments": "JSONata (Arguments)",
-	"Output":    "JSONata (Output)",
-	"Condition": "JSONata (Condition)",
-	"Items":     "JSONata (Items)",
-}
-
 // commonStateFields apply to every state type.
 var commonStateFields = []string{"Type", "Comment", "QueryLanguage"}
 
@@ -77,9 +67,6 @@ func checkKeys(obj map[string]json.RawMessage, at string, allowed ...[]string) e
 			}
 		}
 		if ok {
-			if what, later := notYetImplemented[k]; later {
-				return fieldError(k, at, ": "+what+" is not implemented by the local Step Functions")
-			}
 			continue
 		}
 		if what, known := unimplemented[k]; known {
@@ -231,7 +218,7 @@ func pointerOrRoot(at string) string {
 	return at
 }
 
-// checkQueryLanguage refuses a QueryLanguage other than JSONPath.
+// checkQueryLanguage refuses a QueryLanguage other than JSONPath and JSONata.
 func checkQueryLanguage(obj map[string]json.RawMessage, at string) error {
 	raw, ok := obj["QueryLanguage"]
 	if !ok {
@@ -240,9 +227,6 @@ func checkQueryLanguage(obj map[string]json.RawMessage, at string) error {
 	var v string
 	if err := json.Unmarshal(raw, &v); err != nil || (v != "JSONPath" && v != "JSONata") {
 		return fmt.Errorf("SCHEMA_VALIDATION_FAILED: QueryLanguage at %s must be JSONPath or JSONata, not %s", at, strings.TrimSpace(string(raw)))
-	}
-	if v == "JSONata" {
-		return fmt.Errorf("SCHEMA_VALIDATION_FAILED: QueryLanguage JSONata at %s is not implemented by the local Step Functions", at)
 	}
 	return nil
 }

@@ -1,0 +1,118 @@
+package asl
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestVariablesJSONPath: developer guide, "Passing data between states with
+// variables": "To set variables, provide a JSON object with variable names
+// and values: "Assign": {"productName": "product1", "count": 42,
+// "available": true}"; "To reference a variable, prepend the name with a
+// dollar sign ($), for example, $productName." Variables reach later states
+// (not only the next one), Choice rules and intrinsic functions; a state's
+// references read the values from its entry; a Parallel branch reads the
+// enclosing variables but its own assignments stay in the branch.
+func TestVariablesJSONPath(t *testing.T) {
+	t.Parallel()
+	def := mustParse(t, `{"StartAt":"Init","States":{
+	  "Init":{"Type":"Pass","Assign":{"productName":"product1","count":42,"available":true,"sku.$":"$.sku"},"Next":"Other"},
+	  "Other":{"Type":"Pass","Result":{"unrelated":true},"Next":"Use"},
+	  "Use":{"Type":"Task","Resource":"echo","Parameters":{"name.$":"$productName","sku.$":"$sku","greeting.$":"States.Format('{} x {}', $productName, $count)"},
+	         "Assign":{"count":43,"previous.$":"$count"},"Next":"Check"},
+	  "Check":{"Type":"Choice","Choices":[{"Variable":"$count","NumericEquals":43,"Next":"Branch"}],"Default":"Bad"},
+	  "Branch":{"Type":"Parallel","Branches":[{"StartAt":"B","States":{"B":{"Type":"Pass","Parameters":{"seen.$":"$productName"},"Assign":{"productName":"inner"},"Next":"B2"},
+	      "B2":{"Type":"Pass","Parameters":{"inner.$":"$productName"},"End":true}}}],"ResultPath":"$.branch","Next":"Done"},
+	  "Done":{"Type":"Pass","Parameters":{"branch.$":"$.branch","name.$":"$productName","count.$":"$count","previous.$":"$previous"},"End":true},
+	  "Bad":{"Type":"Fail","Error":"Bad"}}}`)
+	var taskInput string
+	env := &Env{Runner: runnerMap{"echo": func(req TaskRequest) (any, error) {
+		taskInput = string(req.Input)
+		return map[string]any{"ok": true}, nil
+	}}}
+	final, _ := run(t, def, env, `{"sku":"TEE"}`)
+	if final.Status != StatusSucceeded {
+		t.Fatalf("final %+v", final)
+	}
+	jsonEq(t, []byte(taskInput), `{"name":"product1","sku":"TEE","greeting":"product1 x 42"}`)
+	jsonEq(t, final.Output, `{"branch":[{"inner":"inner"}],"name":"product1","count":43,"previous":42}`)
+
+	_, err := Parse([]byte(`{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"a.$":"$nope"},"End":true}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	undefined, _ := run(t, mustParse(t, `{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"a.$":"$nope"},"End":true}}}`), &Env{}, `{}`)
+	if undefined.Status != StatusFailed || undefined.Error != ErrRuntime {
+		t.Errorf("an undefined variable: %+v", undefined)
+	}
+}
+
+// TestJSONata: developer guide, "Transforming data with JSONata in Step
+// Functions": with QueryLanguage JSONata, "{% %}" strings in Arguments,
+// Output, Assign, Items, ItemSelector, Condition and a Fail's Error/Cause are
+// JSONata expressions; "$states.input" is the state input, "$states.result"
+// a Task's, Parallel's or Map's result, "$states.errorOutput" the error in a
+// Catch, "$states.context" the context object; a Task's output defaults to
+// its result; "Step Functions evaluates Assign and Output ... the value of a
+// variable in Output is its value before the state's Assign".
+func TestJSONata(t *testing.T) {
+	t.Parallel()
+	def := mustParse(t, `{"QueryLanguage":"JSONata","StartAt":"Prepare","States":{
+	  "Prepare":{"Type":"Pass","Assign":{"total":"{% $sum($states.input.items.price) %}","n":1},
+	             "Output":{"customer":"{% $states.input.customer %}","items":"{% $states.input.items %}"},"Next":"Charge"},
+	  "Charge":{"Type":"Task","Resource":"charge","Arguments":{"amount":"{% $total %}","who":"{% $states.input.customer %}","execution":"{% $states.context.Execution.Name %}"},
+	            "Assign":{"n":"{% $n + 1 %}","charged":"{% $states.result.charged %}"},
+	            "Output":{"receipt":"{% $states.result.id %}","nSeenByOutput":"{% $n %}"},"Next":"Big?"},
+	  "Big?":{"Type":"Choice","Choices":[{"Condition":"{% $charged > 100 %}","Next":"Big","Output":{"size":"big","n":"{% $n %}"}}],
+	          "Default":"Small"},
+	  "Big":{"Type":"Map","Items":"{% $range(1, 3, 1) %}","ItemSelector":{"value":"{% $states.context.Map.Item.Value * 10 %}"},
+	         "ItemProcessor":{"StartAt":"Echo","States":{"Echo":{"Type":"Pass","Output":"{% $states.input.value + $n %}","End":true}}},
+	         "Output":{"mapped":"{% $states.result %}","partitioned":"{% $partition($states.result, 2) %}"},"Next":"Fails"},
+	  "Fails":{"Type":"Task","Resource":"boom","Catch":[{"ErrorEquals":["States.ALL"],"Next":"Done",
+	            "Output":{"caught":"{% $states.errorOutput.Error %}","before":"{% $states.input.mapped %}"}}],"End":true},
+	  "Done":{"Type":"Succeed","Output":{"caught":"{% $states.input.caught %}","before":"{% $states.input.before %}",
+	          "parsed":"{% $parse('{\"foo\": \"bar\"}') %}","hash":"{% $hash('input data', 'SHA-1') %}","uuid":"{% $length($uuid()) %}",
+	          "sameSeed":"{% $random(42) = $random(42) %}"}},
+	  "Small":{"Type":"Fail","Error":"{% 'Too' & 'Small' %}","Cause":"{% $string($charged) %}"}}}`)
+	var chargeInput string
+	env := &Env{Runner: runnerMap{
+		"charge": func(req TaskRequest) (any, error) {
+			chargeInput = string(req.Input)
+			return map[string]any{"id": "ch_1", "charged": 150}, nil
+		},
+		"boom": func(TaskRequest) (any, error) { return nil, &TaskError{ErrorName: "Boom", Cause: "bang"} },
+	}}
+	env.Execution.Name = "exec-1"
+	final, _ := run(t, def, env, `{"customer":"ann","items":[{"price":100},{"price":50}]}`)
+	if final.Status != StatusSucceeded {
+		t.Fatalf("final %+v", final)
+	}
+	jsonEq(t, []byte(chargeInput), `{"amount":150,"who":"ann","execution":"exec-1"}`)
+	jsonEq(t, final.Output, `{"caught":"Boom","before":[12,22,32],"parsed":{"foo":"bar"},
+		"hash":"aaff4a450a104cd177d28d18d74485e8cae074b7","uuid":36,"sameSeed":true}`)
+
+	small, _ := run(t, def, &Env{Runner: runnerMap{"charge": func(TaskRequest) (any, error) {
+		return map[string]any{"id": "ch_2", "charged": 5}, nil
+	}}}, `{"customer":"bob","items":[{"price":5}]}`)
+	if small.Status != StatusFailed || small.Error != "TooSmall" || small.Cause != "5" {
+		t.Errorf("Fail with JSONata Error/Cause: %+v", small)
+	}
+}
+
+// TestJSONataOutputSeesOldVariables: the Output of a state reads the
+// variables as they were when it was entered, and a failing expression is
+// States.QueryEvaluationError.
+func TestJSONataOutputSeesOldVariables(t *testing.T) {
+	t.Parallel()
+	def := mustParse(t, `{"QueryLanguage":"JSONata","StartAt":"A","States":{
+	  "A":{"Type":"Pass","Assign":{"x":1},"Next":"B"},
+	  "B":{"Type":"Pass","Assign":{"x":"{% $x + 1 %}"},"Output":{"old":"{% $x %}"},"Next":"C"},
+	  "C":{"Type":"Pass","Output":{"old":"{% $states.input.old %}","new":"{% $x %}"},"End":true}}}`)
+	final, _ := run(t, def, &Env{}, `{}`)
+	jsonEq(t, final.Output, `{"old":1,"new":2}`)
+
+	bad, _ := run(t, mustParse(t, `{"QueryLanguage":"JSONata","StartAt":"A","States":{"A":{"Type":"Pass","Output":"{% $states.input.missing %}","End":true}}}`), &Env{}, `{}`)
+	if bad.Status != StatusFailed || bad.Error != ErrQueryEvaluation || !strings.Contains(bad.Cause, "missing") {
+		t.Errorf("undefined expression: %+v", bad)
+	}
+}
