@@ -328,9 +328,31 @@ func (s *stepper) fail(err error) (Cursor, []Event, error) {
 }
 
 func (s *stepper) terminal(te *TaskError) (Cursor, []Event, error) {
-	s.c = Cursor{State: s.st.name, Seq: s.c.Seq, EnteredAt: s.c.EnteredAt, Entered: true,
+	// The state's input and variables stay, so that a redrive can run the
+	// state again (see Cursor.Redrive).
+	s.c = Cursor{State: s.st.name, Input: s.c.Input, Vars: s.c.Vars, Seq: s.c.Seq, EnteredAt: s.c.EnteredAt, Entered: true,
 		Status: StatusFailed, Error: te.ErrorName, Cause: te.Cause}
 	return s.c, s.events, nil
+}
+
+// Redrive returns the cursor that runs a failed execution again from the
+// state that failed, entered anew at now with its input and variables and
+// fresh retry counts (developer guide, "Restarting state machine
+// executions with redrive": "redrive restarts the execution from the point
+// of failure ... Step Functions resets the retry attempts"). A cursor that is
+// not terminal (an execution stopped or timed out mid-way) is returned as
+// it is. ok is false for a successful cursor or one without its input.
+func (c Cursor) Redrive(now time.Time) (Cursor, bool) {
+	switch {
+	case c.Status == StatusSucceeded:
+		return c, false
+	case c.Status == StatusFailed:
+		if len(c.Input) == 0 {
+			return c, false
+		}
+		return Cursor{State: c.State, Input: c.Input, Vars: c.Vars, EnteredAt: now.UTC(), Seq: c.Seq + 1}, true
+	}
+	return c, true
 }
 
 func (r Retrier) maxAttempts() int {

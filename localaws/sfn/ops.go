@@ -47,13 +47,20 @@ func (e *Executor) StartExecution(ctx context.Context, in StartExecutionInput) (
 	if !json.Valid([]byte(input)) {
 		return nil, apiErr(CodeInvalidExecutionInput, "Invalid State Machine Execution Input: 'Unexpected input'")
 	}
-	var smName, definition string
-	err := e.pool.QueryRow(ctx, `SELECT name, definition FROM localaws.sfn_state_machines WHERE arn = $1`, in.StateMachineArn).Scan(&smName, &definition)
+	var smName, definition, smType, smStatus string
+	err := e.pool.QueryRow(ctx, `SELECT name, definition, type, status FROM localaws.sfn_state_machines WHERE arn = $1`, in.StateMachineArn).
+		Scan(&smName, &definition, &smType, &smStatus)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apiErr(CodeStateMachineDoesNotExist, "State Machine Does Not Exist: '%s'", in.StateMachineArn)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sfn: load state machine: %w", err)
+	}
+	if smStatus == "DELETING" {
+		return nil, apiErr("StateMachineDeleting", "State Machine is being deleted: '%s'", in.StateMachineArn)
+	}
+	if smType == "EXPRESS" {
+		return e.startExpress(in)
 	}
 	def, err := e.parse(definition)
 	if err != nil {
@@ -110,11 +117,12 @@ func (e *Executor) DescribeExecution(ctx context.Context, arn string) (*Executio
 	}
 	var x Execution
 	var start EpochTime
-	var stop *time.Time
+	var stop, redrive *time.Time
 	err := e.pool.QueryRow(ctx, `
-		SELECT arn, state_machine_arn, name, status, start_date, stop_date, input, output, error, cause
+		SELECT arn, state_machine_arn, name, status, start_date, stop_date, input, output, error, cause, redrive_count, redrive_date
 		FROM localaws.sfn_executions WHERE arn = $1`, arn).
-		Scan(&x.ExecutionArn, &x.StateMachineArn, &x.Name, &x.Status, &start.Time, &stop, &x.Input, &x.Output, &x.Error, &x.Cause)
+		Scan(&x.ExecutionArn, &x.StateMachineArn, &x.Name, &x.Status, &start.Time, &stop, &x.Input, &x.Output, &x.Error, &x.Cause,
+			&x.RedriveCount, &redrive)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apiErr(CodeExecutionDoesNotExist, "Execution Does Not Exist: '%s'", arn)
 	}
@@ -124,6 +132,15 @@ func (e *Executor) DescribeExecution(ctx context.Context, arn string) (*Executio
 	x.StartDate = &EpochTime{start.UTC()}
 	if stop != nil {
 		x.StopDate = &EpochTime{stop.UTC()}
+	}
+	if redrive != nil {
+		x.RedriveDate = &EpochTime{redrive.UTC()}
+	}
+	switch x.Status {
+	case "FAILED", "ABORTED", "TIMED_OUT":
+		x.RedriveStatus = "REDRIVABLE"
+	default:
+		x.RedriveStatus = "NOT_REDRIVABLE"
 	}
 	x.InputDetails = json.RawMessage(`{"included":true}`)
 	if x.Output != nil {
@@ -270,10 +287,10 @@ func (e *Executor) DescribeStateMachine(ctx context.Context, arn string) (*State
 	if !validStateMachineARN(arn) {
 		return nil, apiErr(CodeInvalidArn, "Invalid Arn: '%s'", arn)
 	}
-	sm := StateMachine{Status: "ACTIVE"}
+	sm := StateMachine{}
 	var created EpochTime
-	err := e.pool.QueryRow(ctx, `SELECT arn, name, definition, role_arn, type, created_at FROM localaws.sfn_state_machines WHERE arn = $1`, arn).
-		Scan(&sm.StateMachineArn, &sm.Name, &sm.Definition, &sm.RoleArn, &sm.Type, &created.Time)
+	err := e.pool.QueryRow(ctx, `SELECT arn, name, definition, role_arn, type, created_at, status FROM localaws.sfn_state_machines WHERE arn = $1`, arn).
+		Scan(&sm.StateMachineArn, &sm.Name, &sm.Definition, &sm.RoleArn, &sm.Type, &created.Time, &sm.Status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apiErr(CodeStateMachineDoesNotExist, "State Machine Does Not Exist: '%s'", arn)
 	}
