@@ -912,6 +912,10 @@ func testConcurrentConsumers(t *testing.T, tg *target) {
 					empty++
 					continue
 				}
+				if len(out.Messages) > 10 { // ReceiveMessage: MaxNumberOfMessages "Valid values: 1 to 10"
+					t.Errorf("one receive returned %d messages for MaxNumberOfMessages 10", len(out.Messages))
+					return
+				}
 				empty = 0
 				var del []types.DeleteMessageBatchRequestEntry
 				mu.Lock()
