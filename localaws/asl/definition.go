@@ -141,7 +141,8 @@ type State struct {
 	ToleratedFailureCountPath      string   `json:"ToleratedFailureCountPath,omitempty"`
 
 	name           string
-	lang           string // the effective QueryLanguage
+	exprs          map[string]string // JSONata: number and timestamp fields given as "{% %}"
+	lang           string            // the effective QueryLanguage
 	assign         *assignment
 	arguments      any // JSONata templates (decoded JSON with "{% %}" strings)
 	output         any
@@ -311,7 +312,10 @@ func (st *State) validate(d *Definition) error {
 		}
 	case "Wait":
 		n := 0
-		if st.Seconds != nil {
+		if st.Seconds != nil || st.exprs["Seconds"] != "" {
+			n++
+		}
+		if st.exprs["Timestamp"] != "" {
 			n++
 		}
 		for _, s := range []string{st.Timestamp, st.SecondsPath, st.TimestampPath} {

@@ -116,3 +116,40 @@ func TestJSONataOutputSeesOldVariables(t *testing.T) {
 		t.Errorf("undefined expression: %+v", bad)
 	}
 }
+
+// TestJSONataNumberFields: developer guide, JSONata: in JSONata states
+// "TimeoutSeconds", "HeartbeatSeconds", a Wait's "Seconds" and "Timestamp"
+// and a Map's "MaxConcurrency" and failure tolerances may be "{% %}"
+// expressions; in JSONPath states they may not.
+func TestJSONataNumberFields(t *testing.T) {
+	t.Parallel()
+	def := mustParse(t, `{"QueryLanguage":"JSONata","StartAt":"W","States":{
+	  "W":{"Type":"Wait","Seconds":"{% $states.input.delay %}","Next":"T"},
+	  "T":{"Type":"Task","Resource":"t","TimeoutSeconds":"{% $states.input.delay * 10 %}","Next":"M",
+	       "Catch":[{"ErrorEquals":["States.Timeout"],"Next":"M"}]},
+	  "M":{"Type":"Map","Items":"{% [1,2,3] %}","MaxConcurrency":"{% 1 %}","ToleratedFailureCount":"{% 0 %}",
+	       "ItemProcessor":{"StartAt":"E","States":{"E":{"Type":"Pass","End":true}}},"Next":"Until"},
+	  "Until":{"Type":"Wait","Timestamp":"{% '2030-01-01T00:00:00Z' %}","End":true}}}`)
+	// (The test clock fires the 30 s timeout at once: the catcher goes on.)
+	env := &Env{Runner: runnerMap{"t": func(req TaskRequest) (any, error) { return map[string]any{}, nil }}}
+	final, evs := run(t, def, env, `{"delay":3}`)
+	if final.Status != StatusSucceeded {
+		t.Fatalf("final %+v", final)
+	}
+	var waited []string
+	for _, e := range evs {
+		if e.Type == "TaskScheduled" && !strings.Contains(string(e.Details), `"timeoutInSeconds":30`) {
+			t.Errorf("TaskScheduled %s, want timeoutInSeconds 30", e.Details)
+		}
+		if e.Type == "WaitStateExited" {
+			waited = append(waited, e.Timestamp.Format("2006-01-02T15:04:05Z"))
+		}
+	}
+	if len(waited) != 2 || waited[1] != "2030-01-01T00:00:00Z" {
+		t.Errorf("wait exits at %v", waited)
+	}
+	if _, err := Parse([]byte(`{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":"{% 1 %}","End":true}}}`)); err == nil ||
+		!strings.Contains(err.Error(), "only allowed in JSONata states") {
+		t.Errorf("an expression in a JSONPath Wait: %v", err)
+	}
+}

@@ -119,6 +119,21 @@ func (s *stepper) scheduleTask() (Cursor, []Event, error) {
 	if err != nil {
 		return s.fail(err)
 	}
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{{"TimeoutSeconds", &timeout}, {"HeartbeatSeconds", &heartbeat}} {
+		v, set, err := s.exprNumber(f.name, s.contextObject(token, nil))
+		if err != nil {
+			return s.fail(err)
+		}
+		if set {
+			if v < 1 || v != float64(int(v)) {
+				return s.fail(queryErr("%s must evaluate to a positive integer, got %v", f.name, v))
+			}
+			*f.dst = int(v)
+		}
+	}
 	s.c.Phase, s.c.TaskInput, s.c.TaskToken = "run", mustEncode(eff), token
 	if len(s.c.TaskInput) > MaxPayload {
 		return s.terminal(dataLimit("task input", len(s.c.TaskInput)))
@@ -340,6 +355,23 @@ func (s *stepper) wait() (Cursor, []Event, error) {
 	if s.c.Phase != "wait" {
 		var until time.Time
 		switch st := s.st; {
+		case st.exprs["Seconds"] != "":
+			n, _, err := s.exprNumber("Seconds", s.contextObject("", nil))
+			if err != nil {
+				return s.fail(err)
+			}
+			until = s.c.EnteredAt.Add(time.Duration(n) * time.Second)
+		case st.exprs["Timestamp"] != "":
+			v, err := evalJSONataTemplate(st.exprs["Timestamp"], s.statesVar(s.contextObject("", nil)), s.env.vars)
+			if err != nil {
+				return s.fail(err)
+			}
+			str, _ := v.(string)
+			t, ok := parseTimestamp(str)
+			if !ok {
+				return s.fail(queryErr("Timestamp must evaluate to an RFC 3339 timestamp, got %s", mustEncode(v)))
+			}
+			until = t
 		case st.Seconds != nil:
 			n, _ := toInt(*st.Seconds)
 			until = s.c.EnteredAt.Add(time.Duration(n) * time.Second)
@@ -586,6 +618,12 @@ func (s *stepper) mapLimits(eff any, total int) (int, func(int) bool, error) {
 		return f, nil
 	}
 	limit := s.st.MaxConcurrency
+	ctxObj := s.contextObject("", nil)
+	if v, set, err := s.exprNumber("MaxConcurrency", ctxObj); err != nil {
+		return 0, nil, err
+	} else if set {
+		limit = int(v)
+	}
 	if s.st.MaxConcurrencyPath != "" {
 		f, err := num("MaxConcurrencyPath", s.st.MaxConcurrencyPath, true)
 		if err != nil {
@@ -610,6 +648,16 @@ func (s *stepper) mapLimits(eff any, total int) (int, func(int) bool, error) {
 	if s.st.ToleratedFailureCount != nil {
 		f := float64(*s.st.ToleratedFailureCount)
 		count = &f
+	}
+	if v, set, err := s.exprNumber("ToleratedFailurePercentage", ctxObj); err != nil {
+		return 0, nil, err
+	} else if set {
+		pct = &v
+	}
+	if v, set, err := s.exprNumber("ToleratedFailureCount", ctxObj); err != nil {
+		return 0, nil, err
+	} else if set {
+		count = &v
 	}
 	if s.st.ToleratedFailureCountPath != "" {
 		f, err := num("ToleratedFailureCountPath", s.st.ToleratedFailureCountPath, true)

@@ -69,6 +69,14 @@ func (st *State) validateLanguage() error {
 	if st.assign, err = compileAssignment(st.Assign, st.lang); err != nil {
 		return err
 	}
+	for f, expr := range st.exprs {
+		if st.lang != langJSONata {
+			return fmt.Errorf("field %s: JSONata expressions are only allowed in JSONata states", f)
+		}
+		if err := checkJSONata(expr); err != nil {
+			return fmt.Errorf("field %s: %w", f, err)
+		}
+	}
 	if st.lang != langJSONata {
 		for f, set := range map[string]bool{"Arguments": len(st.Arguments) > 0, "Output": len(st.Output) > 0, "Items": len(st.Items) > 0} {
 			if set {
@@ -154,6 +162,67 @@ func (st *State) validateLanguage() error {
 	// The JSONata fields replace Parameters/ItemSelector templates.
 	st.Parameters, st.ItemSelector = nil, nil
 	return nil
+}
+
+// exprFields are the number and timestamp fields a JSONata state may give as
+// a "{% %}" expression (developer guide, JSONata: "TimeoutSeconds",
+// "HeartbeatSeconds", a Wait's "Seconds" and "Timestamp", a Map's
+// "MaxConcurrency", "ToleratedFailurePercentage", "ToleratedFailureCount").
+var exprFields = []string{"TimeoutSeconds", "HeartbeatSeconds", "Seconds", "Timestamp", "MaxConcurrency",
+	"ToleratedFailurePercentage", "ToleratedFailureCount"}
+
+// UnmarshalJSON implements json.Unmarshaler: it sets aside the exprFields
+// given as "{% %}" strings, then decodes the rest as usual.
+func (st *State) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	for _, f := range exprFields {
+		v, ok := raw[f]
+		if !ok {
+			continue
+		}
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			continue
+		}
+		if _, isExpr := jsonataExpr(s); isExpr {
+			if st.exprs == nil {
+				st.exprs = map[string]string{}
+			}
+			st.exprs[f] = s
+			delete(raw, f)
+		}
+	}
+	type plain State
+	rest, err := json.Marshal(raw)
+	if err != nil {
+		return err
+	}
+	exprs := st.exprs
+	if err := json.Unmarshal(rest, (*plain)(st)); err != nil {
+		return err
+	}
+	st.exprs = exprs
+	return nil
+}
+
+// exprNumber evaluates the "{% %}" expression of field, if any.
+func (s *stepper) exprNumber(field string, ctxObj any) (float64, bool, error) {
+	expr, ok := s.st.exprs[field]
+	if !ok {
+		return 0, false, nil
+	}
+	v, err := evalJSONataTemplate(expr, s.statesVar(ctxObj), s.env.vars)
+	if err != nil {
+		return 0, true, err
+	}
+	f, isNum := toFloat(v)
+	if !isNum || f < 0 {
+		return 0, true, queryErr("The expression of %s must evaluate to a non-negative number, got %s", field, mustEncode(v))
+	}
+	return f, true, nil
 }
 
 // scopeVars merges variable scopes: outer first, inner values win.
