@@ -24,7 +24,9 @@ import (
 // Functions"): in a state whose QueryLanguage is JSONata (its own, else the
 // state machine's), every string of Arguments, Output, Assign, Items,
 // ItemSelector, Condition, and of a Fail's Error and Cause, that is
-// entirely "{% expression %}" is replaced by the expression's value, with
+// entirely "{% expression %}" is replaced by the expression's value (so
+// are TimeoutSeconds, HeartbeatSeconds, a Wait's Seconds and Timestamp, a
+// Map's MaxConcurrency and failure tolerances given as such a string), with
 // $states = {input, result, errorOutput, context} and every workflow
 // variable bound. Expressions are evaluated by github.com/xiatechs/jsonata-go
 // with the functions Step Functions adds to JSONata ($partition, $range,
