@@ -95,7 +95,17 @@ func runE2E(ctx context.Context, cfg E2EConfig, stdout io.Writer) error {
 		defer p.Close()
 		pool = p
 	}
-	cl := &client{base: cfg.URL, key: cfg.APIKey, http: &http.Client{Timeout: 30 * time.Second}}
+	// Keep a connection per client: the default transport keeps 2 idle
+	// connections per host, so most requests of a 32-client load would open
+	// (and leave in TIME_WAIT) a new TCP connection.
+	maxClients := 0
+	for _, c := range cfg.Concurrency {
+		maxClients = max(maxClients, c)
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = maxClients
+	transport.MaxIdleConns = maxClients
+	cl := &client{base: cfg.URL, key: cfg.APIKey, http: &http.Client{Timeout: 30 * time.Second, Transport: transport}}
 	admin, err := auth.Mint([]byte(cfg.JWTSecret), auth.MintOptions{Subject: "bench-admin", Admin: true, TTL: time.Hour})
 	if err != nil {
 		return err
