@@ -153,3 +153,34 @@ func TestJSONataNumberFields(t *testing.T) {
 		t.Errorf("an expression in a JSONPath Wait: %v", err)
 	}
 }
+
+// TestStepFunctionsJSONataFunctions: the functions Step Functions adds to
+// JSONata, on the developer guide's examples ("JSONata functions provided
+// by Step Functions"): $partition([1,2,3,4], 2) is [[1,2],[3,4]];
+// $range(0, 10, 2) is [0,2,4,6,8,10]; $hash(value, algorithm) is the hex
+// digest; $random(seed) repeats for a seed; $uuid() is a v4 UUID;
+// $parse(string) the JSON value it holds.
+func TestStepFunctionsJSONataFunctions(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ expr, want string }{
+		{`$partition([1,2,3,4], 2)`, `[[1,2],[3,4]]`},
+		{`$partition([1,2,3,4,5], 2)`, `[[1,2],[3,4],[5]]`},
+		{`$range(0, 10, 2)`, `[0,2,4,6,8,10]`},
+		{`$range(3, 1, -1)`, `[3,2,1]`},
+		{`$hash('input data', 'SHA-1')`, `"aaff4a450a104cd177d28d18d74485e8cae074b7"`},
+		{`$random(7) = $random(7)`, `true`},
+		{`$random() >= 0 and $random() < 1`, `true`},
+		{`$length($uuid()) = 36 and $substring($uuid(), 14, 1) = '4'`, `true`},
+		{`$parse('{"foo": [1, "bar"]}')`, `{"foo":[1,"bar"]}`},
+	}
+	for _, tt := range tests {
+		got, err := evalJSONata(tt.expr, map[string]any{"input": map[string]any{}}, nil)
+		if err != nil {
+			t.Errorf("%s: %v", tt.expr, err)
+			continue
+		}
+		if g := string(mustEncode(got)); g != tt.want {
+			t.Errorf("%s = %s, want %s", tt.expr, g, tt.want)
+		}
+	}
+}
