@@ -34,6 +34,9 @@ const Schema = "localaws"
 // application migrating the same database with goose never waits for us.
 const migrationLockID int64 = 0x6c6f63616c617773 // "localaws"
 
+// migrationRunLockID serialises whole Migrate runs (see Migrate).
+const migrationRunLockID int64 = 0x6c6f63616c617772
+
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
@@ -64,6 +67,20 @@ func Migrate(ctx context.Context, dsn string) error {
 	if _, err := db.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+Schema); err != nil && !isDuplicate(err) {
 		return fmt.Errorf("localaws: create schema %s: %w", Schema, err)
 	}
+	// goose creates its version table before it takes its own lock, so two
+	// first runs at once could both create it (leaving a stray
+	// goose_db_version_id_seq1): serialise whole runs on a lock of ours.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("localaws: migrations: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationRunLockID); err != nil {
+		return fmt.Errorf("localaws: migrations: %w", err)
+	}
+	defer func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationRunLockID)
+	}()
 	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID))
 	if err != nil {
 		return fmt.Errorf("localaws: migrations: %w", err)

@@ -5,6 +5,7 @@
 //
 //	bench [-c 1,8,32,64] [-runs 3] [-stock 2000] [-soldout 1.5s] [-buckets 16] [-out bench-results] [-quick]
 //	bench -e2e -url http://127.0.0.1:3000 -api-key KEY -jwt-secret SECRET [-c 8,32,64] [-duration 10s]
+//	bench -e2e -start-stack [-cpuprofile cpu.pprof]
 //
 // Without DATABASE_URL it starts its own cluster with PostgreSQL's default
 // durability (fsync and synchronous_commit on: every commit waits for its WAL
@@ -28,6 +29,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -58,10 +60,23 @@ func run(args []string, stdout io.Writer) error {
 	apiKey := fs.String("api-key", os.Getenv("CHECKOUT_API_KEY"), "e2e: usage-plan API key")
 	jwtSecret := fs.String("jwt-secret", os.Getenv("CHECKOUT_JWT_SECRET"), "e2e: HS256 secret of the local authorizer")
 	duration := fs.Duration("duration", 10*time.Second, "e2e: load duration per concurrency")
+	e2eBuckets := fs.Int("e2e-buckets", 0, "e2e: split the SKU's stock over this many inventory buckets (0: one row, locked by every checkout)")
 	startStack := fs.Bool("start-stack", false, "e2e: start the local stack in process on free ports (temporary data dir, own durable PostgreSQL, request limits lifted), stop it afterwards")
 	dbURL := fs.String("db", os.Getenv("DATABASE_URL"), "e2e: the stack's PostgreSQL (for commit and transition counts); bench: the server to use")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (with -start-stack: the whole local stack and the load) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -74,7 +89,7 @@ func run(args []string, stdout io.Writer) error {
 			cs, *duration, *runs = []int{8}, 3*time.Second, 1
 		}
 		return runE2E(ctx, E2EConfig{URL: strings.TrimRight(*url, "/"), APIKey: *apiKey, JWTSecret: *jwtSecret,
-			Concurrency: cs, Duration: *duration, Runs: *runs, DatabaseURL: *dbURL, Out: *out, StartStack: *startStack}, stdout)
+			Concurrency: cs, Duration: *duration, Runs: *runs, DatabaseURL: *dbURL, Out: *out, StartStack: *startStack, Buckets: *e2eBuckets}, stdout)
 	}
 	cs, err := parseInts(*conc, []int{1, 8, 32, 64})
 	if err != nil {

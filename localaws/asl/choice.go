@@ -11,16 +11,23 @@ import (
 // ChoiceRule is a Choice state rule: a Boolean combination (And, Or, Not)
 // or a comparison of Variable with one comparator.
 type ChoiceRule struct {
-	Variable string
-	Next     string
-	And      []*ChoiceRule
-	Or       []*ChoiceRule
-	Not      *ChoiceRule
+	Variable  string
+	Next      string
+	And       []*ChoiceRule
+	Or        []*ChoiceRule
+	Not       *ChoiceRule
+	Condition string          // JSONata: "{% boolean expression %}"
+	Assign    json.RawMessage // a top-level rule's variables
+	Output    json.RawMessage // JSONata: a top-level rule's output
 
-	op       string
-	operand  any
-	variable Path
-	opPath   Path
+	op        string
+	operand   any
+	variable  Path
+	opPath    Path
+	condition string // the expression of Condition
+	assign    *assignment
+	output    any
+	hasOutput bool
 }
 
 var comparators = map[string]string{
@@ -60,6 +67,12 @@ func (r *ChoiceRule) UnmarshalJSON(b []byte) error {
 		case "Next":
 			err = json.Unmarshal(raw, &r.Next)
 		case "Comment":
+		case "Condition":
+			err = json.Unmarshal(raw, &r.Condition)
+		case "Assign":
+			r.Assign = raw
+		case "Output":
+			r.Output = raw
 		case "And":
 			err = json.Unmarshal(raw, &r.And)
 		case "Or":
@@ -83,9 +96,57 @@ func (r *ChoiceRule) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// validateIn validates a top-level rule of a state in query language lang:
+// a JSONata rule is a Condition (with Next, and optionally Assign and
+// Output); a JSONPath rule a comparison or Boolean combination.
+func (r *ChoiceRule) validateIn(lang string) error {
+	if lang == langJSONata {
+		if r.Variable != "" || r.op != "" || r.And != nil || r.Or != nil || r.Not != nil {
+			return errors.New("a JSONata choice rule has a Condition, not Variable, comparators, And, Or or Not")
+		}
+		expr, ok := jsonataExpr(r.Condition)
+		if !ok {
+			return errors.New(`field Condition is required and must be a JSONata expression "{% ... %}"`)
+		}
+		if err := checkJSONata(r.Condition); err != nil {
+			return err
+		}
+		r.condition = expr
+		if len(r.Output) > 0 {
+			v, err := decodeJSON(r.Output)
+			if err != nil {
+				return fmt.Errorf("field Output: %w", err)
+			}
+			if err := checkJSONata(v); err != nil {
+				return err
+			}
+			r.output, r.hasOutput = v, true
+		}
+	} else {
+		if r.Condition != "" {
+			return errors.New("field Condition is only allowed in JSONata states")
+		}
+		if len(r.Output) > 0 {
+			return errors.New("field Output is only allowed in JSONata states")
+		}
+		if err := r.validate(true); err != nil {
+			return err
+		}
+	}
+	a, err := compileAssignment(r.Assign, lang)
+	if err != nil {
+		return err
+	}
+	r.assign = a
+	return nil
+}
+
 func (r *ChoiceRule) validate(top bool) error {
 	if !top && r.Next != "" {
 		return errors.New("field Next is only allowed in a top-level choice rule")
+	}
+	if !top && (len(r.Assign) > 0 || len(r.Output) > 0 || r.Condition != "") {
+		return errors.New("fields Assign, Output and Condition are only allowed in a top-level choice rule")
 	}
 	n := 0
 	if r.And != nil {
@@ -162,11 +223,11 @@ func (r *ChoiceRule) validate(top bool) error {
 // *Path operand) that does not exist is a States.Runtime error, except for
 // IsPresent, which is the way to test for existence. A value of the wrong
 // type for the comparator makes the comparison false.
-func (r *ChoiceRule) eval(input, ctxObj any) (bool, error) {
+func (r *ChoiceRule) eval(input, ctxObj any, vars map[string]any) (bool, error) {
 	switch {
 	case r.And != nil:
 		for _, s := range r.And {
-			ok, err := s.eval(input, ctxObj)
+			ok, err := s.eval(input, ctxObj, vars)
 			if err != nil || !ok {
 				return false, err
 			}
@@ -174,21 +235,17 @@ func (r *ChoiceRule) eval(input, ctxObj any) (bool, error) {
 		return true, nil
 	case r.Or != nil:
 		for _, s := range r.Or {
-			ok, err := s.eval(input, ctxObj)
+			ok, err := s.eval(input, ctxObj, vars)
 			if err != nil || ok {
 				return ok, err
 			}
 		}
 		return false, nil
 	case r.Not != nil:
-		ok, err := r.Not.eval(input, ctxObj)
+		ok, err := r.Not.eval(input, ctxObj, vars)
 		return !ok && err == nil, err
 	}
-	doc := input
-	if r.variable.IsContext() {
-		doc = ctxObj
-	}
-	v, err := r.variable.Get(doc)
+	v, err := resolvePath(r.variable, input, ctxObj, vars)
 	if r.op == "IsPresent" {
 		return (err == nil) == r.operand.(bool), nil
 	}
@@ -198,11 +255,7 @@ func (r *ChoiceRule) eval(input, ctxObj any) (bool, error) {
 	operand := r.operand
 	op := r.op
 	if comparators[op] == "path" {
-		pdoc := input
-		if r.opPath.IsContext() {
-			pdoc = ctxObj
-		}
-		operand, err = r.opPath.Get(pdoc)
+		operand, err = resolvePath(r.opPath, input, ctxObj, vars)
 		if err != nil {
 			return false, runtimeErr("Invalid path '%s': The choice state's condition path references an invalid value.", r.opPath.raw)
 		}

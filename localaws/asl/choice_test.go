@@ -68,7 +68,9 @@ func TestChoiceRules(t *testing.T) {
 
 // The spec's Choice example: input {"type":"Private","value":22} goes to
 // ValueInTwenties; a Choice with no match and no Default fails with
-// States.Runtime (AWS reports States.NoChoiceMatched that way).
+// States.NoChoiceMatched (States Language, Choice State: "If no Choice Rule
+// matches and no Default transition was specified, the interpreter MUST
+// raise a States.NoChoiceMatched error").
 func TestChoiceSpecExample(t *testing.T) {
 	t.Parallel()
 	def := mustParse(t, `{"StartAt":"ChoiceStateX","States":{
@@ -82,7 +84,7 @@ func TestChoiceSpecExample(t *testing.T) {
 	tests := []struct{ input, want, wantErr string }{
 		{`{"type":"Private","value":22}`, `"ValueInTwenties"`, ""},
 		{`{"type":"Public","value":22}`, `"Public"`, ""},
-		{`{"type":"Private","value":35}`, ``, ErrRuntime},
+		{`{"type":"Private","value":35}`, ``, ErrNoChoiceMatched},
 	}
 	for _, tt := range tests {
 		final, evs := run(t, def, &Env{}, tt.input)

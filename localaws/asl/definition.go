@@ -16,6 +16,7 @@ type Definition struct {
 	States         map[string]*State `json:"States"`
 	TimeoutSeconds *int              `json:"TimeoutSeconds,omitempty"`
 	Version        string            `json:"Version,omitempty"`
+	QueryLanguage  string            `json:"QueryLanguage,omitempty"`
 }
 
 // OptPath is a path field that distinguishes absent, null and a value:
@@ -66,17 +67,29 @@ type Retrier struct {
 
 // Catcher is one element of a Catch field.
 type Catcher struct {
-	ErrorEquals []string `json:"ErrorEquals"`
-	Next        string   `json:"Next"`
-	ResultPath  OptPath  `json:"ResultPath"`
+	ErrorEquals []string        `json:"ErrorEquals"`
+	Next        string          `json:"Next"`
+	ResultPath  OptPath         `json:"ResultPath"`
+	Assign      json.RawMessage `json:"Assign,omitempty"`
+	Output      json.RawMessage `json:"Output,omitempty"`
+
+	assign *assignment
+	output any
 }
 
 // State is one state. Which fields apply depends on Type.
 type State struct {
-	Type    string `json:"Type"`
-	Comment string `json:"Comment,omitempty"`
-	Next    string `json:"Next,omitempty"`
-	End     bool   `json:"End,omitempty"`
+	Type          string `json:"Type"`
+	Comment       string `json:"Comment,omitempty"`
+	Next          string `json:"Next,omitempty"`
+	End           bool   `json:"End,omitempty"`
+	QueryLanguage string `json:"QueryLanguage,omitempty"`
+
+	// Variables and JSONata.
+	Assign    json.RawMessage `json:"Assign,omitempty"`
+	Arguments json.RawMessage `json:"Arguments,omitempty"`
+	Output    json.RawMessage `json:"Output,omitempty"`
+	Items     json.RawMessage `json:"Items,omitempty"`
 
 	InputPath      OptPath         `json:"InputPath"`
 	OutputPath     OptPath         `json:"OutputPath"`
@@ -120,8 +133,23 @@ type State struct {
 	ItemProcessor  *Definition     `json:"ItemProcessor,omitempty"`
 	Iterator       *Definition     `json:"Iterator,omitempty"`
 	MaxConcurrency int             `json:"MaxConcurrency,omitempty"`
+	// MaxConcurrencyPath and the failure tolerance of a Map state.
+	MaxConcurrencyPath             string   `json:"MaxConcurrencyPath,omitempty"`
+	ToleratedFailurePercentage     *float64 `json:"ToleratedFailurePercentage,omitempty"`
+	ToleratedFailurePercentagePath string   `json:"ToleratedFailurePercentagePath,omitempty"`
+	ToleratedFailureCount          *int     `json:"ToleratedFailureCount,omitempty"`
+	ToleratedFailureCountPath      string   `json:"ToleratedFailureCountPath,omitempty"`
 
 	name           string
+	exprs          map[string]string // JSONata: number and timestamp fields given as "{% %}"
+	lang           string            // the effective QueryLanguage
+	assign         *assignment
+	arguments      any // JSONata templates (decoded JSON with "{% %}" strings)
+	output         any
+	hasOutput      bool
+	items          any
+	hasItems       bool
+	itemSelectorJ  any
 	params         *template
 	resultSelector *template
 	itemSelector   *template
@@ -137,17 +165,24 @@ var stateTypes = map[string]bool{
 // Parse parses and validates a state machine definition. The error names
 // the first problem found.
 func Parse(data []byte) (*Definition, error) {
+	if err := checkDefinitionFields(data, "", true); err != nil {
+		return nil, fmt.Errorf("asl: %w", err)
+	}
 	var d Definition
 	if err := json.Unmarshal(data, &d); err != nil {
 		return nil, fmt.Errorf("asl: invalid definition JSON: %w", err)
 	}
-	if err := d.validate(""); err != nil {
+	if err := d.validate("", langJSONPath); err != nil {
 		return nil, fmt.Errorf("asl: %w", err)
 	}
 	return &d, nil
 }
 
-func (d *Definition) validate(where string) error {
+func (d *Definition) validate(where, parentLang string) error {
+	lang := parentLang
+	if d.QueryLanguage != "" {
+		lang = d.QueryLanguage
+	}
 	if d.StartAt == "" {
 		return fmt.Errorf("%sStartAt is required", where)
 	}
@@ -164,6 +199,15 @@ func (d *Definition) validate(where string) error {
 		st.name = name
 		if len(name) > 80 {
 			return fmt.Errorf("%sstate name %q is longer than 80 characters", where, name)
+		}
+		st.lang = lang
+		if st.QueryLanguage != "" {
+			if lang == langJSONata && st.QueryLanguage == langJSONPath {
+				// Developer guide: "you can't set a state to JSONPath when the
+				// state machine's QueryLanguage is JSONata".
+				return fmt.Errorf("%sstate %q: QueryLanguage JSONPath is not allowed in a JSONata state machine", where, name)
+			}
+			st.lang = st.QueryLanguage
 		}
 		if err := st.validate(d); err != nil {
 			return fmt.Errorf("%sstate %q: %w", where, name, err)
@@ -196,6 +240,9 @@ func (st *State) validate(d *Definition) error {
 				return err
 			}
 		}
+	}
+	if err := st.validateLanguage(); err != nil {
+		return err
 	}
 	var err error
 	if st.params, err = compileTemplate(st.Parameters); err != nil {
@@ -254,7 +301,7 @@ func (st *State) validate(d *Definition) error {
 			if err := target("Choices Next", r.Next); err != nil {
 				return err
 			}
-			if err := r.validate(true); err != nil {
+			if err := r.validateIn(st.lang); err != nil {
 				return fmt.Errorf("field Choices[%d]: %w", i, err)
 			}
 		}
@@ -265,7 +312,10 @@ func (st *State) validate(d *Definition) error {
 		}
 	case "Wait":
 		n := 0
-		if st.Seconds != nil {
+		if st.Seconds != nil || st.exprs["Seconds"] != "" {
+			n++
+		}
+		if st.exprs["Timestamp"] != "" {
 			n++
 		}
 		for _, s := range []string{st.Timestamp, st.SecondsPath, st.TimestampPath} {
@@ -312,7 +362,7 @@ func (st *State) validate(d *Definition) error {
 			if b == nil {
 				return fmt.Errorf("field Branches[%d] is null", i)
 			}
-			if err := b.validate(fmt.Sprintf("Branches[%d]: ", i)); err != nil {
+			if err := b.validate(fmt.Sprintf("Branches[%d]: ", i), st.lang); err != nil {
 				return err
 			}
 		}
@@ -327,8 +377,36 @@ func (st *State) validate(d *Definition) error {
 			st.itemSelector = st.params // Parameters is the legacy name of ItemSelector
 			st.params = nil
 		}
-		if err := st.ItemProcessor.validate("ItemProcessor: "); err != nil {
+		if err := st.ItemProcessor.validate("ItemProcessor: ", st.lang); err != nil {
 			return err
+		}
+		if st.MaxConcurrency < 0 {
+			return errors.New("field MaxConcurrency must be a non-negative integer")
+		}
+		if st.MaxConcurrency != 0 && st.MaxConcurrencyPath != "" {
+			return errors.New("field MaxConcurrency and MaxConcurrencyPath are exclusive")
+		}
+		if st.ToleratedFailurePercentage != nil && st.ToleratedFailurePercentagePath != "" ||
+			st.ToleratedFailureCount != nil && st.ToleratedFailureCountPath != "" {
+			return errors.New("field ToleratedFailurePercentage/ToleratedFailureCount and their Path fields are exclusive")
+		}
+		if p := st.ToleratedFailurePercentage; p != nil && (*p < 0 || *p > 100) {
+			return errors.New("field ToleratedFailurePercentage must be between 0 and 100")
+		}
+		if c := st.ToleratedFailureCount; c != nil && *c < 0 {
+			return errors.New("field ToleratedFailureCount must be a non-negative integer")
+		}
+		for _, p := range []string{st.MaxConcurrencyPath, st.ToleratedFailurePercentagePath, st.ToleratedFailureCountPath} {
+			if p == "" {
+				continue
+			}
+			pp, err := ParsePath(p)
+			if err != nil {
+				return err
+			}
+			if !pp.isReference() {
+				return fmt.Errorf("field %q must be a reference path", p)
+			}
 		}
 	}
 	return nil

@@ -13,4 +13,11 @@
 //
 // Data is handled as decoded JSON (any, with json.Number for numbers, so
 // integers keep their exact value).
+//
+// Both query languages are implemented: JSONPath (InputPath, Parameters,
+// ResultSelector, ResultPath, OutputPath, intrinsic functions) and JSONata
+// (QueryLanguage, Arguments, Output, Condition, Items, "{% %}"
+// expressions, $states), with workflow variables (Assign, "$name") in both.
+// A definition using a field the interpreter does not implement is refused
+// by Parse, naming the field: nothing is silently ignored.
 package asl

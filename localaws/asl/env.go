@@ -78,7 +78,9 @@ type Env struct {
 	// step. nil: hex SHA-256 of execution ID and key.
 	TaskToken func(key string) string
 
-	scope string // branch/iteration prefix for token keys
+	scope string         // branch/iteration prefix for token keys
+	outer map[string]any // variables of the enclosing scopes (read-only)
+	vars  map[string]any // the variables visible to the current step
 }
 
 func (e *Env) now() time.Time {
@@ -176,6 +178,7 @@ type Cursor struct {
 	TaskToken  string          `json:"taskToken,omitempty"`
 	Timeout    int             `json:"timeout,omitempty"`   // seconds, resolved when scheduled
 	Heartbeat  int             `json:"heartbeat,omitempty"` // seconds, resolved when scheduled
+	Vars       json.RawMessage `json:"vars,omitempty"`      // this scope's workflow variables (an object)
 
 	Status string          `json:"status,omitempty"`
 	Output json.RawMessage `json:"output,omitempty"`

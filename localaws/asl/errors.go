@@ -18,6 +18,9 @@ const (
 	ErrBranchFailed      = "States.BranchFailed"
 	ErrNoChoiceMatched   = "States.NoChoiceMatched"
 	ErrIntrinsicFailure  = "States.IntrinsicFailure"
+	// ErrExceedToleratedFailureThreshold fails a Map state whose failed
+	// iterations exceed ToleratedFailurePercentage or ToleratedFailureCount.
+	ErrExceedToleratedFailureThreshold = "States.ExceedToleratedFailureThreshold"
 )
 
 // TaskError is a named failure: what a TaskRunner returns to fail a task

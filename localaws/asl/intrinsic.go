@@ -221,11 +221,11 @@ func evalIntrinsic(c *intrinsicCall, input, ctxObj any, env *Env) (any, error) {
 		case argLiteral:
 			args[i] = a.lit
 		case argPath:
-			doc := input
-			if a.path.IsContext() {
-				doc = ctxObj
+			var vars map[string]any
+			if env != nil {
+				vars = env.vars
 			}
-			v, err := a.path.Get(doc)
+			v, err := resolvePath(a.path, input, ctxObj, vars)
 			if err != nil {
 				return nil, err
 			}

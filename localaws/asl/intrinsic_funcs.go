@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"strconv"
 	"strings"
@@ -75,6 +76,22 @@ func argInt(args []any, i int) (int64, error) {
 		return 0, fmt.Errorf("argument %d must be an integer, got %v", i+1, args[i])
 	}
 	return n, nil
+}
+
+// argRounded is a number argument rounded to the nearest integer (halves
+// up), as the developer guide says of States.ArrayPartition,
+// States.ArrayRange and States.MathAdd: "If you specify a non-integer value
+// for one or both the arguments, Step Functions will round it to the nearest
+// integer."
+func argRounded(args []any, i int) (int64, error) {
+	if n, ok := toInt(args[i]); ok {
+		return n, nil
+	}
+	f, ok := toFloat(args[i])
+	if !ok || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1<<62 {
+		return 0, fmt.Errorf("argument %d must be a number, got %v", i+1, args[i])
+	}
+	return int64(math.Floor(f + 0.5)), nil
 }
 
 // fnFormat: States.Format('template {}', args...). The template must be a
@@ -156,7 +173,7 @@ func fnArrayPartition(_ *intrinsicCall, args []any, _ *Env) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := argInt(args, 1)
+	n, err := argRounded(args, 1)
 	if err != nil || n <= 0 {
 		return nil, errors.New("chunk size must be a positive integer")
 	}
@@ -192,7 +209,7 @@ func fnArrayRange(_ *intrinsicCall, args []any, _ *Env) (any, error) {
 	}
 	var n [3]int64
 	for i := range n {
-		v, err := argInt(args, i)
+		v, err := argRounded(args, i)
 		if err != nil {
 			return nil, err
 		}
@@ -340,6 +357,10 @@ func fnJSONMerge(_ *intrinsicCall, args []any, _ *Env) (any, error) {
 	return out, nil
 }
 
+// fnMathRandom: States.MathRandom(start, end[, seed]) "returns a random
+// number between the specified start and end number"; "seed ... If you use
+// the same seed value, the function returns identical numbers" (developer
+// guide). start is inclusive, end exclusive.
 func fnMathRandom(_ *intrinsicCall, args []any, env *Env) (any, error) {
 	if len(args) != 2 && len(args) != 3 {
 		return nil, errors.New("expected 2 or 3 arguments")
@@ -355,21 +376,38 @@ func fnMathRandom(_ *intrinsicCall, args []any, env *Env) (any, error) {
 	if hi < lo {
 		return nil, errors.New("end must not be less than start")
 	}
-	v := lo + int64(math.Floor(env.random()*float64(hi-lo)))
+	r := env.random()
+	if len(args) == 3 {
+		seed, err := argInt(args, 2)
+		if err != nil {
+			return nil, err
+		}
+		r = rand.New(rand.NewPCG(uint64(seed), 0x5f3759df)).Float64()
+	}
+	v := lo + int64(math.Floor(r*float64(hi-lo)))
 	return json.Number(strconv.FormatInt(v, 10)), nil
 }
 
+// fnMathAdd: States.MathAdd(a, b), non-integers rounded to the nearest
+// integer; the developer guide limits the values to "the range of
+// -2147483648 to 2147483647" (32-bit), which both arguments and the sum
+// must be in.
 func fnMathAdd(_ *intrinsicCall, args []any, _ *Env) (any, error) {
 	if err := wantArgs(args, 2); err != nil {
 		return nil, err
 	}
-	a, err := argInt(args, 0)
+	a, err := argRounded(args, 0)
 	if err != nil {
 		return nil, err
 	}
-	b, err := argInt(args, 1)
+	b, err := argRounded(args, 1)
 	if err != nil {
 		return nil, err
+	}
+	for _, v := range []int64{a, b, a + b} {
+		if v < math.MinInt32 || v > math.MaxInt32 {
+			return nil, fmt.Errorf("value %d is outside the 32-bit integer range -2147483648 to 2147483647", v)
+		}
 	}
 	return json.Number(strconv.FormatInt(a+b, 10)), nil
 }

@@ -38,6 +38,18 @@ func TestIntrinsics(t *testing.T) {
 		{"context path", `States.Format('{}', $$.Execution.Name)`, `{}`, `"exec-name"`, false},
 		{"missing path", `States.ArrayLength($.nope)`, `{}`, ``, true},
 		{"wrong type", `States.MathAdd('a', 1)`, `{}`, ``, true},
+		// "If you specify a non-integer value for one or both the arguments,
+		// Step Functions will round it to the nearest integer" (MathAdd,
+		// ArrayRange, ArrayPartition).
+		{"MathAdd rounds", `States.MathAdd(1.5, 2.4)`, `{}`, `4`, false},
+		{"ArrayRange rounds", `States.ArrayRange(0.6, 4.4, 1.7)`, `{}`, `[1,3]`, false},
+		{"ArrayPartition rounds", `States.ArrayPartition($.a, 1.6)`, `{"a":[1,2,3]}`, `[[1,2],[3]]`, false},
+		// "values in the range of -2147483648 to 2147483647".
+		{"MathAdd 32-bit bound", `States.MathAdd(2147483647, 0)`, `{}`, `2147483647`, false},
+		{"MathAdd argument above 32 bits", `States.MathAdd(2147483648, -1)`, `{}`, ``, true},
+		{"MathAdd sum above 32 bits", `States.MathAdd(2147483647, 1)`, `{}`, ``, true},
+		// "If you use the same seed value, the function returns identical numbers."
+		{"MathRandom with a seed", `States.Array(States.MathRandom(1, 1000000, 42), States.MathRandom(1, 1000000, 42))`, `{}`, `SAME`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,6 +69,12 @@ func TestIntrinsics(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tt.want == "SAME" {
+				if a := got.([]any); len(a) != 2 || !jsonEqual(a[0], a[1]) {
+					t.Fatalf("seeded MathRandom gave %v", got)
+				}
+				return
 			}
 			jsonEq(t, mustEncode(got), tt.want)
 		})

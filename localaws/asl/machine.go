@@ -49,7 +49,13 @@ func (d *Definition) Step(ctx context.Context, env *Env, c Cursor) (Cursor, []Ev
 	if c.ResumeAt != nil && now.Before(*c.ResumeAt) {
 		return c, nil, nil
 	}
-	s := &stepper{d: d, env: env, st: st, c: c, now: now, input: input}
+	own, err := decodeVars(c.Vars)
+	if err != nil {
+		return c, nil, fmt.Errorf("asl: cursor variables: %w", err)
+	}
+	stepEnv := *env
+	stepEnv.vars = scopeVars(env.outer, own)
+	s := &stepper{d: d, env: &stepEnv, st: st, c: c, now: now, input: input}
 	s.c.Attempts = append([]int(nil), c.Attempts...)
 	s.c.ResumeAt = nil
 	if !s.c.Entered {
@@ -70,6 +76,13 @@ func (d *Definition) Step(ctx context.Context, env *Env, c Cursor) (Cursor, []Ev
 	case "Wait":
 		return s.wait()
 	case "Succeed":
+		if st.lang == langJSONata {
+			out, err := s.jsonataOutput(s.contextObject("", nil), s.input)
+			if err != nil {
+				return s.fail(err)
+			}
+			return s.next(out)
+		}
 		eff, err := s.inputPath()
 		if err != nil {
 			return s.fail(err)
@@ -121,13 +134,14 @@ func (d *Definition) Run(ctx context.Context, env *Env, c Cursor, persist func(C
 }
 
 type stepper struct {
-	d      *Definition
-	env    *Env
-	st     *State
-	c      Cursor
-	now    time.Time
-	input  any // raw state input
-	events []Event
+	d        *Definition
+	env      *Env
+	st       *State
+	c        Cursor
+	now      time.Time
+	input    any // raw state input
+	events   []Event
+	assigned map[string]any // variables this state assigns, set when it ends
 }
 
 func (s *stepper) emit(typ string, details any) {
@@ -220,26 +234,14 @@ func applyResultPath(rp OptPath, rawInput, result any) (any, error) {
 	}
 }
 
-// processResult runs ResultSelector, ResultPath and OutputPath on a result.
-func (s *stepper) processResult(result any, ctxObj any) (any, error) {
-	if s.st.resultSelector != nil {
-		var err error
-		if result, err = s.st.resultSelector.eval(result, ctxObj, s.env); err != nil {
-			return nil, err
-		}
-	}
-	merged, err := applyResultPath(s.st.ResultPath, s.input, result)
-	if err != nil {
-		return nil, err
-	}
-	return s.outputPath(merged)
-}
-
 // next leaves the state with output: to Next, or terminal success on End
 // (and for Succeed).
 func (s *stepper) next(output any) (Cursor, []Event, error) {
 	if s.st.End || s.st.Type == "Succeed" {
 		raw := mustEncode(output)
+		if len(raw) > MaxPayload {
+			return s.terminal(dataLimit("state output", len(raw)))
+		}
 		s.emit(s.st.Type+"StateExited", map[string]any{"name": s.st.name, "output": string(raw),
 			"outputDetails": map[string]any{"truncated": false}})
 		s.c = Cursor{State: s.st.name, Seq: s.c.Seq, EnteredAt: s.c.EnteredAt, Entered: true,
@@ -249,11 +251,26 @@ func (s *stepper) next(output any) (Cursor, []Event, error) {
 	return s.goTo(s.st.Next, output)
 }
 
+// MaxPayload is the largest state input, output or task result Step
+// Functions passes: 256 KiB of UTF-8 (developer guide, "Step Functions
+// service quotas": "Maximum input or output size for a task, state, or
+// execution: 256 KiB of data as a UTF-8 encoded string").
+const MaxPayload = 256 * 1024
+
+// dataLimit is the States.DataLimitExceeded failure of a payload too large.
+func dataLimit(what string, n int) *TaskError {
+	return &TaskError{ErrorName: ErrDataLimitExceeded,
+		Cause: fmt.Sprintf("The %s has a size of %d bytes, which exceeds the maximum of %d bytes", what, n, MaxPayload)}
+}
+
 func (s *stepper) goTo(next string, output any) (Cursor, []Event, error) {
 	raw := mustEncode(output)
+	if len(raw) > MaxPayload {
+		return s.terminal(dataLimit("state output", len(raw)))
+	}
 	s.emit(s.st.Type+"StateExited", map[string]any{"name": s.st.name, "output": string(raw),
 		"outputDetails": map[string]any{"truncated": false}})
-	s.c = Cursor{State: next, Input: raw, EnteredAt: s.now, Seq: s.c.Seq + 1}
+	s.c = Cursor{State: next, Input: raw, EnteredAt: s.now, Seq: s.c.Seq + 1, Vars: s.varsAfter()}
 	return s.c, s.events, nil
 }
 
@@ -282,7 +299,25 @@ func (s *stepper) fail(err error) (Cursor, []Event, error) {
 			if !errorMatches(cat.ErrorEquals, te.ErrorName) {
 				continue
 			}
-			out, err := applyResultPath(cat.ResultPath, s.input, map[string]any{"Error": te.ErrorName, "Cause": te.Cause})
+			errOut := map[string]any{"Error": te.ErrorName, "Cause": te.Cause}
+			// A catcher's Assign replaces the state's (which did not run);
+			// in JSONata its Output (default: the error output) sees
+			// $states.errorOutput.
+			s.assigned = nil
+			ctxObj := s.contextObject("", nil)
+			var out any
+			var err error
+			if s.st.lang == langJSONata {
+				states := s.statesVar(ctxObj, "errorOutput", errOut)
+				if err = s.applyAssign(cat.assign, nil, ctxObj, states); err == nil {
+					out = errOut
+					if cat.output != nil {
+						out, err = evalJSONataTemplate(cat.output, states, s.env.vars)
+					}
+				}
+			} else if err = s.applyAssign(cat.assign, errOut, ctxObj, nil); err == nil {
+				out, err = applyResultPath(cat.ResultPath, s.input, errOut)
+			}
 			if err != nil {
 				return s.terminal(asTaskError(err))
 			}
@@ -293,9 +328,31 @@ func (s *stepper) fail(err error) (Cursor, []Event, error) {
 }
 
 func (s *stepper) terminal(te *TaskError) (Cursor, []Event, error) {
-	s.c = Cursor{State: s.st.name, Seq: s.c.Seq, EnteredAt: s.c.EnteredAt, Entered: true,
+	// The state's input and variables stay, so that a redrive can run the
+	// state again (see Cursor.Redrive).
+	s.c = Cursor{State: s.st.name, Input: s.c.Input, Vars: s.c.Vars, Seq: s.c.Seq, EnteredAt: s.c.EnteredAt, Entered: true,
 		Status: StatusFailed, Error: te.ErrorName, Cause: te.Cause}
 	return s.c, s.events, nil
+}
+
+// Redrive returns the cursor that runs a failed execution again from the
+// state that failed, entered anew at now with its input and variables and
+// fresh retry counts (developer guide, "Restarting state machine
+// executions with redrive": "redrive restarts the execution from the point
+// of failure ... Step Functions resets the retry attempts"). A cursor that is
+// not terminal (an execution stopped or timed out mid-way) is returned as
+// it is. ok is false for a successful cursor or one without its input.
+func (c Cursor) Redrive(now time.Time) (Cursor, bool) {
+	switch {
+	case c.Status == StatusSucceeded:
+		return c, false
+	case c.Status == StatusFailed:
+		if len(c.Input) == 0 {
+			return c, false
+		}
+		return Cursor{State: c.State, Input: c.Input, Vars: c.Vars, EnteredAt: now.UTC(), Seq: c.Seq + 1}, true
+	}
+	return c, true
 }
 
 func (r Retrier) maxAttempts() int {

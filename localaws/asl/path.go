@@ -4,16 +4,24 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/theory/jsonpath"
 )
 
-// Path is a parsed JSONPath: a reference path ("$", "$.a.b", "$['a b'][0]")
-// into the state's data, or, when it starts with "$$", into the context
-// object. Wildcards ([*], .*) are accepted in Get (they select an array of
-// matches) but never in Set (ResultPath must be a reference path).
+// Path is a parsed JSONPath: a reference path ("$", "$.a.b", "$['a b'][0]",
+// "$.abc.['def ghi']") into the state's data, or, when it starts with "$$",
+// into the context object. Wildcards ([*], .*) and slices are evaluated
+// here; unions ($.a[0,1]), filters ($.a[?(@.b >= 5)]) and recursive descent
+// ($..x) by github.com/theory/jsonpath (RFC 9535, which the AWS developer
+// guide's JSONPath examples are valid in). Every path that is not a
+// reference path selects an array of matches in Get and is refused by Set
+// (ResultPath must be a reference path).
 type Path struct {
-	raw     string
-	context bool
-	segs    []segment
+	raw      string
+	context  bool
+	segs     []segment
+	query    *jsonpath.Path // set for the paths the hand-written parser does not handle
+	variable string         // "$name...": a path into workflow variable name
 }
 
 type segment struct {
@@ -32,7 +40,37 @@ func (p Path) String() string { return p.raw }
 func (p Path) IsContext() bool { return p.context }
 
 // ParsePath parses a JSONPath. It fails on anything not starting with "$".
+// "$name" and "$name.field..." are paths into workflow variable name.
 func ParsePath(s string) (Path, error) {
+	if len(s) > 1 && s[0] == '$' && (s[1] == '_' || s[1] >= 'a' && s[1] <= 'z' || s[1] >= 'A' && s[1] <= 'Z') {
+		end := 1
+		for end < len(s) && (s[end] == '_' || s[end] >= 'a' && s[end] <= 'z' || s[end] >= 'A' && s[end] <= 'Z' || s[end] >= '0' && s[end] <= '9') {
+			end++
+		}
+		p, err := ParsePath("$" + s[end:])
+		p.raw, p.variable = s, s[1:end]
+		return p, err
+	}
+	p, err := parseSimplePath(s)
+	if err == nil || !strings.HasPrefix(s, "$") {
+		return p, err
+	}
+	// Unions, filters, recursive descent: RFC 9535 JSONPath. The Jayway form
+	// ".[" (a dot before a bracket) is accepted as "[".
+	q := strings.ReplaceAll(s, ".[", "[")
+	context := strings.HasPrefix(q, "$$")
+	if context {
+		q = q[1:]
+	}
+	jp, jerr := jsonpath.Parse(q)
+	if jerr != nil {
+		return Path{raw: s}, fmt.Errorf("path %q: %v", s, jerr)
+	}
+	return Path{raw: s, context: context, query: jp}, nil
+}
+
+// parseSimplePath parses reference paths, wildcards and slices.
+func parseSimplePath(s string) (Path, error) {
 	p := Path{raw: s}
 	rest := ""
 	switch {
@@ -47,6 +85,9 @@ func ParsePath(s string) (Path, error) {
 		switch rest[0] {
 		case '.':
 			rest = rest[1:]
+			if strings.HasPrefix(rest, "[") {
+				continue // "$.abc.['def ghi']": a bracket after a dot
+			}
 			end := strings.IndexAny(rest, ".[")
 			if end < 0 {
 				end = len(rest)
@@ -130,6 +171,9 @@ func MustParsePath(s string) Path {
 
 // isReference reports whether the path has no wildcard.
 func (p Path) isReference() bool {
+	if p.query != nil {
+		return false
+	}
 	for _, s := range p.segs {
 		if s.wildcard || s.slice {
 			return false
@@ -141,6 +185,13 @@ func (p Path) isReference() bool {
 // Get selects the value at the path. A missing field, an index out of range
 // or a step into a non-container fails with States.Runtime, as on AWS.
 func (p Path) Get(doc any) (any, error) {
+	if p.query != nil {
+		out := []any{}
+		for v := range p.query.Select(doc).All() {
+			out = append(out, v)
+		}
+		return out, nil
+	}
 	vals, err := p.get(doc, p.segs)
 	if err != nil {
 		return nil, err
@@ -228,7 +279,7 @@ func (p Path) Exists(doc any) bool {
 // a non-object (or an array index out of range) fails with States.Runtime.
 // doc is modified in place when it is a container; callers pass a copy.
 func (p Path) Set(doc, value any) (any, error) {
-	if !p.isReference() || p.context {
+	if !p.isReference() || p.context || p.variable != "" {
 		return nil, runtimeErr("ResultPath '%s' is not a reference path", p.raw)
 	}
 	if len(p.segs) == 0 {

@@ -51,7 +51,7 @@ func TestPathGet(t *testing.T) {
 
 func TestParsePathRejects(t *testing.T) {
 	t.Parallel()
-	for _, s := range []string{"", "a.b", "$.", "$[", "$['a'", "$[x]", "$..a"} {
+	for _, s := range []string{"", "a.b", "$.", "$[", "$['a'", "$[x]", "$..", "$[?(@.a >=)]"} {
 		if _, err := ParsePath(s); err == nil {
 			t.Errorf("ParsePath(%q) succeeded", s)
 		}
@@ -89,5 +89,49 @@ func TestPathSet(t *testing.T) {
 			}
 			jsonEq(t, mustEncode(got), tt.want)
 		})
+	}
+}
+
+// TestJSONPathSyntax: the JSONPath forms of the AWS developer guide
+// ("Paths in Step Functions": "$.store.book[0,1]", "$..author",
+// "$.store.book[?(@.price < 10)]", "$.abc.['def ghi']") select what the
+// guide says, an array for every path that is not a reference path.
+func TestJSONPathSyntax(t *testing.T) {
+	t.Parallel()
+	doc, _ := decodeJSON([]byte(`{"store":{"book":[
+		{"category":"reference","author":"Nigel Rees","title":"Sayings of the Century","price":8.95},
+		{"category":"fiction","author":"Evelyn Waugh","title":"Sword of Honour","price":12.99},
+		{"category":"fiction","author":"Herman Melville","title":"Moby Dick","price":8.99}]},
+		"a":[{"a":5,"b":"x"},{"a":4,"b":"y"},{"a":7,"b":"z"}],
+		"abc":{"def ghi":"spaced"}}`))
+	tests := []struct{ path, want string }{
+		{"$.store.book[0,1].author", `["Nigel Rees","Evelyn Waugh"]`},
+		{"$.a[0,2].b", `["x","z"]`},
+		{"$..author", `["Nigel Rees","Evelyn Waugh","Herman Melville"]`},
+		{"$.store.book[?(@.price < 10)].title", `["Sayings of the Century","Moby Dick"]`},
+		{"$.a[?(@.a >= 5)]", `[{"a":5,"b":"x"},{"a":7,"b":"z"}]`},
+		{"$.abc.['def ghi']", `"spaced"`},
+		{"$.abc['def ghi']", `"spaced"`},
+		{"$.a[1:]", `[{"a":4,"b":"y"},{"a":7,"b":"z"}]`},
+		{"$.nothing[?(@.a > 1)]", `[]`},
+	}
+	for _, tt := range tests {
+		p, err := ParsePath(tt.path)
+		if err != nil {
+			t.Errorf("ParsePath(%q): %v", tt.path, err)
+			continue
+		}
+		got, err := p.Get(doc)
+		if err != nil {
+			t.Errorf("Get(%q): %v", tt.path, err)
+			continue
+		}
+		if g, w := string(mustEncode(got)), tt.want; g != w {
+			t.Errorf("Get(%q) = %s, want %s", tt.path, g, w)
+		}
+	}
+	// ResultPath must stay a reference path.
+	if _, err := MustParsePath("$.a[0,1]").Set(map[string]any{}, 1); err == nil {
+		t.Error("Set through a union succeeded")
 	}
 }

@@ -49,6 +49,11 @@ func compileValue(v any) (*template, error) {
 	case map[string]any:
 		t := &template{kind: tmplObject}
 		for _, k := range sortedKeys(x) {
+			// Developer guide, "Parameters": a field "key.$" produces "key";
+			// AWS refuses a template holding both "key" and "key.$".
+			if _, dup := x[k+".$"]; dup {
+				return nil, fmt.Errorf("fields %q and %q are duplicates: both set %q", k, k+".$", k)
+			}
 			if strings.HasSuffix(k, ".$") {
 				s, ok := x[k].(string)
 				if !ok {
@@ -107,12 +112,16 @@ func (t *template) eval(input, ctxObj any, env *Env) (any, error) {
 			case f.call != nil:
 				v, err = evalIntrinsic(f.call, input, ctxObj, env)
 			default:
-				doc := input
-				if f.path.IsContext() {
-					doc = ctxObj
+				var vars map[string]any
+				if env != nil {
+					vars = env.vars
 				}
-				v, err = f.path.Get(doc)
-				if err != nil {
+				v, err = resolvePath(*f.path, input, ctxObj, vars)
+				if err != nil && f.path.variable == "" {
+					doc := input
+					if f.path.IsContext() {
+						doc = ctxObj
+					}
 					err = runtimeErr("The JSONPath '%s' specified for the field '%s.$' could not be found in the input '%s'", f.path.raw, f.name, mustEncode(doc))
 				}
 			}

@@ -13,8 +13,11 @@ import (
 // X-Amz-Target: AWSStepFunctions.<Action>). Any SigV4 credentials are
 // accepted; signatures are not checked. Supported actions:
 // CreateStateMachine, DescribeStateMachine, ListStateMachines,
-// StartExecution, DescribeExecution, GetExecutionHistory, ListExecutions,
-// StopExecution, SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat.
+// UpdateStateMachine, DeleteStateMachine, ValidateStateMachineDefinition,
+// StartExecution, StartSyncExecution (EXPRESS), DescribeExecution,
+// GetExecutionHistory, ListExecutions, StopExecution, RedriveExecution,
+// SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat, TagResource,
+// UntagResource, ListTagsForResource.
 func (e *Executor) Handler() http.Handler {
 	return http.HandlerFunc(e.serveHTTP)
 }
@@ -34,6 +37,15 @@ func (e *Executor) actions() map[string]apiAction {
 		"SendTaskSuccess":      e.apiSendTaskSuccess,
 		"SendTaskFailure":      e.apiSendTaskFailure,
 		"SendTaskHeartbeat":    e.apiSendTaskHeartbeat,
+
+		"UpdateStateMachine":             e.apiUpdateStateMachine,
+		"DeleteStateMachine":             e.apiDeleteStateMachine,
+		"ValidateStateMachineDefinition": e.apiValidateDefinition,
+		"StartSyncExecution":             e.apiStartSyncExecution,
+		"RedriveExecution":               e.apiRedriveExecution,
+		"TagResource":                    e.apiTagResource,
+		"UntagResource":                  e.apiUntagResource,
+		"ListTagsForResource":            e.apiListTagsForResource,
 	}
 }
 
@@ -98,6 +110,7 @@ func (e *Executor) apiCreateStateMachine(ctx context.Context, body []byte) (any,
 		Definition string `json:"definition"`
 		RoleArn    string `json:"roleArn"`
 		Type       string `json:"type"`
+		Tags       []Tag  `json:"tags"`
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -105,17 +118,23 @@ func (e *Executor) apiCreateStateMachine(ctx context.Context, body []byte) (any,
 	if err := required("definition", in.Definition); err != nil {
 		return nil, err
 	}
-	if in.Type != "" && in.Type != "STANDARD" {
-		return nil, apiErr(CodeValidation, "only STANDARD state machines are supported locally")
+	if in.Type == "" {
+		in.Type = "STANDARD"
+	}
+	if in.Type != "STANDARD" && in.Type != "EXPRESS" {
+		return nil, apiErr(CodeValidation, "1 validation error detected: Value '%s' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]", in.Type)
 	}
 	arn := e.stateMachineARN(in.Name)
 	if sm, err := e.DescribeStateMachine(ctx, arn); err == nil {
-		if sm.Definition != in.Definition {
+		if sm.Definition != in.Definition || sm.Type != in.Type {
 			return nil, apiErr(CodeStateMachineExists, "State Machine Already Exists: '%s'", arn)
 		}
 		return map[string]any{"stateMachineArn": arn, "creationDate": sm.CreationDate}, nil
 	}
 	if _, err := e.RegisterStateMachine(ctx, in.Name, []byte(in.Definition)); err != nil {
+		return nil, err
+	}
+	if err := e.setMachineTypeAndTags(ctx, arn, in.Type, in.RoleArn, in.Tags); err != nil {
 		return nil, err
 	}
 	sm, err := e.DescribeStateMachine(ctx, arn)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -77,8 +78,20 @@ func errorTypeName(err error) string {
 	return t.Name()
 }
 
+// maxCause is the longest error cause Step Functions keeps (API Reference,
+// TaskFailedEventDetails and ExecutionFailedEventDetails: cause "Maximum
+// length of 32768"); a longer error message is cut so that the cause fits.
+const maxCause = 32768
+
 func lambdaCause(typ, msg string) string {
 	b, _ := json.Marshal(map[string]any{"errorMessage": msg, "errorType": typ})
+	for len(b) > maxCause && len(msg) > 0 {
+		msg = msg[:max(0, len(msg)-(len(b)-maxCause)-8)]
+		for len(msg) > 0 && !utf8.ValidString(msg) {
+			msg = msg[:len(msg)-1]
+		}
+		b, _ = json.Marshal(map[string]any{"errorMessage": msg, "errorType": typ})
+	}
 	return string(b)
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkout-dev/checkout/localaws/asl"
+	"github.com/checkout-dev/checkout/localaws/internal/bookkeeping"
 )
 
 // Handler is a Go implementation of a Lambda function: it gets the JSON
@@ -53,14 +54,25 @@ type Options struct {
 	// the database for an answer given to another process (answers given
 	// to this Executor wake it at once). Default 1s.
 	TokenPollInterval time.Duration
+
+	// DurableBookkeeping commits the executor's progress (cursors and
+	// history) with the pool's own synchronous_commit. By default it is
+	// committed with synchronous_commit off (see package
+	// localaws/internal/bookkeeping for what a PostgreSQL crash can then
+	// lose: the last steps, which re-run); StartExecution and SendTask*
+	// stay synchronous either way.
+	DurableBookkeeping bool
 }
 
 // Executor runs durable executions. Create with New, register state
 // machines and functions, then Start.
 type Executor struct {
-	pool *pgxpool.Pool
-	opts Options
-	log  *slog.Logger
+	pool   *pgxpool.Pool
+	bk     *pgxpool.Pool // bookkeeping: pool, or its synchronous_commit-off twin
+	ownsBK bool
+	opts   Options
+	log    *slog.Logger
+	defs   sync.Map // definition text → *asl.Definition
 
 	mu       sync.Mutex
 	funcs    map[string]Handler
@@ -93,9 +105,27 @@ func New(pool *pgxpool.Pool, opts Options) *Executor {
 	if opts.TokenPollInterval <= 0 {
 		opts.TokenPollInterval = time.Second
 	}
-	return &Executor{pool: pool, opts: opts, log: opts.Logger,
+	e := &Executor{pool: pool, bk: pool, opts: opts, log: opts.Logger,
 		funcs: map[string]Handler{}, running: map[string]context.CancelCauseFunc{},
 		waiters: map[string]chan struct{}{}}
+	if !opts.DurableBookkeeping {
+		e.bk, e.ownsBK = bookkeeping.Open(pool, 16)
+	}
+	return e
+}
+
+// parse returns the parsed definition, parsing each distinct text once
+// (a parsed Definition is read-only while it runs).
+func (e *Executor) parse(definition string) (*asl.Definition, error) {
+	if d, ok := e.defs.Load(definition); ok {
+		return d.(*asl.Definition), nil
+	}
+	d, err := asl.Parse([]byte(definition))
+	if err != nil {
+		return nil, err
+	}
+	e.defs.Store(definition, d)
+	return d, nil
 }
 
 func (e *Executor) now() time.Time { return e.opts.Clock.Now().UTC().Truncate(time.Microsecond) }
@@ -179,6 +209,13 @@ func (e *Executor) Close() {
 		cancel()
 	}
 	e.wg.Wait()
+	e.mu.Lock()
+	owns := e.ownsBK
+	e.ownsBK = false
+	e.mu.Unlock()
+	if owns {
+		e.bk.Close()
+	}
 }
 
 // launch starts the goroutine of one execution unless it already runs.

@@ -47,15 +47,22 @@ func (e *Executor) StartExecution(ctx context.Context, in StartExecutionInput) (
 	if !json.Valid([]byte(input)) {
 		return nil, apiErr(CodeInvalidExecutionInput, "Invalid State Machine Execution Input: 'Unexpected input'")
 	}
-	var smName, definition string
-	err := e.pool.QueryRow(ctx, `SELECT name, definition FROM localaws.sfn_state_machines WHERE arn = $1`, in.StateMachineArn).Scan(&smName, &definition)
+	var smName, definition, smType, smStatus string
+	err := e.pool.QueryRow(ctx, `SELECT name, definition, type, status FROM localaws.sfn_state_machines WHERE arn = $1`, in.StateMachineArn).
+		Scan(&smName, &definition, &smType, &smStatus)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apiErr(CodeStateMachineDoesNotExist, "State Machine Does Not Exist: '%s'", in.StateMachineArn)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sfn: load state machine: %w", err)
 	}
-	def, err := asl.Parse([]byte(definition))
+	if smStatus == "DELETING" {
+		return nil, apiErr("StateMachineDeleting", "State Machine is being deleted: '%s'", in.StateMachineArn)
+	}
+	if smType == "EXPRESS" {
+		return e.startExpress(in)
+	}
+	def, err := e.parse(definition)
 	if err != nil {
 		return nil, fmt.Errorf("sfn: stored definition of %s: %w", in.StateMachineArn, err)
 	}
@@ -66,45 +73,34 @@ func (e *Executor) StartExecution(ctx context.Context, in StartExecutionInput) (
 	}
 	curJSON, _ := json.Marshal(cur)
 	arn := e.executionARN(smName, name)
-	started := false
-	var out StartExecutionOutput
-	err = pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
+	details, _ := json.Marshal(map[string]any{"input": input, "inputDetails": map[string]any{"truncated": false},
+		"roleArn": e.defaultRole()})
+	// One statement: the execution and its ExecutionStarted event, or
+	// nothing when the name is taken.
+	var inserted int
+	if err := e.pool.QueryRow(ctx, `WITH x AS (
 			INSERT INTO localaws.sfn_executions (arn, state_machine_arn, name, status, definition, input, start_date, cursor, last_event_id)
 			VALUES ($1, $2, $3, 'RUNNING', $4, $5, $6, $7, 1)
-			ON CONFLICT DO NOTHING`, arn, in.StateMachineArn, name, definition, input, now, string(curJSON))
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			var status, oldInput string
-			var start EpochTime
-			if err := tx.QueryRow(ctx, `SELECT status, input, start_date FROM localaws.sfn_executions WHERE arn = $1`, arn).
-				Scan(&status, &oldInput, &start.Time); err != nil {
-				return err
-			}
-			if status == "RUNNING" && oldInput == input {
-				out = StartExecutionOutput{ExecutionArn: arn, StartDate: &EpochTime{start.UTC()}}
-				return nil
-			}
-			return apiErr(CodeExecutionAlreadyExists, "Execution Already Exists: '%s'", arn)
-		}
-		started = true
-		details, _ := json.Marshal(map[string]any{"input": input, "inputDetails": map[string]any{"truncated": false},
-			"roleArn": e.defaultRole()})
-		if _, err := tx.Exec(ctx, `INSERT INTO localaws.sfn_history_events (execution_arn, id, previous_event_id, type, ts, details)
-			VALUES ($1, 1, 0, 'ExecutionStarted', $2, $3)`, arn, now, string(details)); err != nil {
-			return err
-		}
-		out = StartExecutionOutput{ExecutionArn: arn, StartDate: epoch(now)}
-		return nil
-	})
-	if err != nil {
-		var ae *APIError
-		if errors.As(err, &ae) {
-			return nil, ae
-		}
+			ON CONFLICT DO NOTHING RETURNING arn),
+		h AS (
+			INSERT INTO localaws.sfn_history_events (execution_arn, id, previous_event_id, type, ts, details)
+			SELECT arn, 1, 0, 'ExecutionStarted', $6, $8 FROM x)
+		SELECT count(*) FROM x`, arn, in.StateMachineArn, name, definition, input, now, string(curJSON), string(details)).Scan(&inserted); err != nil {
 		return nil, fmt.Errorf("sfn: start execution: %w", err)
+	}
+	started := inserted == 1
+	out := StartExecutionOutput{ExecutionArn: arn, StartDate: epoch(now)}
+	if !started {
+		var status, oldInput string
+		var start EpochTime
+		if err := e.pool.QueryRow(ctx, `SELECT status, input, start_date FROM localaws.sfn_executions WHERE arn = $1`, arn).
+			Scan(&status, &oldInput, &start.Time); err != nil {
+			return nil, fmt.Errorf("sfn: start execution: %w", err)
+		}
+		if status != "RUNNING" || oldInput != input {
+			return nil, apiErr(CodeExecutionAlreadyExists, "Execution Already Exists: '%s'", arn)
+		}
+		out = StartExecutionOutput{ExecutionArn: arn, StartDate: &EpochTime{start.UTC()}}
 	}
 	if started {
 		e.log.Info("sfn: execution started", "execution", arn)
@@ -121,11 +117,12 @@ func (e *Executor) DescribeExecution(ctx context.Context, arn string) (*Executio
 	}
 	var x Execution
 	var start EpochTime
-	var stop *time.Time
+	var stop, redrive *time.Time
 	err := e.pool.QueryRow(ctx, `
-		SELECT arn, state_machine_arn, name, status, start_date, stop_date, input, output, error, cause
+		SELECT arn, state_machine_arn, name, status, start_date, stop_date, input, output, error, cause, redrive_count, redrive_date
 		FROM localaws.sfn_executions WHERE arn = $1`, arn).
-		Scan(&x.ExecutionArn, &x.StateMachineArn, &x.Name, &x.Status, &start.Time, &stop, &x.Input, &x.Output, &x.Error, &x.Cause)
+		Scan(&x.ExecutionArn, &x.StateMachineArn, &x.Name, &x.Status, &start.Time, &stop, &x.Input, &x.Output, &x.Error, &x.Cause,
+			&x.RedriveCount, &redrive)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apiErr(CodeExecutionDoesNotExist, "Execution Does Not Exist: '%s'", arn)
 	}
@@ -135,6 +132,15 @@ func (e *Executor) DescribeExecution(ctx context.Context, arn string) (*Executio
 	x.StartDate = &EpochTime{start.UTC()}
 	if stop != nil {
 		x.StopDate = &EpochTime{stop.UTC()}
+	}
+	if redrive != nil {
+		x.RedriveDate = &EpochTime{redrive.UTC()}
+	}
+	switch x.Status {
+	case "FAILED", "ABORTED", "TIMED_OUT":
+		x.RedriveStatus = "REDRIVABLE"
+	default:
+		x.RedriveStatus = "NOT_REDRIVABLE"
 	}
 	x.InputDetails = json.RawMessage(`{"included":true}`)
 	if x.Output != nil {
@@ -281,10 +287,10 @@ func (e *Executor) DescribeStateMachine(ctx context.Context, arn string) (*State
 	if !validStateMachineARN(arn) {
 		return nil, apiErr(CodeInvalidArn, "Invalid Arn: '%s'", arn)
 	}
-	sm := StateMachine{Status: "ACTIVE"}
+	sm := StateMachine{}
 	var created EpochTime
-	err := e.pool.QueryRow(ctx, `SELECT arn, name, definition, role_arn, type, created_at FROM localaws.sfn_state_machines WHERE arn = $1`, arn).
-		Scan(&sm.StateMachineArn, &sm.Name, &sm.Definition, &sm.RoleArn, &sm.Type, &created.Time)
+	err := e.pool.QueryRow(ctx, `SELECT arn, name, definition, role_arn, type, created_at, status FROM localaws.sfn_state_machines WHERE arn = $1`, arn).
+		Scan(&sm.StateMachineArn, &sm.Name, &sm.Definition, &sm.RoleArn, &sm.Type, &created.Time, &sm.Status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apiErr(CodeStateMachineDoesNotExist, "State Machine Does Not Exist: '%s'", arn)
 	}

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/checkout-dev/checkout/localaws/asl"
 )
 
@@ -20,6 +18,16 @@ var (
 
 // runExecution drives one execution until it ends, is aborted, or ctx ends
 // (then it stays RUNNING and resumes on the next Start).
+//
+// Progress is persisted in batches: the steps that call nothing (Pass,
+// Choice, scheduling a Task, a Wait's end) are kept in memory and written,
+// with their history events, in one statement together with the next step
+// that must be durable: right before a step that calls tasks (a scheduled
+// Task, a Parallel, a Map), when the cursor waits (Wait, a retry's backoff)
+// and at the end. A crash therefore re-runs at most the pure steps since the
+// last write and the task that was running, as before; a task that ended is
+// re-run only if the process dies in the microseconds before the next
+// write.
 func (e *Executor) runExecution(ctx context.Context, arn string) {
 	var definition, curJSON, input, name, smArn, status string
 	var start time.Time
@@ -40,7 +48,7 @@ func (e *Executor) runExecution(ctx context.Context, arn string) {
 			e.log.Error("sfn: fail execution", "execution", arn, "err", err)
 		}
 	}
-	def, err := asl.Parse([]byte(definition))
+	def, err := e.parse(definition)
 	if err != nil {
 		fail(err.Error())
 		return
@@ -69,8 +77,30 @@ func (e *Executor) runExecution(ctx context.Context, arn string) {
 			}
 		}()
 	}
+	// The steps taken since the last write.
+	var pending []asl.Event
+	var transitions []Transition
+	dirty := false
+	flush := func(c asl.Cursor) (bool, error) {
+		if !dirty {
+			return true, nil
+		}
+		ok, err := e.persistStep(context.WithoutCancel(ctx), arn, c, pending)
+		if err != nil {
+			return false, err
+		}
+		pending, dirty = pending[:0], false
+		for _, t := range transitions {
+			e.notify(t)
+		}
+		transitions = transitions[:0]
+		return ok, nil
+	}
 	ended := func() {
 		if errors.Is(context.Cause(ctx), errExecTimedOut) {
+			if _, err := flush(cur); err != nil {
+				e.log.Error("sfn: persist steps", "execution", arn, "err", err)
+			}
 			cause := fmt.Sprintf("The execution exceeded TimeoutSeconds (%d)", *def.TimeoutSeconds)
 			if _, err := e.finish(context.WithoutCancel(ctx), arn, "TIMED_OUT", nil, ptrIf(asl.ErrTimeout), &cause,
 				"ExecutionTimedOut", map[string]any{"error": asl.ErrTimeout, "cause": cause}, e.now()); err != nil {
@@ -91,6 +121,16 @@ func (e *Executor) runExecution(ctx context.Context, arn string) {
 				continue
 			}
 		}
+		if callsTasks(def, cur) {
+			ok, err := flush(cur)
+			if err != nil {
+				e.log.Error("sfn: persist step; the execution resumes on the next Start", "execution", arn, "err", err)
+				return
+			}
+			if !ok {
+				return // aborted meanwhile
+			}
+		}
 		next, events, err := def.Step(ctx, env, cur)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -100,18 +140,8 @@ func (e *Executor) runExecution(ctx context.Context, arn string) {
 			fail(err.Error())
 			return
 		}
-		ok, err := e.persistStep(ctx, arn, next, events)
-		if err != nil {
-			if ctx.Err() != nil {
-				ended()
-				return
-			}
-			e.log.Error("sfn: persist step; the execution resumes on the next Start", "execution", arn, "err", err)
-			return
-		}
-		if !ok {
-			return // aborted meanwhile
-		}
+		pending = append(pending, events...)
+		dirty = true
 		if next.State != cur.State || next.Done() || next.Seq != cur.Seq {
 			t := Transition{ExecutionARN: arn, From: cur.State, Status: "RUNNING", At: e.now()}
 			switch {
@@ -122,10 +152,36 @@ func (e *Executor) runExecution(ctx context.Context, arn string) {
 			default:
 				t.To = next.State
 			}
-			e.notify(t)
+			transitions = append(transitions, t)
 		}
 		cur = next
+		if cur.Done() || cur.ResumeAt != nil {
+			ok, err := flush(cur)
+			if err != nil {
+				e.log.Error("sfn: persist step; the execution resumes on the next Start", "execution", arn, "err", err)
+				return
+			}
+			if !ok {
+				return // aborted meanwhile
+			}
+		}
 	}
+}
+
+// callsTasks reports whether the next step of c may call a task (a side
+// effect): the persisted cursor must then be c itself.
+func callsTasks(def *asl.Definition, c asl.Cursor) bool {
+	st, ok := def.States[c.State]
+	if !ok {
+		return true
+	}
+	switch st.Type {
+	case "Task":
+		return c.Phase == "run"
+	case "Parallel", "Map":
+		return true
+	}
+	return false
 }
 
 func (e *Executor) notify(t Transition) {
@@ -135,109 +191,103 @@ func (e *Executor) notify(t Transition) {
 	}
 }
 
-// insertEvents appends events after last and returns the new last id.
-func insertEvents(ctx context.Context, tx pgx.Tx, arn string, last int64, evs []asl.Event) (int64, error) {
-	for _, ev := range evs {
-		last++
-		var details *string
+// eventArrays splits events into the column arrays of persistSQL.
+func eventArrays(evs []asl.Event) (types []string, ts []time.Time, details []*string) {
+	types = make([]string, len(evs))
+	ts = make([]time.Time, len(evs))
+	details = make([]*string, len(evs))
+	for i, ev := range evs {
+		types[i], ts[i] = ev.Type, ev.Timestamp
 		if len(ev.Details) > 0 {
-			s := string(ev.Details)
-			details = &s
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO localaws.sfn_history_events (execution_arn, id, previous_event_id, type, ts, details)
-			VALUES ($1, $2, $3, $4, $5, $6)`, arn, last, last-1, ev.Type, ev.Timestamp, details); err != nil {
-			return 0, err
+			d := string(ev.Details)
+			details[i] = &d
 		}
 	}
-	return last, nil
+	return types, ts, details
 }
 
-// persistStep stores a step's cursor and events in one transaction, and the
-// terminal status when the cursor is terminal. It returns false (and
-// stores nothing) when the execution is no longer RUNNING.
+// appendEventsSQL is the CTE appending the events $3 (types), $4 (times),
+// $5 (details) after the last event id of x.base.
+const appendEventsSQL = `ins AS (
+		INSERT INTO localaws.sfn_history_events (execution_arn, id, previous_event_id, type, ts, details)
+		SELECT $1, x.base + e.o, x.base + e.o - 1, e.t, e.ts, e.d
+		FROM x, unnest($3::text[], $4::timestamptz[], $5::text[]) WITH ORDINALITY AS e(t, ts, d, o))`
+
+// persistSQL stores a running execution's cursor and appends its events in
+// one statement (one round trip, no explicit transaction); it counts 0 when
+// the execution is no longer RUNNING (and then stores nothing).
+const persistSQL = `WITH x AS (
+		UPDATE localaws.sfn_executions SET cursor = $2, last_event_id = last_event_id + cardinality($3::text[])
+		WHERE arn = $1 AND status = 'RUNNING'
+		RETURNING last_event_id - cardinality($3::text[]) AS base),
+	` + appendEventsSQL + `
+	SELECT count(*) FROM x`
+
+// closeSQL ends a RUNNING execution: status $6, output $7, error $8, cause
+// $9, stop date $10, the cursor $2 when not null, the events (the last one
+// the closing event), and closes its pending task tokens.
+const closeSQL = `WITH x AS (
+		UPDATE localaws.sfn_executions SET cursor = coalesce($2, cursor), last_event_id = last_event_id + cardinality($3::text[]),
+			status = $6, output = $7, error = $8, cause = $9, stop_date = $10
+		WHERE arn = $1 AND status = 'RUNNING'
+		RETURNING last_event_id - cardinality($3::text[]) AS base),
+	` + appendEventsSQL + `,
+	tok AS (
+		UPDATE localaws.sfn_task_tokens SET status = 'CLOSED', closed_at = $10
+		WHERE execution_arn = $1 AND status = 'PENDING' AND EXISTS (SELECT 1 FROM x))
+	SELECT count(*) FROM x`
+
+// persistStep stores a cursor and the events since the last write (on the
+// bookkeeping pool), and the terminal status when the cursor is terminal.
+// It returns false (and stores nothing) when the execution is no longer
+// RUNNING.
 func (e *Executor) persistStep(ctx context.Context, arn string, next asl.Cursor, evs []asl.Event) (bool, error) {
 	curJSON, err := json.Marshal(next)
 	if err != nil {
 		return false, err
 	}
 	cursor := string(curJSON)
-	ok := false
-	err = pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-		last, running, err := lockRunning(ctx, tx, arn)
-		if err != nil || !running {
-			return err
-		}
-		if last, err = insertEvents(ctx, tx, arn, last, evs); err != nil {
-			return err
-		}
-		ok = true
-		if !next.Done() {
-			_, err := tx.Exec(ctx, `UPDATE localaws.sfn_executions SET cursor = $2, last_event_id = $3 WHERE arn = $1`, arn, cursor, last)
-			return err
-		}
+	var n int
+	if !next.Done() {
+		types, ts, details := eventArrays(evs)
+		err = e.bk.QueryRow(ctx, persistSQL, arn, cursor, types, ts, details).Scan(&n)
+	} else {
 		now := e.now()
+		var final asl.Event
+		var status string
+		var output *string
 		if next.Status == asl.StatusSucceeded {
 			o := string(next.Output)
-			return closeRunning(ctx, tx, arn, last, &cursor, "SUCCEEDED", &o, nil, nil, asl.Event{Type: "ExecutionSucceeded",
-				Timestamp: now, Details: mustJSON(map[string]any{"output": o, "outputDetails": map[string]any{"truncated": false}})})
+			status, output = "SUCCEEDED", &o
+			final = asl.Event{Type: "ExecutionSucceeded", Timestamp: now,
+				Details: mustJSON(map[string]any{"output": o, "outputDetails": map[string]any{"truncated": false}})}
+		} else {
+			status = "FAILED"
+			final = asl.Event{Type: "ExecutionFailed", Timestamp: now, Details: mustJSON(map[string]any{"error": next.Error, "cause": next.Cause})}
 		}
-		return closeRunning(ctx, tx, arn, last, &cursor, "FAILED", nil, &next.Error, &next.Cause, asl.Event{Type: "ExecutionFailed",
-			Timestamp: now, Details: mustJSON(map[string]any{"error": next.Error, "cause": next.Cause})})
-	})
+		types, ts, details := eventArrays(append(evs[:len(evs):len(evs)], final))
+		var errName, cause *string
+		if status == "FAILED" {
+			errName, cause = &next.Error, &next.Cause
+		}
+		err = e.bk.QueryRow(ctx, closeSQL, arn, &cursor, types, ts, details, status, output, errName, cause, now).Scan(&n)
+	}
 	if err != nil {
 		return false, fmt.Errorf("sfn: persist step of %s: %w", arn, err)
 	}
-	return ok, nil
+	return n == 1, nil
 }
 
-// finish closes a RUNNING execution with a status and a final event. It
-// returns false when the execution was not RUNNING.
+// finish closes a RUNNING execution with a status and a final event
+// (synchronously committed: it answers StopExecution and ends executions).
+// It returns false when the execution was not RUNNING.
 func (e *Executor) finish(ctx context.Context, arn, status string, output, errName, cause *string, evType string, details map[string]any, now time.Time) (bool, error) {
-	ok := false
-	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-		last, running, err := lockRunning(ctx, tx, arn)
-		if err != nil || !running {
-			return err
-		}
-		ok = true
-		return closeRunning(ctx, tx, arn, last, nil, status, output, errName, cause,
-			asl.Event{Type: evType, Timestamp: now, Details: mustJSON(details)})
-	})
-	if err != nil {
+	types, ts, ds := eventArrays([]asl.Event{{Type: evType, Timestamp: now, Details: mustJSON(details)}})
+	var n int
+	if err := e.pool.QueryRow(ctx, closeSQL, arn, nil, types, ts, ds, status, output, errName, cause, now).Scan(&n); err != nil {
 		return false, fmt.Errorf("sfn: finish %s: %w", arn, err)
 	}
-	return ok, nil
-}
-
-// lockRunning locks the execution row in tx and returns its last event id,
-// with running false when the execution is no longer RUNNING.
-func lockRunning(ctx context.Context, tx pgx.Tx, arn string) (last int64, running bool, err error) {
-	var status string
-	if err := tx.QueryRow(ctx, `SELECT last_event_id, status FROM localaws.sfn_executions WHERE arn = $1 FOR UPDATE`, arn).
-		Scan(&last, &status); err != nil {
-		return 0, false, err
-	}
-	return last, status == "RUNNING", nil
-}
-
-// closeRunning ends the execution locked by lockRunning, whose last event
-// is last: it appends final, stores status, output, error, cause, the stop
-// date (final's time) and, when not nil, cursor, and closes the
-// execution's pending task tokens.
-func closeRunning(ctx context.Context, tx pgx.Tx, arn string, last int64, cursor *string, status string,
-	output, errName, cause *string, final asl.Event) error {
-	last, err := insertEvents(ctx, tx, arn, last, []asl.Event{final})
-	if err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `UPDATE localaws.sfn_executions SET cursor = coalesce($8, cursor), last_event_id = $2, status = $3,
-		output = $4, error = $5, cause = $6, stop_date = $7 WHERE arn = $1`,
-		arn, last, status, output, errName, cause, final.Timestamp, cursor); err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, `UPDATE localaws.sfn_task_tokens SET status = 'CLOSED', closed_at = $2
-		WHERE execution_arn = $1 AND status = 'PENDING'`, arn, final.Timestamp)
-	return err
+	return n == 1, nil
 }
 
 func mustJSON(v any) json.RawMessage {

@@ -55,6 +55,9 @@ type Execution struct {
 	OutputDetails   json.RawMessage `json:"outputDetails,omitempty"`
 	Error           *string         `json:"error,omitempty"`
 	Cause           *string         `json:"cause,omitempty"`
+	RedriveCount    int             `json:"redriveCount"`
+	RedriveDate     *EpochTime      `json:"redriveDate,omitempty"`
+	RedriveStatus   string          `json:"redriveStatus,omitempty"`
 }
 
 // ExecutionListItem is one element of ListExecutions.

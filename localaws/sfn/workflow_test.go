@@ -186,3 +186,17 @@ func TestHandlerErrorsAndPanics(t *testing.T) {
 		}
 	})
 }
+
+// TestLongErrorCauseIsCut: the API Reference limits an error's cause to
+// 32768 characters (TaskFailedEventDetails, ExecutionFailedEventDetails);
+// a handler error with a longer message fails the task with a cause cut to
+// that length, still valid JSON.
+func TestLongErrorCauseIsCut(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 40000)
+	cause := lambdaCause("Boom", long)
+	var v map[string]string
+	if len(cause) > maxCause || json.Unmarshal([]byte(cause), &v) != nil || v["errorType"] != "Boom" || !strings.HasPrefix(long, v["errorMessage"]) {
+		t.Fatalf("cause of %d bytes: %.80s", len(cause), cause)
+	}
+}

@@ -37,8 +37,18 @@ var readOnlyAttrs = []string{
 	"ApproximateNumberOfMessagesDelayed", "CreatedTimestamp", "LastModifiedTimestamp", "QueueArn",
 }
 
-// fifoAttrs only exist on FIFO queues, which are not supported locally.
-var fifoAttrs = []string{"FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"}
+// fifoAttrs can be set on FIFO queues only (FifoQueue itself only at
+// creation). fifoDefaults are a FIFO queue's values when not given (SQS API
+// Reference, CreateQueue, and GetQueueAttributes of a new FIFO queue).
+var (
+	fifoAttrs    = []string{"ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"}
+	fifoDefaults = map[string]string{
+		"FifoQueue":                 "true",
+		"ContentBasedDeduplication": "false",
+		"DeduplicationScope":        "queue",
+		"FifoThroughputLimit":       "perQueue",
+	}
+)
 
 // settableAttrs are accepted by CreateQueue and SetQueueAttributes.
 var settableAttrs = []string{
@@ -59,19 +69,34 @@ type redriveAllowPolicy struct {
 	SourceQueueArns   []string `json:"sourceQueueArns,omitempty"`
 }
 
-// normalizeAttrs validates attributes given to CreateQueue or
-// SetQueueAttributes for the queue named self and returns them in their
-// stored form; an empty value means "remove" for the optional JSON ones.
-func (s *Server) normalizeAttrs(ctx context.Context, self string, in map[string]string) (map[string]string, error) {
+// normalizeAttrs validates attributes given to CreateQueue (creating) or
+// SetQueueAttributes for the queue self (at creation: its name and whether
+// it is FIFO) and returns them in their stored form; an empty value means
+// "remove" for the optional JSON ones.
+func (s *Server) normalizeAttrs(ctx context.Context, self *queue, in map[string]string, creating bool) (map[string]string, error) {
 	out := make(map[string]string, len(in))
 	for name, v := range in {
 		switch {
 		case name == "FifoQueue":
-			if strings.EqualFold(v, "true") {
-				return nil, errInvalidParameterValue("FIFO queues are not supported by the local SQS server; create a standard queue (no FifoQueue attribute, no .fifo suffix).")
+			// SQS API Reference, CreateQueue: "You can provide this attribute
+			// only during queue creation. You can't change it for an existing
+			// queue." (createQueue parsed it already.)
+			if !creating {
+				return nil, errInvalidAttributeName(name)
 			}
-			return nil, errInvalidAttributeName(name)
-		case slices.Contains(fifoAttrs, name), slices.Contains(readOnlyAttrs, name), !slices.Contains(settableAttrs, name):
+			out[name] = self.attrs["FifoQueue"]
+			continue
+		case slices.Contains(fifoAttrs, name):
+			if !self.fifo() {
+				return nil, errInvalidAttributeName(name)
+			}
+			norm, err := normalizeFIFOAttr(name, v)
+			if err != nil {
+				return nil, err
+			}
+			out[name] = norm
+			continue
+		case slices.Contains(readOnlyAttrs, name), !slices.Contains(settableAttrs, name):
 			return nil, errInvalidAttributeName(name)
 		}
 		if r, ok := intAttrs[name]; ok {
@@ -110,10 +135,49 @@ func (s *Server) normalizeAttrs(ctx context.Context, self string, in map[string]
 			out[name] = v
 		}
 	}
+	if self.fifo() {
+		// "The perMessageGroupId value is allowed only when the value for
+		// DeduplicationScope is messageGroup."
+		get := func(k string) string {
+			if v, ok := out[k]; ok {
+				return v
+			}
+			if v, ok := self.attrs[k]; ok {
+				return v
+			}
+			return fifoDefaults[k]
+		}
+		if get("FifoThroughputLimit") == "perMessageGroupId" && get("DeduplicationScope") != "messageGroup" {
+			return nil, errInvalidAttributeValue("Invalid value for the parameter FifoThroughputLimit. Reason: perMessageGroupId is allowed only when DeduplicationScope is messageGroup.")
+		}
+	}
 	return out, nil
 }
 
-func (s *Server) normalizeRedrivePolicy(ctx context.Context, self, v string) (string, error) {
+// normalizeFIFOAttr checks a FIFO-only attribute (SQS API Reference,
+// CreateQueue: ContentBasedDeduplication true or false, DeduplicationScope
+// messageGroup or queue, FifoThroughputLimit perQueue or perMessageGroupId).
+func normalizeFIFOAttr(name, v string) (string, error) {
+	switch name {
+	case "ContentBasedDeduplication":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			break
+		}
+		return strconv.FormatBool(b), nil
+	case "DeduplicationScope":
+		if v == "messageGroup" || v == "queue" {
+			return v, nil
+		}
+	case "FifoThroughputLimit":
+		if v == "perQueue" || v == "perMessageGroupId" {
+			return v, nil
+		}
+	}
+	return "", errInvalidAttributeValue("Invalid value for the parameter %s.", name)
+}
+
+func (s *Server) normalizeRedrivePolicy(ctx context.Context, self *queue, v string) (string, error) {
 	if v == "" {
 		return "", nil
 	}
@@ -166,8 +230,17 @@ func (s *Server) normalizeRedrivePolicy(ctx context.Context, self, v string) (st
 	if dlq == nil {
 		return "", bad("Dead letter target does not exist.")
 	}
-	if !dlq.allowsSource(s.queueARN(self)) {
+	if !dlq.allowsSource(s.queueARN(self.name)) {
 		return "", bad("Dead letter target does not allow this queue as a source (RedriveAllowPolicy).")
+	}
+	// SQS Developer Guide, dead-letter queues: "The dead-letter queue of a
+	// FIFO queue must also be a FIFO queue. Similarly, the dead-letter queue
+	// of a standard queue must also be a standard queue."
+	if dlq.fifo() != self.fifo() {
+		if self.fifo() {
+			return "", newErr(400, "InvalidParameterCombination", "InvalidParameterCombination", "Fifo queues cannot use non fifo dead letter queues")
+		}
+		return "", newErr(400, "InvalidParameterCombination", "InvalidParameterCombination", "Standard queues cannot use fifo dead letter queues")
 	}
 	b, _ := json.Marshal(p)
 	return string(b), nil

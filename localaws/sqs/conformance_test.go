@@ -64,7 +64,6 @@ func TestConformance(t *testing.T) {
 var cases = []conformanceCase{
 	{name: "QueueLifecycle", run: testQueueLifecycle},
 	{name: "QueueAttributes", run: testQueueAttributes},
-	{name: "FifoRefused", oursOnly: "local policy: FIFO queues are not supported by our server (moto supports them)", run: testFifoRefused},
 	{name: "MessageAttributesAndMD5", run: testMessageAttributes},
 	{name: "VisibilityTimeout", run: testVisibility},
 	{name: "DelaySeconds", run: testDelay},
@@ -289,15 +288,6 @@ func testQueueAttributes(t *testing.T, tg *target) {
 	_, err = tg.client.GetQueueAttributes(c, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
 		AttributeNames: []types.QueueAttributeName{"NoSuchAttribute"}})
 	wantTyped[*types.InvalidAttributeName](t, err, "InvalidAttributeName")
-}
-
-func testFifoRefused(t *testing.T, tg *target) {
-	_, err := tg.client.CreateQueue(ctx(t), &awssqs.CreateQueueInput{QueueName: aws.String(uniq("f") + ".fifo"),
-		Attributes: map[string]string{"FifoQueue": "true"}})
-	wantCode(t, err, "InvalidParameterValue")
-	if !strings.Contains(err.Error(), "not supported") {
-		t.Errorf("message %q does not say FIFO is not supported", err)
-	}
 }
 
 // attrsMD5 is the documented MD5OfMessageAttributes algorithm, written
@@ -921,6 +911,10 @@ func testConcurrentConsumers(t *testing.T, tg *target) {
 				if len(out.Messages) == 0 {
 					empty++
 					continue
+				}
+				if len(out.Messages) > 10 { // ReceiveMessage: MaxNumberOfMessages "Valid values: 1 to 10"
+					t.Errorf("one receive returned %d messages for MaxNumberOfMessages 10", len(out.Messages))
+					return
 				}
 				empty = 0
 				var del []types.DeleteMessageBatchRequestEntry

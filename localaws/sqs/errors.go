@@ -85,7 +85,22 @@ func errInvalidBatchEntryID() *apiError {
 
 func errBatchRequestTooLong(n int) *apiError {
 	return newErr(400, "BatchRequestTooLong", "AWS.SimpleQueueService.BatchRequestTooLong",
-		"Batch requests cannot be longer than 262144 bytes. You have sent %d bytes.", n)
+		"Batch requests cannot be longer than %d bytes. You have sent %d bytes.", maxBatchBytes, n)
+}
+
+func errInvalidMessageContents() *apiError {
+	return newErr(400, "InvalidMessageContents", "InvalidMessageContents",
+		"Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF")
+}
+
+func errPurgeQueueInProgress(name string) *apiError {
+	return newErr(400, "PurgeQueueInProgress", "AWS.SimpleQueueService.PurgeQueueInProgress",
+		"Only one PurgeQueue operation on %s is allowed every 60 seconds.", name)
+}
+
+func errQueueDeletedRecently() *apiError {
+	return newErr(400, "QueueDeletedRecently", "AWS.SimpleQueueService.QueueDeletedRecently",
+		"You must wait 60 seconds after deleting a queue before you can create another queue with the same name.")
 }
 
 func errUnsupportedOperation(format string, args ...any) *apiError {

@@ -2,9 +2,12 @@ package sqs
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +37,9 @@ type prepared struct {
 	md5SysAttrs string
 	traceHeader *string
 	delay       int
+	groupID     *string // MessageGroupId (FIFO and fair queues)
+	dedupID     *string // MessageDeduplicationId, given or content-based (FIFO)
+	seq         int64   // FIFO: the stored row's id, set by insert
 }
 
 type sendResult struct {
@@ -41,12 +47,36 @@ type sendResult struct {
 	MD5OfMessageAttributes       string `json:",omitempty"`
 	MD5OfMessageSystemAttributes string `json:",omitempty"`
 	MessageId                    string
+	SequenceNumber               string `json:",omitempty"`
 }
 
 // result is the send response for p once it is stored.
 func (p prepared) result() sendResult {
-	return sendResult{MD5OfMessageBody: p.md5Body, MD5OfMessageAttributes: p.md5Attrs,
+	r := sendResult{MD5OfMessageBody: p.md5Body, MD5OfMessageAttributes: p.md5Attrs,
 		MD5OfMessageSystemAttributes: p.md5SysAttrs, MessageId: p.id.String()}
+	if p.seq > 0 {
+		r.SequenceNumber = sequenceNumber(p.seq)
+	}
+	return r
+}
+
+// sequenceNumber is the SequenceNumber of a FIFO message: "a large,
+// non-consecutive number that Amazon SQS assigns to each message", here
+// derived from the row id so that it grows with every send of the queue.
+func sequenceNumber(id int64) string {
+	return strconv.FormatUint(1e19+uint64(id), 10)
+}
+
+// fifoTokenRE is the form of MessageGroupId, MessageDeduplicationId and
+// ReceiveRequestAttemptId: "up to 128 characters ... alphanumeric characters
+// and punctuation (!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~)".
+var fifoTokenRE = regexp.MustCompile("^[A-Za-z0-9!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~]{1,128}$")
+
+func validateToken(param, v string) error {
+	if !fifoTokenRE.MatchString(v) {
+		return errInvalidParameterValue("Value %s for parameter %s is invalid. Reason: %s can only include alphanumeric and punctuation characters. 1 to 128 in length.", v, param, param)
+	}
+	return nil
 }
 
 // prepare validates e against q the way SendMessage documents it.
@@ -56,14 +86,49 @@ func prepare(q *queue, e sendEntry) (prepared, error) {
 	}
 	body := *e.MessageBody
 	if !validBody(body) {
-		return prepared{}, newErr(400, "InvalidMessageContents", "InvalidMessageContents",
-			"Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF")
+		return prepared{}, errInvalidMessageContents()
 	}
-	if e.MessageGroupId != nil || e.MessageDeduplicationId != nil {
-		return prepared{}, errInvalidParameterValue("The request includes a parameter (MessageGroupId or MessageDeduplicationId) that is not valid for this queue type (standard).")
+	var groupID, dedupID *string
+	if e.MessageGroupId != nil {
+		if err := validateToken("MessageGroupId", *e.MessageGroupId); err != nil {
+			return prepared{}, err
+		}
+		groupID = e.MessageGroupId
+	}
+	if q.fifo() {
+		// SendMessage, MessageGroupId: "If you do not provide a
+		// MessageGroupId when sending a message to a FIFO queue, the action
+		// fails." MessageDeduplicationId: "If you don't provide a
+		// MessageDeduplicationId and the queue doesn't have
+		// ContentBasedDeduplication set, the action fails with an error."
+		if groupID == nil {
+			return prepared{}, errMissingParameter("MessageGroupId")
+		}
+		switch {
+		case e.MessageDeduplicationId != nil:
+			if err := validateToken("MessageDeduplicationId", *e.MessageDeduplicationId); err != nil {
+				return prepared{}, err
+			}
+			dedupID = e.MessageDeduplicationId
+		case q.attrs["ContentBasedDeduplication"] == "true":
+			sum := sha256.Sum256([]byte(body)) // "using the body of the message (but not the attributes)"
+			h := hex.EncodeToString(sum[:])
+			dedupID = &h
+		default:
+			return prepared{}, errInvalidParameterValue("The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly")
+		}
+		// DelaySeconds: "When you set FifoQueue, you can't set DelaySeconds
+		// per message. You can set this parameter only on a queue level."
+		if e.DelaySeconds != nil && *e.DelaySeconds != 0 {
+			return prepared{}, errInvalidParameterValue("Value %d for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.", *e.DelaySeconds)
+		}
+	} else if e.MessageDeduplicationId != nil {
+		// "MessageDeduplicationId ... applies only to FIFO queues"; a
+		// MessageGroupId on a standard queue makes it a fair queue.
+		return prepared{}, errInvalidParameterValue("The request includes a parameter (MessageDeduplicationId) that is not valid for this queue type (standard).")
 	}
 	delay := q.intAttr("DelaySeconds")
-	if e.DelaySeconds != nil {
+	if e.DelaySeconds != nil && !q.fifo() {
 		if *e.DelaySeconds < 0 || *e.DelaySeconds > 900 {
 			return prepared{}, errInvalidParameterValue("Value %d for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.", *e.DelaySeconds)
 		}
@@ -77,7 +142,7 @@ func prepare(q *queue, e sendEntry) (prepared, error) {
 		return prepared{}, errInvalidParameterValue("One or more parameters are invalid. Reason: Message must be shorter than %d bytes.", max)
 	}
 	p := prepared{id: uuid.New(), body: body, attrs: e.MessageAttributes, md5Body: md5Hex([]byte(body)),
-		md5Attrs: md5OfAttributes(e.MessageAttributes), delay: delay}
+		md5Attrs: md5OfAttributes(e.MessageAttributes), delay: delay, groupID: groupID, dedupID: dedupID}
 	for name, a := range e.MessageSystemAttributes {
 		if name != "AWSTraceHeader" || baseType(a.DataType) != "String" || a.StringValue == nil || *a.StringValue == "" {
 			return prepared{}, errInvalidParameterValue("Message system attribute '%s' is invalid: only AWSTraceHeader of type String is supported.", name)
@@ -91,25 +156,94 @@ func prepare(q *queue, e sendEntry) (prepared, error) {
 	return p, nil
 }
 
-// insert stores the prepared messages of one queue in one round trip.
+const insertMessageSQL = `INSERT INTO localaws.sqs_messages (account_id, queue, message_id, body, attributes, md5_body, md5_attributes,
+		sender_id, trace_header, sent_at, visible_at, group_id, dedup_id)
+	VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8, $9, $10, $11, $12, $13)`
+
+// insert stores the prepared messages of one queue, standard ones in one
+// round trip. On a FIFO queue it deduplicates (see insertFIFO) and sets
+// every message's sequence number; a duplicate gets the id and sequence
+// number of the message it repeats.
 func (s *Server) insert(ctx context.Context, q *queue, sender string, msgs []prepared) error {
 	now := s.now()
-	b := &pgx.Batch{}
-	for _, m := range msgs {
-		b.Queue(`INSERT INTO localaws.sqs_messages (account_id, queue, message_id, body, attributes, md5_body, md5_attributes,
-				sender_id, trace_header, sent_at, visible_at)
-			VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8, $9, $10, $11)`,
-			s.acct, q.name, m.id, m.body, m.attrs, m.md5Body, m.md5Attrs, sender, m.traceHeader, now,
-			now.Add(time.Duration(m.delay)*time.Second))
+	var err error
+	if q.fifo() {
+		err = s.insertFIFO(ctx, q, sender, msgs, now)
+	} else {
+		b := &pgx.Batch{}
+		grouped := false
+		for _, m := range msgs {
+			b.Queue(insertMessageSQL, s.acct, q.name, m.id, m.body, m.attrs, m.md5Body, m.md5Attrs, sender, m.traceHeader, now,
+				now.Add(time.Duration(m.delay)*time.Second), m.groupID, m.dedupID)
+			grouped = grouped || m.groupID != nil
+		}
+		if grouped && !q.fair {
+			b.Queue(`UPDATE localaws.sqs_queues SET fair = true WHERE account_id = $1 AND name = $2`, s.acct, q.name)
+			defer s.queues.forget(q.name)
+		}
+		err = s.pool.SendBatch(ctx, b).Close()
 	}
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		if strings.Contains(err.Error(), "sqs_messages_account_id_queue_fkey") {
+	if err != nil {
+		if strings.Contains(err.Error(), "account_id_queue_fkey") {
 			return errQueueDoesNotExist()
 		}
 		return fmt.Errorf("insert messages: %w", err)
 	}
 	s.wake.notify(q.name)
 	return nil
+}
+
+// dedupInterval is the FIFO deduplication interval.
+const dedupInterval = 5 * time.Minute
+
+// insertFIFO stores FIFO messages in order in one transaction. SendMessage,
+// MessageDeduplicationId: "If a message with a particular
+// MessageDeduplicationId is sent successfully, any messages sent with the
+// same MessageDeduplicationId are accepted successfully but aren't
+// delivered during the 5-minute deduplication interval." With
+// DeduplicationScope messageGroup the id is scoped to the message group.
+func (s *Server) insertFIFO(ctx context.Context, q *queue, sender string, msgs []prepared, now time.Time) error {
+	perGroup := q.attrs["DeduplicationScope"] == "messageGroup"
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for i := range msgs {
+			m := &msgs[i]
+			scope := ""
+			if perGroup {
+				scope = *m.groupID
+			}
+			var fresh bool
+			err := tx.QueryRow(ctx, `INSERT INTO localaws.sqs_dedup AS d (account_id, queue, scope, dedup_id, message_id, sent_at)
+				VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT (account_id, queue, scope, dedup_id) DO UPDATE
+				SET message_id = EXCLUDED.message_id, sent_at = EXCLUDED.sent_at, seq = NULL
+				WHERE d.sent_at <= $6::timestamptz - $7::interval
+				RETURNING true`, s.acct, q.name, scope, *m.dedupID, m.id, now, dedupInterval).Scan(&fresh)
+			if errors.Is(err, pgx.ErrNoRows) { // a duplicate: answer with the original
+				var seq *int64
+				if err := tx.QueryRow(ctx, `SELECT message_id, seq FROM localaws.sqs_dedup
+					WHERE account_id = $1 AND queue = $2 AND scope = $3 AND dedup_id = $4`,
+					s.acct, q.name, scope, *m.dedupID).Scan(&m.id, &seq); err != nil {
+					return err
+				}
+				if seq != nil {
+					m.seq = *seq
+				}
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := tx.QueryRow(ctx, insertMessageSQL+` RETURNING id`, s.acct, q.name, m.id, m.body, m.attrs, m.md5Body, m.md5Attrs,
+				sender, m.traceHeader, now, now.Add(time.Duration(m.delay)*time.Second), m.groupID, m.dedupID).Scan(&m.seq); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE localaws.sqs_dedup SET seq = $5
+				WHERE account_id = $1 AND queue = $2 AND scope = $3 AND dedup_id = $4`, s.acct, q.name, scope, *m.dedupID, m.seq); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (s *Server) sendMessage(r *request) (any, error) {
@@ -125,10 +259,11 @@ func (s *Server) sendMessage(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.insert(r.ctx, q, r.sender, []prepared{p}); err != nil {
+	msgs := []prepared{p}
+	if err := s.insert(r.ctx, q, r.sender, msgs); err != nil {
 		return nil, err
 	}
-	return p.result(), nil
+	return msgs[0].result(), nil
 }
 
 // batchError is one entry of a batch response's Failed list.
@@ -207,7 +342,7 @@ func (s *Server) sendMessageBatch(r *request) (any, error) {
 			return nil, err
 		}
 	}
-	for i, p := range msgs {
+	for i, p := range msgs { // insert set the sequence numbers (FIFO)
 		out.Successful = append(out.Successful, okEntry{Id: msgIDs[i], sendResult: p.result()})
 	}
 	return out, nil
@@ -266,7 +401,7 @@ func (s *Server) deleteOne(ctx context.Context, q *queue, handle string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.pool.Exec(ctx, `DELETE FROM localaws.sqs_messages WHERE id = $1 AND account_id = $2 AND queue = $3 AND receipt = $4`,
+	if _, err := s.bk.Exec(ctx, `DELETE FROM localaws.sqs_messages WHERE id = $1 AND account_id = $2 AND queue = $3 AND receipt = $4`,
 		rc.id, s.acct, q.name, rc.token); err != nil {
 		return fmt.Errorf("delete message: %w", err)
 	}
@@ -317,10 +452,51 @@ func (s *Server) runHandleBatch(r *request, op func(ctx context.Context, q *queu
 	return out, nil
 }
 
+// deleteMessageBatch checks every entry's receipt handle, then deletes the
+// messages of all the valid ones in one statement (entries whose message
+// is gone or was received again succeed too, as DeleteMessage does).
 func (s *Server) deleteMessageBatch(r *request) (any, error) {
-	return s.runHandleBatch(r, func(ctx context.Context, q *queue, e batchHandleEntry) error {
-		return s.deleteOne(ctx, q, e.ReceiptHandle)
-	})
+	var in struct {
+		QueueUrl string
+		Entries  []batchHandleEntry
+	}
+	q, err := s.decodeQueue(r, &in, &in.QueueUrl)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(in.Entries))
+	for i, e := range in.Entries {
+		ids[i] = e.Id
+	}
+	if err := validateBatchIDs(ids); err != nil {
+		return nil, err
+	}
+	out := batchHandleOutput{Successful: []idEntry{}, Failed: []batchError{}}
+	var rows []int64
+	var tokens []uuid.UUID
+	for _, e := range in.Entries {
+		var err error
+		var rc receipt
+		if e.ReceiptHandle == "" {
+			err = errMissingParameter("ReceiptHandle")
+		} else {
+			rc, err = parseReceipt(e.ReceiptHandle, q.name)
+		}
+		if err != nil {
+			be, _ := entryError(e.Id, err)
+			out.Failed = append(out.Failed, be)
+			continue
+		}
+		rows, tokens = append(rows, rc.id), append(tokens, rc.token)
+		out.Successful = append(out.Successful, idEntry{Id: e.Id})
+	}
+	if len(rows) > 0 {
+		if _, err := s.bk.Exec(r.ctx, `DELETE FROM localaws.sqs_messages m USING unnest($3::bigint[], $4::uuid[]) AS d(id, receipt)
+			WHERE m.id = d.id AND m.receipt = d.receipt AND m.account_id = $1 AND m.queue = $2`, s.acct, q.name, rows, tokens); err != nil {
+			return nil, fmt.Errorf("delete messages: %w", err)
+		}
+	}
+	return out, nil
 }
 
 func (s *Server) changeMessageVisibility(r *request) (any, error) {
@@ -339,10 +515,17 @@ func (s *Server) changeMessageVisibilityBatch(r *request) (any, error) {
 	return s.runHandleBatch(r, s.changeOne)
 }
 
+// maxVisibility is the longest a message may stay in flight after a receive,
+// counting every ChangeMessageVisibility (12 hours).
+const maxVisibility = 43200 * time.Second
+
 // changeOne makes the in-flight message of e.ReceiptHandle visible again
 // after e.VisibilityTimeout seconds from now (0 = at once). The message must
 // be in flight under that very receipt handle, else MessageNotInflight; a
-// message that no longer exists is ReceiptHandleIsInvalid.
+// message that no longer exists is ReceiptHandleIsInvalid. The time since
+// the receive plus the new timeout may not exceed 12 hours (SQS API
+// Reference, ChangeMessageVisibility: "If you try to extend the visibility
+// timeout beyond 12 hours, your request is rejected").
 func (s *Server) changeOne(ctx context.Context, q *queue, e batchHandleEntry) error {
 	if e.ReceiptHandle == "" {
 		return errMissingParameter("ReceiptHandle")
@@ -358,17 +541,19 @@ func (s *Server) changeOne(ctx context.Context, q *queue, e batchHandleEntry) er
 		return err
 	}
 	now := s.now()
+	until := now.Add(time.Duration(*e.VisibilityTimeout) * time.Second)
 	var token *uuid.UUID
 	var visibleAt time.Time
-	err = s.pool.QueryRow(ctx, `WITH cur AS (
-			SELECT id, receipt, visible_at FROM localaws.sqs_messages
+	var receivedAt *time.Time
+	err = s.bk.QueryRow(ctx, `WITH cur AS (
+			SELECT id, receipt, visible_at, received_at FROM localaws.sqs_messages
 			WHERE id = $1 AND account_id = $2 AND queue = $3 AND sent_at > $6 FOR UPDATE),
 		upd AS (
-			UPDATE localaws.sqs_messages m SET visible_at = $5 FROM cur
-			WHERE m.id = cur.id AND cur.receipt = $4 AND cur.visible_at > $7 RETURNING m.id)
-		SELECT cur.receipt, cur.visible_at FROM cur`,
-		rc.id, s.acct, q.name, rc.token, now.Add(time.Duration(*e.VisibilityTimeout)*time.Second),
-		retentionCutoff(q, now), now).Scan(&token, &visibleAt)
+			UPDATE localaws.sqs_messages m SET visible_at = $5, attempt_id = NULL FROM cur
+			WHERE m.id = cur.id AND cur.receipt = $4 AND cur.visible_at > $7
+			  AND (cur.received_at IS NULL OR $5 <= cur.received_at + $8::interval) RETURNING m.id)
+		SELECT cur.receipt, cur.visible_at, cur.received_at FROM cur`,
+		rc.id, s.acct, q.name, rc.token, until, retentionCutoff(q, now), now, maxVisibility).Scan(&token, &visibleAt, &receivedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return errReceiptHandleIsInvalid(e.ReceiptHandle)
 	}
@@ -377,6 +562,9 @@ func (s *Server) changeOne(ctx context.Context, q *queue, e batchHandleEntry) er
 	}
 	if token == nil || *token != rc.token || !visibleAt.After(now) {
 		return errMessageNotInflight()
+	}
+	if receivedAt != nil && until.Sub(*receivedAt) > maxVisibility {
+		return errInvalidParameterValue("Value %d for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [43200 seconds]", *e.VisibilityTimeout)
 	}
 	if *e.VisibilityTimeout == 0 {
 		s.wake.notify(q.name)

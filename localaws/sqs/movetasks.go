@@ -329,9 +329,9 @@ func (s *Server) moveBatch(id uuid.UUID) (more bool, perSecond int, err error) {
 		}
 		tag, err := tx.Exec(ctx, `WITH moved AS (DELETE FROM localaws.sqs_messages WHERE id = $1 RETURNING *)
 			INSERT INTO localaws.sqs_messages (account_id, queue, message_id, body, attributes, md5_body, md5_attributes,
-				sender_id, trace_header, sent_at, visible_at)
+				sender_id, trace_header, sent_at, visible_at, group_id, dedup_id)
 			SELECT m.account_id, q.name, gen_random_uuid(), m.body, m.attributes, m.md5_body, m.md5_attributes,
-				m.sender_id, m.trace_header, $3, $3
+				m.sender_id, m.trace_header, $3, $3, m.group_id, m.dedup_id
 			FROM moved m JOIN localaws.sqs_queues q ON q.account_id = m.account_id AND q.name = $2`, p.id, dst, now)
 		if err != nil {
 			return false, 0, fmt.Errorf("move message: %w", err)
@@ -370,11 +370,21 @@ func (s *Server) sweepLoop(every time.Duration) {
 	}
 }
 
-// sweep deletes the messages older than their queue's MessageRetentionPeriod.
+// sweep deletes the messages older than their queue's MessageRetentionPeriod
+// and forgets queues deleted more than 60 seconds ago.
 func (s *Server) sweep(ctx context.Context) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM localaws.sqs_messages m USING localaws.sqs_queues q
+	now := s.now()
+	if _, err := s.bk.Exec(ctx, `DELETE FROM localaws.sqs_messages m USING localaws.sqs_queues q
 		WHERE q.account_id = $1 AND m.account_id = q.account_id AND m.queue = q.name
 		  AND m.sent_at <= $2::timestamptz - make_interval(secs => (q.attributes->>'MessageRetentionPeriod')::int)`,
-		s.acct, s.now())
+		s.acct, now); err != nil {
+		return err
+	}
+	if _, err := s.bk.Exec(ctx, `DELETE FROM localaws.sqs_deleted_queues WHERE account_id = $1 AND deleted_at <= $2::timestamptz - $3::interval`,
+		s.acct, now, purgeWindow); err != nil {
+		return err
+	}
+	_, err := s.bk.Exec(ctx, `DELETE FROM localaws.sqs_dedup WHERE account_id = $1 AND sent_at <= $2::timestamptz - $3::interval`,
+		s.acct, now, dedupInterval)
 	return err
 }

@@ -23,18 +23,35 @@ type queue struct {
 	tags     map[string]string
 	created  time.Time
 	modified time.Time
+	fair     bool // a standard queue that has seen a MessageGroupId
 }
 
-var queueNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+// fifo reports whether q is a FIFO queue.
+func (q *queue) fifo() bool { return q.attrs["FifoQueue"] == "true" }
 
-func validateQueueName(name string) error {
+var (
+	standardNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+	fifoNameRE     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,75}\.fifo$`)
+)
+
+// validQueueName reports whether name is a standard or a FIFO queue name.
+func validQueueName(name string) bool {
+	return standardNameRE.MatchString(name) || fifoNameRE.MatchString(name)
+}
+
+// validateQueueName checks the QueueName of CreateQueue (SQS API Reference,
+// CreateQueue, QueueName: "A queue name can have up to 80 characters. Valid
+// values: alphanumeric characters, hyphens (-), and underscores (_). A FIFO
+// queue name must end with the .fifo suffix."): a FIFO queue (FifoQueue
+// true) needs the suffix, a standard queue may not have it.
+func validateQueueName(name string, fifo bool) error {
 	if name == "" {
 		return errMissingParameter("QueueName")
 	}
-	if strings.HasSuffix(name, ".fifo") {
-		return errInvalidParameterValue("FIFO queues (%q) are not supported by the local SQS server; use a standard queue name without the .fifo suffix.", name)
+	if fifo && !fifoNameRE.MatchString(name) {
+		return errInvalidParameterValue("The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.")
 	}
-	if !queueNameRE.MatchString(name) {
+	if !fifo && !standardNameRE.MatchString(name) {
 		return errInvalidParameterValue("Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length")
 	}
 	return nil
@@ -46,7 +63,7 @@ func (s *Server) queueARN(name string) string {
 
 func (s *Server) queueNameFromARN(arn string) (string, bool) {
 	name, ok := strings.CutPrefix(arn, fmt.Sprintf("arn:aws:sqs:%s:%s:", s.region, s.acct))
-	if !ok || !queueNameRE.MatchString(name) {
+	if !ok || !validQueueName(name) {
 		return "", false
 	}
 	return name, true
@@ -66,23 +83,28 @@ func (s *Server) queueNameFromURL(raw string) (string, error) {
 		return "", errQueueDoesNotExist()
 	}
 	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
-	if len(parts) != 2 || parts[0] != s.acct || !queueNameRE.MatchString(parts[1]) {
+	if len(parts) != 2 || parts[0] != s.acct || !validQueueName(parts[1]) {
 		return "", errQueueDoesNotExist()
 	}
 	return parts[1], nil
 }
 
-// loadQueue returns the queue or QueueDoesNotExist.
+// loadQueue returns the queue or QueueDoesNotExist, from the cache when it
+// is fresh. The attribute maps of the result are shared: read them only.
 func (s *Server) loadQueue(ctx context.Context, name string) (*queue, error) {
+	if q, ok := s.queues.get(name); ok {
+		return q, nil
+	}
 	q := &queue{name: name}
-	err := s.pool.QueryRow(ctx, `SELECT attributes, tags, created_at, modified_at FROM localaws.sqs_queues
-		WHERE account_id = $1 AND name = $2`, s.acct, name).Scan(&q.attrs, &q.tags, &q.created, &q.modified)
+	err := s.pool.QueryRow(ctx, `SELECT attributes, tags, created_at, modified_at, fair FROM localaws.sqs_queues
+		WHERE account_id = $1 AND name = $2`, s.acct, name).Scan(&q.attrs, &q.tags, &q.created, &q.modified, &q.fair)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errQueueDoesNotExist()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load queue %s: %w", name, err)
 	}
+	s.queues.put(q)
 	return q, nil
 }
 
@@ -111,6 +133,7 @@ func (s *Server) decodeQueue(r *request, in any, queueURL *string) (*queue, erro
 // execOnQueue runs sql, whose $1 and $2 are the account and the queue name,
 // and reports QueueDoesNotExist when it changed no row.
 func (s *Server) execOnQueue(ctx context.Context, what, name, sql string, args ...any) error {
+	defer s.queues.forget(name)
 	tag, err := s.pool.Exec(ctx, sql, append([]any{s.acct, name}, args...)...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -138,22 +161,38 @@ type queueURLOutput struct {
 
 // createQueue is idempotent as on AWS: an existing queue whose attributes
 // equal every attribute given is returned; any difference is QueueNameExists.
+// A name deleted less than 60 seconds ago is QueueDeletedRecently (SQS API
+// Reference, CreateQueue: "After you delete a queue, you must wait at least 60
+// seconds before creating a queue with the same name").
 func (s *Server) createQueue(r *request) (any, error) {
 	var in createQueueInput
 	if err := r.decode(&in); err != nil {
 		return nil, err
 	}
-	if err := validateQueueName(in.QueueName); err != nil {
+	fifo := false
+	if v, ok := in.Attributes["FifoQueue"]; ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, errInvalidAttributeValue("Invalid value for the parameter FifoQueue.")
+		}
+		fifo = b
+	}
+	if err := validateQueueName(in.QueueName, fifo); err != nil {
 		return nil, err
 	}
 	if err := validateTags(in.Tags); err != nil {
 		return nil, err
 	}
-	attrs, err := s.normalizeAttrs(r.ctx, in.QueueName, in.Attributes)
+	attrs, err := s.normalizeAttrs(r.ctx, &queue{name: in.QueueName, attrs: map[string]string{"FifoQueue": strconv.FormatBool(fifo)}}, in.Attributes, true)
 	if err != nil {
 		return nil, err
 	}
 	stored := maps.Clone(attrDefaults)
+	if fifo {
+		maps.Copy(stored, fifoDefaults)
+	} else {
+		delete(attrs, "FifoQueue") // "false": a standard queue, which has no such attribute
+	}
 	if _, ok := attrs["KmsMasterKeyId"]; ok {
 		stored["SqsManagedSseEnabled"] = "false"
 	}
@@ -168,6 +207,16 @@ func (s *Server) createQueue(r *request) (any, error) {
 		in.Tags = map[string]string{}
 	}
 	now := s.now()
+	var recent bool
+	if err := s.pool.QueryRow(r.ctx, `SELECT EXISTS (SELECT 1 FROM localaws.sqs_deleted_queues
+		WHERE account_id = $1 AND name = $2 AND deleted_at > $3::timestamptz - $4::interval)`,
+		s.acct, in.QueueName, now, purgeWindow).Scan(&recent); err != nil {
+		return nil, fmt.Errorf("create queue: %w", err)
+	}
+	if recent {
+		return nil, errQueueDeletedRecently()
+	}
+	s.queues.forget(in.QueueName)
 	tag, err := s.pool.Exec(r.ctx, `INSERT INTO localaws.sqs_queues (account_id, name, attributes, tags, created_at, modified_at)
 		VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING`, s.acct, in.QueueName, stored, in.Tags, now)
 	if err != nil {
@@ -177,6 +226,9 @@ func (s *Server) createQueue(r *request) (any, error) {
 		existing, err := s.loadQueue(r.ctx, in.QueueName)
 		if err != nil {
 			return nil, err
+		}
+		if existing.fifo() != fifo {
+			return nil, errQueueNameExists(in.QueueName)
 		}
 		for k, v := range attrs {
 			cur, ok := existing.attrs[k]
@@ -288,7 +340,8 @@ type queueURLInput struct {
 	QueueUrl string
 }
 
-// deleteQueue removes the queue and its messages at once.
+// deleteQueue removes the queue and its messages at once, and remembers the
+// name for 60 seconds (see createQueue).
 func (s *Server) deleteQueue(r *request) (any, error) {
 	var in queueURLInput
 	if err := r.decode(&in); err != nil {
@@ -298,7 +351,10 @@ func (s *Server) deleteQueue(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.execOnQueue(r.ctx, "delete queue", name, `DELETE FROM localaws.sqs_queues WHERE account_id = $1 AND name = $2`); err != nil {
+	if err := s.execOnQueue(r.ctx, "delete queue", name, `WITH d AS (
+			DELETE FROM localaws.sqs_queues WHERE account_id = $1 AND name = $2 RETURNING name)
+		INSERT INTO localaws.sqs_deleted_queues (account_id, name, deleted_at) SELECT $1, name, $3 FROM d
+		ON CONFLICT (account_id, name) DO UPDATE SET deleted_at = EXCLUDED.deleted_at`, s.now()); err != nil {
 		return nil, err
 	}
 	s.wake.notify(name)
@@ -320,7 +376,7 @@ func (s *Server) getQueueAttributes(r *request) (any, error) {
 		if n == "All" {
 			continue
 		}
-		if !slices.Contains(settableAttrs, n) && !slices.Contains(readOnlyAttrs, n) && !slices.Contains(fifoAttrs, n) {
+		if !slices.Contains(settableAttrs, n) && !slices.Contains(readOnlyAttrs, n) && !slices.Contains(fifoAttrs, n) && n != "FifoQueue" {
 			return nil, errInvalidAttributeName(n)
 		}
 		want[n] = true
@@ -383,7 +439,7 @@ func (s *Server) setQueueAttributes(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	attrs, err := s.normalizeAttrs(r.ctx, q.name, in.Attributes)
+	attrs, err := s.normalizeAttrs(r.ctx, q, in.Attributes, false)
 	if err != nil {
 		return nil, err
 	}
@@ -469,15 +525,33 @@ func (s *Server) listQueueTags(r *request) (any, error) {
 	return map[string]any{"Tags": q.tags}, nil
 }
 
-// purgeQueue deletes every message of the queue, in flight or not.
+// purgeWindow is how long a queue refuses a second PurgeQueue, and a deleted
+// queue's name a CreateQueue.
+const purgeWindow = 60 * time.Second
+
+// purgeQueue deletes every message of the queue, in flight or not. A second
+// purge within 60 seconds is PurgeQueueInProgress (SQS API Reference,
+// PurgeQueue: "Indicates that the specified queue previously received a
+// PurgeQueue request within the last 60 seconds").
 func (s *Server) purgeQueue(r *request) (any, error) {
 	var in queueURLInput
 	q, err := s.decodeQueue(r, &in, &in.QueueUrl)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.pool.Exec(r.ctx, `DELETE FROM localaws.sqs_messages WHERE account_id = $1 AND queue = $2`, s.acct, q.name); err != nil {
+	now := s.now()
+	var purged bool
+	err = s.pool.QueryRow(r.ctx, `WITH p AS (
+			UPDATE localaws.sqs_queues SET purged_at = $3
+			WHERE account_id = $1 AND name = $2 AND (purged_at IS NULL OR purged_at <= $3::timestamptz - $4::interval)
+			RETURNING name),
+		d AS (DELETE FROM localaws.sqs_messages m USING p WHERE m.account_id = $1 AND m.queue = p.name)
+		SELECT EXISTS (SELECT 1 FROM p)`, s.acct, q.name, now, purgeWindow).Scan(&purged)
+	if err != nil {
 		return nil, fmt.Errorf("purge queue: %w", err)
+	}
+	if !purged {
+		return nil, errPurgeQueueInProgress(q.name)
 	}
 	return nil, nil
 }

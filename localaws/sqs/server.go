@@ -19,8 +19,13 @@
 //     LOCKED, so a message is never handed to two receivers within its
 //     visibility window. Long-poll wake-ups are in process only; receivers of
 //     another process notice new messages by polling (every PollInterval).
-//   - Only standard queues: names ending in .fifo are refused with
-//     InvalidParameterValue.
+//   - Standard and FIFO queues. FIFO (.fifo, FifoQueue): MessageGroupId
+//     order and one group in flight at a time, 5-minute deduplication (given
+//     ids or ContentBasedDeduplication, per queue or per group), sequence
+//     numbers, ReceiveRequestAttemptId retries; receives of one FIFO queue are
+//     serialised. A MessageGroupId on a standard queue makes it a fair queue:
+//     a tenant with at least 30 messages and more than 10% of all messages in
+//     flight is served after the quiet tenants.
 //   - All times (visibility, delays, retention, timestamps) come from
 //     Options.Now, so tests can move the clock; long-poll waits use real time.
 package sqs
@@ -38,6 +43,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/checkout-dev/checkout/localaws/internal/bookkeeping"
 )
 
 // Options configure a Server. Zero values take the documented defaults.
@@ -58,12 +65,27 @@ type Options struct {
 	// MessageRetentionPeriod) are physically deleted. They are invisible as
 	// soon as they expire regardless. Default 1 minute.
 	SweepInterval time.Duration
+	// QueueCacheTTL is how long a queue's attributes are served from memory
+	// (they are read on every request). Changes made through this Server
+	// take effect at once; changes made through another Server sharing the
+	// database within the TTL. Default 1s; negative disables the cache.
+	QueueCacheTTL time.Duration
+	// DurableBookkeeping commits receives, deletes, visibility changes and
+	// dead-letter moves with the pool's own synchronous_commit. By default
+	// they are committed with synchronous_commit off (package
+	// localaws/internal/bookkeeping says what a PostgreSQL crash can then
+	// lose: messages come back, as after a visibility timeout). Sends and
+	// queue changes stay synchronous either way.
+	DurableBookkeeping bool
 }
 
 // Server is an http.Handler serving the SQS API. Create it with New and stop
 // its background work with Close.
 type Server struct {
 	pool   *pgxpool.Pool
+	bk     *pgxpool.Pool // bookkeeping: pool, or its synchronous_commit-off twin
+	ownsBK bool
+	queues *queueCache
 	region string
 	acct   string
 	now    func() time.Time
@@ -72,9 +94,10 @@ type Server struct {
 
 	wake *notifier
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 }
 
 // New returns a Server on pool, whose schema must include migration
@@ -100,11 +123,17 @@ func New(pool *pgxpool.Pool, opts Options) *Server {
 	if opts.SweepInterval <= 0 {
 		opts.SweepInterval = time.Minute
 	}
+	if opts.QueueCacheTTL == 0 {
+		opts.QueueCacheTTL = time.Second
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		pool: pool, region: opts.Region, acct: opts.AccountID, now: opts.Now,
+		pool: pool, bk: pool, region: opts.Region, acct: opts.AccountID, now: opts.Now,
 		log: opts.Logger, poll: opts.PollInterval, wake: newNotifier(),
-		ctx: ctx, cancel: cancel,
+		ctx: ctx, cancel: cancel, queues: newQueueCache(opts.QueueCacheTTL),
+	}
+	if !opts.DurableBookkeeping {
+		s.bk, s.ownsBK = bookkeeping.Open(pool, 16)
 	}
 	s.wg.Add(1)
 	go s.sweepLoop(opts.SweepInterval)
@@ -118,6 +147,11 @@ func New(pool *pgxpool.Pool, opts Options) *Server {
 func (s *Server) Close() {
 	s.cancel()
 	s.wg.Wait()
+	s.closeOnce.Do(func() {
+		if s.ownsBK {
+			s.bk.Close()
+		}
+	})
 }
 
 type handlerFunc func(s *Server, r *request) (any, error)
@@ -162,7 +196,7 @@ func (r *request) decode(v any) error {
 	if len(r.body) == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(r.body, v); err != nil {
+	if err := json.Unmarshal(markInvalidText(r.body), v); err != nil {
 		return errSerialization("Could not decode the %s request: %v", r.action, err)
 	}
 	return nil

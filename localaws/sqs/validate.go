@@ -141,3 +141,104 @@ func validateBatchIDs(ids []string) error {
 	}
 	return nil
 }
+
+// notACharacter replaces text that is not valid Unicode in a request
+// (see markInvalidText): U+FFFF, which validBody refuses.
+const notACharacter = `\uffff`
+
+// markInvalidText returns the JSON request body with every lone surrogate
+// escape (\ud800 without its pair) and every byte that is not valid UTF-8
+// replaced by the escape of U+FFFF. encoding/json would silently turn both
+// into U+FFFD, a valid character, and a message body holding them would be
+// accepted changed; AWS refuses it with InvalidMessageContents (SendMessage:
+// "Any characters not included in this list will be rejected"). U+FFFF is
+// outside the allowed set, so the usual validation refuses the field. Valid
+// bodies (the common case) are returned as they are.
+func markInvalidText(b []byte) []byte {
+	if utf8.Valid(b) && !hasSurrogateEscape(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	inString := false
+	for i := 0; i < len(b); {
+		c := b[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				out = append(out, notACharacter...)
+			} else {
+				out = append(out, b[i:i+size]...)
+			}
+			i += size
+		case c == '"':
+			inString = !inString
+			out = append(out, c)
+			i++
+		case c == '\\' && inString && i+1 < len(b):
+			if b[i+1] != 'u' {
+				out = append(out, b[i:i+2]...)
+				i += 2
+				continue
+			}
+			r, ok := hex4(b, i+2)
+			switch {
+			case !ok:
+				out = append(out, b[i:i+2]...) // malformed: the decoder reports it
+				i += 2
+			case r >= 0xD800 && r <= 0xDBFF:
+				if lo, ok := hex4(b, i+8); ok && i+7 < len(b) && b[i+6] == '\\' && b[i+7] == 'u' && lo >= 0xDC00 && lo <= 0xDFFF {
+					out = append(out, b[i:i+12]...) // a pair: one valid character
+					i += 12
+				} else {
+					out = append(out, notACharacter...)
+					i += 6
+				}
+			case r >= 0xDC00 && r <= 0xDFFF:
+				out = append(out, notACharacter...)
+				i += 6
+			default:
+				out = append(out, b[i:i+6]...)
+				i += 6
+			}
+		default:
+			out = append(out, c)
+			i++
+		}
+	}
+	return out
+}
+
+// hasSurrogateEscape reports whether b may hold a \uD800–\uDFFF escape.
+func hasSurrogateEscape(b []byte) bool {
+	for i := 0; i+3 < len(b); i++ {
+		if b[i] == '\\' && b[i+1] == 'u' && (b[i+2] == 'd' || b[i+2] == 'D') {
+			switch b[i+3] {
+			case '8', '9', 'a', 'b', 'c', 'd', 'e', 'f', 'A', 'B', 'C', 'D', 'E', 'F':
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hex4 parses the four hex digits at b[i:i+4].
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
