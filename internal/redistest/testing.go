@@ -57,7 +57,8 @@ var seq atomic.Int64
 
 // NewClient returns a client of the package's shared server and a key prefix
 // that no other test (of this or any other process) uses: code under test
-// must put every key under it. The prefix is a valid hash-tag body (no
+// must put it in every key name (at the start, or at the start of a hash
+// tag). The prefix is a valid hash-tag body (no
 // braces) and ends in ':'. At the end of the test the prefix's keys are
 // deleted and the client is closed.
 func NewClient(tb testing.TB) (redis.UniversalClient, string) {
@@ -85,10 +86,11 @@ func clientOn(tb testing.TB, s *Server) (redis.UniversalClient, string) {
 	return c, prefix
 }
 
-// deletePrefix removes the keys under prefix (best effort: the server may
-// have been killed by the test).
+// deletePrefix removes the keys that contain prefix (at the start, or inside
+// a hash tag: "{prefix…}:…"). Best effort: the test may have killed the
+// server.
 func deletePrefix(ctx context.Context, c redis.UniversalClient, prefix string) {
-	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	iter := c.Scan(ctx, 0, "*"+prefix+"*", 1000).Iterator()
 	var keys []string
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())
