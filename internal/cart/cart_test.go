@@ -253,3 +253,26 @@ func TestRedisDown(t *testing.T) {
 		t.Fatalf("get with Redis down: %v after %s", err, time.Since(start))
 	}
 }
+
+// On a Redis Cluster (ElastiCache cluster mode, Serverless) a cart is one
+// key, so every script is single-slot.
+func TestOnRedisCluster(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := redistest.StartPrivate(t, redistest.Options{Cluster: true})
+	c, prefix := redistest.ClientOn(t, srv)
+	s := cart.New(c, cart.Options{Prefix: prefix, Timeout: 10 * time.Second})
+	ct, err := s.Create(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct, err = s.SetLine(ctx, ct.ID, "alice", "A", 2); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Clear(ctx, ct.ID, "alice", ct.Version); !ok || err != nil {
+		t.Fatalf("clear: %v %v", ok, err)
+	}
+	if err := s.Delete(ctx, ct.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -139,3 +139,27 @@ func TestEmbeddedFallback(t *testing.T) {
 		t.Fatalf("CI=true without redis-server: %v, want ErrNoRedis", err)
 	}
 }
+
+// A one-node cluster comes up owning every slot, speaks the cluster
+// protocol, and keeps its slots and data across a SIGKILL and restart.
+func TestClusterServer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := redistest.StartPrivate(t, redistest.Options{Cluster: true})
+	if !s.Cluster() {
+		t.Fatal("not a cluster")
+	}
+	c, p := redistest.ClientOn(t, s)
+	if err := c.Set(ctx, p+"k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := waitGet(ctx, c, p+"k"); err != nil || got != "v" {
+		t.Fatalf("after restart: %q %v", got, err)
+	}
+}

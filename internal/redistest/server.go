@@ -54,6 +54,12 @@ type Options struct {
 	// Private ignores REDIS_URL: the server is this process's own, so it
 	// can be killed and restarted.
 	Private bool
+	// Cluster starts redis-server as a one-node Redis Cluster owning all
+	// 16384 slots, spoken to with the cluster protocol (as ElastiCache
+	// cluster mode and ElastiCache Serverless are): a script whose keys are
+	// in different slots fails with CROSSSLOT there. It implies Private and
+	// needs redis-server (no embedded fallback).
+	Cluster bool
 }
 
 // Kind says what a [Server] is.
@@ -78,23 +84,27 @@ or point REDIS_URL at a server you run (REDIS_URL=redis://127.0.0.1:6379/0)`)
 
 // Server is a running Redis.
 type Server struct {
-	kind  Kind
-	url   string // External
-	addr  string // host:port
-	dir   string
-	temp  bool
-	noAOF bool
-	bin   string
-	mini  *miniredis.Miniredis
-	mu    sync.Mutex
-	pid   int
-	done  chan struct{} // closed when the process we started exits
+	kind    Kind
+	url     string // External
+	addr    string // host:port
+	dir     string
+	temp    bool
+	noAOF   bool
+	cluster bool
+	bin     string
+	mini    *miniredis.Miniredis
+	mu      sync.Mutex
+	pid     int
+	done    chan struct{} // closed when the process we started exits
 }
 
 // Start starts (or finds) a Redis as described by opts: REDIS_URL unless
 // opts.Private, else redis-server from PATH, else the embedded fallback
 // unless that is refused. It returns when the server answers PING.
 func Start(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Cluster {
+		opts.Private, opts.RequireReal = true, true
+	}
 	if u := os.Getenv("REDIS_URL"); u != "" && !opts.Private {
 		s := &Server{kind: External, url: u}
 		c, err := redisconn.Open(ctx, redisconn.Config{URL: u, DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second})
@@ -111,7 +121,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 		return startEmbedded(opts)
 	}
-	s := &Server{kind: Process, bin: bin, noAOF: opts.NoAppendOnly}
+	s := &Server{kind: Process, bin: bin, noAOF: opts.NoAppendOnly, cluster: opts.Cluster}
 	if opts.DataDir == "" {
 		reapStale()
 		dir, err := os.MkdirTemp("", "redistest-")
@@ -211,10 +221,14 @@ func (s *Server) PID() int {
 // FastForward to expire keys without waiting.
 func (s *Server) Mini() *miniredis.Miniredis { return s.mini }
 
+// Cluster reports whether s is a one-node Redis Cluster (Options.Cluster).
+func (s *Server) Cluster() bool { return s.cluster }
+
 // Client returns a new client of s with the product's client settings and
-// generous timeouts for a loaded test machine (5 s per operation).
+// generous timeouts for a loaded test machine (5 s per operation); a cluster
+// client for a Cluster server.
 func (s *Server) Client() redis.UniversalClient {
-	c, err := redisconn.New(redisconn.Config{URL: s.URL(), DialTimeout: 5 * time.Second,
+	c, err := redisconn.New(redisconn.Config{URL: s.URL(), Cluster: s.cluster, DialTimeout: 5 * time.Second,
 		ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, PoolSize: 32})
 	if err != nil {
 		panic(err) // s.URL() is always well formed
@@ -346,6 +360,8 @@ func (s *Server) args() []string {
 		"--save", "", "--appendonly", aof, "--appendfsync", "everysec",
 		"--pidfile", filepath.Join(s.dir, "redis.pid"), "--logfile", filepath.Join(s.dir, "redis.log"),
 		"--daemonize", "no", "--maxmemory-policy", "noeviction",
+		"--cluster-enabled", map[bool]string{true: "yes", false: "no"}[s.cluster],
+		"--cluster-config-file", filepath.Join(s.dir, "nodes.conf"),
 	}
 }
 
@@ -373,7 +389,41 @@ func (s *Server) spawn(ctx context.Context) error {
 		s.signal(syscall.SIGKILL, 5*time.Second)
 		return fmt.Errorf("%w\n%s%s", err, out.String(), tail(filepath.Join(s.dir, "redis.log")))
 	}
+	if s.cluster {
+		if err := s.claimSlots(ctx); err != nil {
+			s.signal(syscall.SIGKILL, 5*time.Second)
+			return err
+		}
+	}
 	return nil
+}
+
+// claimSlots gives the one node every slot (unless nodes.conf already did,
+// after a restart) and waits for the cluster to report ok.
+func (s *Server) claimSlots(ctx context.Context) error {
+	c := redis.NewClient(&redis.Options{Addr: s.addr, DialTimeout: time.Second, ReadTimeout: 5 * time.Second,
+		MaxRetries: -1, DisableIdentity: true})
+	defer c.Close()
+	info, err := c.ClusterInfo(ctx).Result()
+	if err != nil {
+		return fmt.Errorf("redistest: cluster info: %w", err)
+	}
+	if !strings.Contains(info, "cluster_slots_assigned:16384") {
+		if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
+			return fmt.Errorf("redistest: cluster addslotsrange: %w", err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		info, err := c.ClusterInfo(ctx).Result()
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("redistest: one-node cluster on %s not ok: %v\n%s", s.addr, err, info)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // adopt takes over a server left running in s.dir by an earlier process.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -122,15 +123,19 @@ func safeName(name string) string {
 }
 
 // StartPrivate starts a server of the test's own (never REDIS_URL's), for
-// tests that kill and restart it; it is stopped at the end of the test. With
-// no redis-server on PATH it is the embedded fallback (not with CI=true),
-// whose Kill closes its listener.
+// tests that kill and restart it or need a cluster; it is stopped at the end
+// of the test. With no redis-server on PATH it is the embedded fallback (not
+// with CI=true), whose Kill closes its listener; a Cluster test is skipped
+// then (and fails with CI=true).
 func StartPrivate(tb testing.TB, opts Options) *Server {
 	tb.Helper()
 	opts.Private = true
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := Start(ctx, opts)
+	if errors.Is(err, ErrNoRedis) && opts.Cluster && os.Getenv("CI") != "true" {
+		tb.Skip("redistest: a Redis Cluster needs redis-server on PATH")
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
