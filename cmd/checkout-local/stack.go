@@ -90,6 +90,9 @@ Complete a checkout:
     -H "Idempotency-Key: $(date +%%s%%N)" -H "Content-Type: application/json" \
     -d '{"items":[{"sku":"TEE-BLACK-M","quantity":1}],"currency":"USD","payment_method":"pm_card_visa"}'
   curl -s "%s/v1/checkouts/CHECKOUT_ID?wait=10" -H "x-api-key: %s" -H "Authorization: Bearer $TOKEN"
+3-D Secure: pay with pm_card_authenticationRequired; the checkout waits in
+requires_action: open its next_action.url and click Complete or Fail
+(README: "3-D Secure by hand").
 
 Ctrl-C stops; a restart resumes where it stopped.
 `, took.Round(time.Millisecond), s.APIURL, o.APIKey, s.SFNURL, s.SFNURL, s.StateMachineARN, s.SQSURL, s.SQSURL,

@@ -119,7 +119,7 @@ type reviewItem struct {
 	CheckoutID  string `json:"checkout_id"`
 	ExecutionID string `json:"execution_id"`
 	FailedState string `json:"failed_state,omitempty"`
-	// publish_failed
+	// publish_failed, capture_failed
 	PublishError *stateError     `json:"error,omitempty"`
 	Event        json.RawMessage `json:"event,omitempty"`
 	// compensation_failed
@@ -135,7 +135,7 @@ type reviewItem struct {
 func parseReview(body string) (reviewItem, bool) {
 	var r reviewItem
 	if json.Unmarshal([]byte(body), &r) != nil || r.Type == "" || r.CheckoutID == "" ||
-		(r.Type != "compensation_failed" && r.Type != "publish_failed" && r.Summary == "") {
+		(r.Type != "compensation_failed" && r.Type != "publish_failed" && r.Type != "capture_failed" && r.Summary == "") {
 		return r, false
 	}
 	return r, true
@@ -146,6 +146,8 @@ func (r reviewItem) summary() string {
 	switch r.Type {
 	case "publish_failed":
 		return "order event not queued: " + r.PublishError.String()
+	case "capture_failed":
+		return "order's payment not captured (capture it, e.g. checkoutctl reconcile --apply, then re-send the order event): " + r.PublishError.String()
 	case "compensation_failed":
 		var parts []string
 		if r.State != nil {

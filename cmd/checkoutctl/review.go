@@ -45,8 +45,10 @@ func newReviewList(e *env) *cobra.Command {
 		Use:   "list",
 		Short: "List the checkouts waiting for a person",
 		Long: `List up to --limit messages of the manual-review queue: compensations that
-kept failing (compensation_failed) and order events that could not be queued
-(publish_failed). Messages are peeked, not removed.`,
+kept failing (compensation_failed), order events that could not be queued
+(publish_failed), orders whose payment could not be captured (capture_failed),
+and reconciliation's findings (refund_failed, dispute_opened,
+amount_mismatch). Messages are peeked, not removed.`,
 		Example: `  checkoutctl review list
   checkoutctl review list --limit 200 --json`,
 		Args: noArgs,

@@ -32,6 +32,7 @@ func main() {
 		log.Error("configuration", "err", err)
 		os.Exit(1)
 	}
+	core.Steps.Resumer = app.MustResumer(log)
 	rec := core.Reconciler(reconcile.SQSReviewer{Client: client, QueueURL: queue}, log)
 	rec.Requeue = reconcile.SQSRequeuer{Client: client, QueueURL: events}
 	lambda.Start(rec.Handle)

@@ -21,6 +21,18 @@ type CheckoutBody struct {
 	Amount     int64    `json:"amount"`
 	Currency   string   `json:"currency"`
 	Failure    *Failure `json:"failure,omitempty"`
+	// NextAction and ClientSecret are set while the status is
+	// requires_action: how the customer authenticates the payment.
+	NextAction   *NextAction `json:"next_action,omitempty"`
+	ClientSecret string      `json:"client_secret,omitempty"`
+}
+
+// NextAction is what the storefront does for a checkout in
+// requires_action: send the customer to URL (redirect_to_url), or let
+// Stripe.js authenticate with the client secret (use_stripe_sdk).
+type NextAction struct {
+	Type string `json:"type"`
+	URL  string `json:"url,omitempty"`
 }
 
 // Failure says why a checkout failed.
@@ -114,7 +126,20 @@ func (h *Handler) getCheckout(c *call) response {
 	if err != nil {
 		return h.fail(c, err)
 	}
-	return jsonResponse(http.StatusOK, checkoutBody(co))
+	b := checkoutBody(co)
+	if co.Status == checkout.StatusRequiresAction && h.d.Payments != nil {
+		url, secret, ok, err := h.d.Payments.NextAction(c.ctx, co.ID)
+		if err != nil {
+			return h.fail(c, err)
+		}
+		if ok {
+			b.NextAction, b.ClientSecret = &NextAction{Type: "redirect_to_url", URL: url}, secret
+			if url == "" {
+				b.NextAction = &NextAction{Type: "use_stripe_sdk"}
+			}
+		}
+	}
+	return jsonResponse(http.StatusOK, b)
 }
 
 func waitParam(c *call) (time.Duration, *response) {

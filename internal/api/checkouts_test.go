@@ -80,7 +80,8 @@ func checkoutScenarios(t *testing.T, be backend) {
 			t.Fatalf("execution input %q: %v", aws.ToString(desc.Input), err)
 		}
 		_ = json.Unmarshal([]byte(fmt.Sprintf(`{"checkout_id":%q,"user_id":"user-1","currency":"USD","amount":5248,
-			"payment_method":"pm_card_visa","items":[{"sku":"MUG-1","quantity":1},{"sku":"TEE-1","quantity":2}]}`, got.CheckoutID)), &want)
+			"payment_method":"pm_card_visa","items":[{"sku":"MUG-1","quantity":1},{"sku":"TEE-1","quantity":2}],
+			"authentication_timeout_seconds":900}`, got.CheckoutID)), &want)
 		if !reflect.DeepEqual(input, want) {
 			t.Errorf("execution input\n got %v\nwant %v", input, want)
 		}

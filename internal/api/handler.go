@@ -25,6 +25,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/order"
+	"github.com/checkout-dev/checkout/internal/payment"
 )
 
 // MaxWait is the longest long-poll of GET /v1/checkouts/{id}?wait=N.
@@ -39,7 +40,10 @@ type Deps struct {
 	Starter   *checkout.Starter
 	Orders    *order.Service
 	Inventory *inventory.Store
-	Log       *slog.Logger // default slog.Default()
+	// Payments shows a checkout's next action while its payment requires
+	// the customer; nil shows none.
+	Payments *payment.Service
+	Log      *slog.Logger // default slog.Default()
 }
 
 // Handler serves the public API. It is safe for concurrent use.

@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/checkout-dev/checkout/internal/inventory"
@@ -29,6 +31,12 @@ type Config struct {
 	Strategy         inventory.Strategy // INVENTORY_STRATEGY (bucketed, conditional, pessimistic, optimistic), default bucketed
 	ReservationTTL   time.Duration      // RESERVATION_TTL (Go duration), default 15m
 	MaxDBConnections int32              // DB_MAX_CONNS, default 4 (one Lambda serves one request at a time)
+	// ReturnURL is where Stripe sends the customer back after 3-D Secure
+	// (CHECKOUT_RETURN_URL; empty: the storefront uses Stripe.js).
+	ReturnURL string
+	// AuthenticationTimeout bounds the wait for a customer's 3-D Secure
+	// (AUTHENTICATION_TIMEOUT_SECONDS), default 15 minutes.
+	AuthenticationTimeout time.Duration
 }
 
 // FromEnv reads Config from the environment, fetching secrets from AWS
@@ -40,8 +48,16 @@ func FromEnv(ctx context.Context) (Config, error) {
 		StripeAPIURL:     os.Getenv("STRIPE_API_URL"),
 		ReservationTTL:   15 * time.Minute,
 		MaxDBConnections: 4,
+		ReturnURL:        os.Getenv("CHECKOUT_RETURN_URL"),
 	}
 	var err error
+	if v := os.Getenv("AUTHENTICATION_TIMEOUT_SECONDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return cfg, fmt.Errorf("AUTHENTICATION_TIMEOUT_SECONDS=%q: want a positive number of seconds like 900", v)
+		}
+		cfg.AuthenticationTimeout = time.Duration(n) * time.Second
+	}
 	if cfg.Strategy, err = inventory.ParseStrategy(envOr("INVENTORY_STRATEGY", string(inventory.DefaultStrategy))); err != nil {
 		return cfg, fmt.Errorf("INVENTORY_STRATEGY: %w", err)
 	}
@@ -113,6 +129,24 @@ func Logger() *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(envOr("LOG_LEVEL", "info")))
 	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+}
+
+// SFNClient returns a Step Functions client from the Lambda's AWS
+// configuration (AWS_ENDPOINT_URL_SFN or SFN_ENDPOINT point it elsewhere,
+// e.g. at the local stack).
+func SFNClient(ctx context.Context) (*sfn.Client, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sfn.NewFromConfig(awsCfg, func(o *sfn.Options) {
+		for _, k := range []string{"AWS_ENDPOINT_URL_SFN", "SFN_ENDPOINT"} {
+			if v := os.Getenv(k); v != "" {
+				o.BaseEndpoint = aws.String(v)
+				return
+			}
+		}
+	}), nil
 }
 
 // SQSClient returns an SQS client from the Lambda's AWS configuration.

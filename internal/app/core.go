@@ -28,6 +28,7 @@ type Core struct {
 	Payments  *payment.Service
 	Orders    *order.Service
 	Steps     *saga.Steps
+	cfg       Config
 }
 
 // Option adjusts NewCore's wiring.
@@ -77,7 +78,7 @@ func NewCore(pool *pgxpool.Pool, gw payment.Gateway, cfg Config, log *slog.Logge
 		}
 		gw = payment.NewBreaker(gw, bo)
 	}
-	c := &Core{Pool: pool, Catalog: catalog.NewStore(pool), Checkouts: checkout.NewStore(pool)}
+	c := &Core{Pool: pool, Catalog: catalog.NewStore(pool), Checkouts: checkout.NewStore(pool), cfg: cfg}
 	c.Inventory = inventory.New(pool, inventory.Options{Strategy: cfg.Strategy, Logger: log})
 	c.Payments = payment.NewService(pool, gw, payment.Backoff{}, log).WithMetrics(rec)
 	c.Orders = order.NewService(pool, c.Inventory)
@@ -96,7 +97,7 @@ func OpenCore(ctx context.Context, cfg Config, log *slog.Logger) (*Core, error) 
 	if err != nil {
 		return nil, err
 	}
-	gw := payment.NewStripe(payment.StripeConfig{SecretKey: cfg.StripeSecretKey, URL: cfg.StripeAPIURL})
+	gw := payment.NewStripe(payment.StripeConfig{SecretKey: cfg.StripeSecretKey, URL: cfg.StripeAPIURL, ReturnURL: cfg.ReturnURL})
 	rec := metrics.NewEMF(os.Stdout, metrics.EMFOptions{Namespace: metrics.NamespaceFromEnv(), ErrorLog: log})
 	return NewCore(pool, gw, cfg, log, WithMetrics(rec), WithBreaker(payment.BreakerOptions{})), nil
 }
@@ -114,9 +115,11 @@ func OpenPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 }
 
 // Reconciler returns the payment reconciler on the core's ledger and
-// gateway, handing problems to rev.
+// gateway, handing problems to rev and resuming executions that wait for
+// their customer through the steps' Resumer (set it first).
 func (c *Core) Reconciler(rev reconcile.Reviewer, log *slog.Logger) *reconcile.Reconciler {
-	return &reconcile.Reconciler{Pool: c.Pool, Payments: c.Payments, Checkouts: c.Checkouts, Orders: c.Orders, Review: rev, Log: log}
+	return &reconcile.Reconciler{Pool: c.Pool, Payments: c.Payments, Checkouts: c.Checkouts, Orders: c.Orders,
+		Inventory: c.Inventory, Review: rev, Resumer: c.Steps.Resumer, Log: log}
 }
 
 // APIDeps wires the public API on the core: exec starts the saga's
@@ -127,5 +130,6 @@ func (c *Core) APIDeps(exec checkout.Executions, stock *inventory.Store, log *sl
 		stock = c.Inventory
 	}
 	return api.Deps{Pool: c.Pool, Catalog: c.Catalog, Checkouts: c.Checkouts, Orders: c.Orders, Inventory: stock, Log: log,
-		Starter: checkout.NewStarter(c.Pool, c.Checkouts, stock, exec, saga.Input)}
+		Payments: c.Payments,
+		Starter:  checkout.NewStarter(c.Pool, c.Checkouts, stock, exec, saga.InputWith(c.cfg.AuthenticationTimeout))}
 }

@@ -6,14 +6,31 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/checkout-dev/checkout/internal/execution"
 	"github.com/checkout-dev/checkout/internal/saga"
 )
 
 // RunStep is the whole main of a saga-step Lambda: read the config, open the
-// pool and the gateway once per container, and serve the named step.
+// pool and the gateway once per container, and serve the named step. The
+// steps resume waiting executions through Step Functions (only the
+// functions allowed to, by the template, ever do).
 func RunStep(name saga.Step) {
-	core, _ := MustOpenCore(string(name))
+	core, log := MustOpenCore(string(name))
+	core.Steps.Resumer = MustResumer(log)
 	lambda.Start(core.Steps.Handler(name))
+}
+
+// MustResumer returns the Step Functions client that completes the task
+// tokens of executions waiting for their customer; on failure it logs and
+// exits.
+func MustResumer(log *slog.Logger) execution.SFN {
+	client, err := SFNClient(context.Background())
+	if err != nil {
+		log.Error("aws configuration", "err", err)
+		os.Exit(1)
+	}
+	return execution.SFN{Client: client}
 }
 
 // MustOpenCore is a Lambda's start-up: it reads the config and opens the

@@ -125,11 +125,29 @@ func finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, o Outcome) error {
 	return nil
 }
 
-// MarkProcessing moves checkout id from pending to processing. Idempotent.
+// MarkProcessing moves checkout id to processing from pending (its stock
+// is reserved) or from requires_action (the customer authenticated).
+// Idempotent; a checkout in any other status is left as it is.
 func (s *Store) MarkProcessing(ctx context.Context, id uuid.UUID) error {
-	_, err := s.pool.Exec(ctx, `UPDATE checkouts SET status = 'processing', updated_at = now() WHERE id = $1 AND status = 'pending'`, id)
-	if err != nil {
-		return fmt.Errorf("checkout: mark processing: %w", err)
+	return s.move(ctx, id, StatusProcessing, StatusPending, StatusRequiresAction)
+}
+
+// MarkRequiresAction moves checkout id from processing to requires_action:
+// its customer must authenticate the payment. Idempotent.
+func (s *Store) MarkRequiresAction(ctx context.Context, id uuid.UUID) error {
+	return s.move(ctx, id, StatusRequiresAction, StatusProcessing)
+}
+
+// move sets status to on checkout id when it is in one of from (each move
+// allowed by transitions).
+func (s *Store) move(ctx context.Context, id uuid.UUID, to Status, from ...Status) error {
+	for _, f := range from {
+		if !CanMove(f, to) {
+			return fmt.Errorf("checkout: %s → %s is not an allowed move", f, to)
+		}
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE checkouts SET status = $2, updated_at = now() WHERE id = $1 AND status = ANY($3)`, id, to, from); err != nil {
+		return fmt.Errorf("checkout: mark %s: %w", to, err)
 	}
 	return nil
 }

@@ -238,15 +238,16 @@ func (s *Store) GetForUser(ctx context.Context, id uuid.UUID, userID string) (Ch
 	return c, err
 }
 
-// Wait returns checkout id once its status is final or when d has passed,
-// whichever comes first, polling with a growing interval. It returns the
+// Wait returns checkout id once its status is final or requires_action
+// (the customer must act), or when d has passed, whichever comes first,
+// polling with a growing interval. It returns the
 // latest state on timeout; ctx cancellation returns ctx's error.
 func (s *Store) Wait(ctx context.Context, id uuid.UUID, userID string, d time.Duration) (Checkout, error) {
 	deadline := time.Now().Add(d)
 	interval := 20 * time.Millisecond
 	for {
 		c, err := s.GetForUser(ctx, id, userID)
-		if err != nil || c.Status.Final() || !time.Now().Before(deadline) {
+		if err != nil || c.Status.Final() || c.Status == StatusRequiresAction || !time.Now().Before(deadline) {
 			return c, err
 		}
 		wait := min(interval, time.Until(deadline))

@@ -391,6 +391,12 @@ func (s *snapshot) verifyMessage(ctx context.Context, chk *run, body string) {
 		if c.orderID == nil {
 			chk.fail(cid.String(), "publish_failed message, but the checkout has no order")
 		}
+	case "capture_failed":
+		// The order exists and its money was not captured (yet: the
+		// reconciliation job may have captured it since).
+		if c.orderID == nil {
+			chk.fail(cid.String(), "capture_failed message, but the checkout has no order")
+		}
 	default:
 		s.verifyReason(ctx, chk, cid, m.Type, m.Detail.RefundID, m.Detail.DisputeID)
 	}

@@ -49,8 +49,24 @@ func cases() map[string]functionCase {
 			prepare: func(t *testing.T, fx *fixture) { fx.sagaUpTo(t, saga.FnReserveStock) },
 			invokes: []invocation{{name: "sample", event: "release-stock.json", check: checkReleased}, malformedStep()},
 		},
+		string(saga.FnAwaitAuthentication): {
+			prepare: prepareAwait,
+			env: func(*fixture) map[string]string {
+				return map[string]string{"AWS_ENDPOINT_URL_SFN": "http://127.0.0.1:1"} // nothing is decided yet: never called
+			},
+			invokes: []invocation{{name: "sample", event: "await-authentication.json", check: checkAwaiting}},
+		},
+		string(saga.FnCapturePayment): {
+			prepare: func(t *testing.T, fx *fixture) {
+				fx.sagaUpTo(t, saga.FnReserveStock, saga.FnChargePayment, saga.FnCreateOrder)
+			},
+			invokes: []invocation{{name: "sample", event: "capture-payment.json", check: checkCaptured}, malformedStep()},
+		},
 		string(saga.FnRefundPayment): {
-			prepare: func(t *testing.T, fx *fixture) { fx.sagaUpTo(t, saga.FnReserveStock, saga.FnChargePayment) },
+			// The money taken (captured) and no order: a refund.
+			prepare: func(t *testing.T, fx *fixture) {
+				fx.sagaUpTo(t, saga.FnReserveStock, saga.FnChargePayment, saga.FnCapturePayment)
+			},
 			invokes: []invocation{{name: "sample", event: "refund-payment.json", check: checkRefunded}, malformedStep()},
 		},
 		string(saga.FnMarkOutcome): {
@@ -66,6 +82,15 @@ func cases() map[string]functionCase {
 		"sweeper": {
 			prepare: func(t *testing.T, fx *fixture) { fx.expiredReservation(t) },
 			invokes: []invocation{{name: "sample", event: "sweeper.json", check: checkSwept}},
+		},
+		"reconciliation": {
+			prepare: prepareStuck,
+			env: func(fx *fixture) map[string]string {
+				endpoint, url := fx.queue(fx.t, "checkout-manual-review")
+				return map[string]string{"MANUAL_REVIEW_QUEUE_URL": url, "AWS_ENDPOINT_URL_SQS": endpoint,
+					"AWS_ENDPOINT_URL_SFN": "http://127.0.0.1:1", "RECONCILE_STUCK_AFTER": "15m"}
+			},
+			invokes: []invocation{{name: "sample", event: "reconciliation.json", check: checkSweptStuck}},
 		},
 		"api": {
 			prepare: seedAPIProduct,
@@ -190,18 +215,32 @@ func checkReserved(t *testing.T, fx *fixture, body []byte) {
 
 func checkCharged(t *testing.T, fx *fixture, body []byte) {
 	st := decodeState(t, body)
-	if st.Payment == nil || st.Payment.Status != "succeeded" || !strings.HasPrefix(st.Payment.IntentID, "pi_") || st.Payment.TransactionID <= 0 {
-		t.Fatalf("payment = %+v, want status succeeded with an intent and a transaction id", st.Payment)
+	if st.Payment == nil || st.Payment.Status != "authorized" || !strings.HasPrefix(st.Payment.IntentID, "pi_") || st.Payment.TransactionID <= 0 {
+		t.Fatalf("payment = %+v, want status authorized with an intent and a transaction id", st.Payment)
 	}
 	pi, ok := fx.stripe.PaymentIntent(st.Payment.IntentID)
-	if !ok || pi.Status != "succeeded" || pi.Amount != 6200 || pi.Currency != "usd" {
-		t.Errorf("Stripe fake intent %s = %+v (found %v), want succeeded 6200 usd", st.Payment.IntentID, pi, ok)
+	if !ok || pi.Status != "requires_capture" || pi.CaptureMethod != "manual" || pi.Amount != 6200 || pi.Currency != "usd" {
+		t.Errorf("Stripe fake intent %s = %+v (found %v), want requires_capture (manual) 6200 usd", st.Payment.IntentID, pi, ok)
 	}
 	var status, provider string
 	fx.queryOne(t, `SELECT status, provider_payment_id FROM payment_transactions WHERE checkout_id = $1 AND kind = 'charge'`,
 		[]any{sagaCheckoutID}, &status, &provider)
-	if status != "succeeded" || provider != st.Payment.IntentID {
-		t.Errorf("database charge: %s %s, want succeeded %s", status, provider, st.Payment.IntentID)
+	if status != "authorized" || provider != st.Payment.IntentID {
+		t.Errorf("database charge: %s %s, want authorized %s", status, provider, st.Payment.IntentID)
+	}
+}
+
+func checkCaptured(t *testing.T, fx *fixture, body []byte) {
+	st := decodeState(t, body)
+	if st.Capture == nil || st.Capture.Status != "succeeded" {
+		t.Fatalf("capture = %+v, want succeeded", st.Capture)
+	}
+	var status, intent string
+	fx.queryOne(t, `SELECT status, provider_payment_id FROM payment_transactions WHERE checkout_id = $1 AND kind = 'charge'`,
+		[]any{sagaCheckoutID}, &status, &intent)
+	pi, _ := fx.stripe.PaymentIntent(intent)
+	if status != "succeeded" || pi.Status != "succeeded" || pi.AmountReceived != 6200 {
+		t.Errorf("charge %s, intent %+v; want both succeeded with 6200 received", status, pi)
 	}
 }
 

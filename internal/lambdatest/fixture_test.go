@@ -159,8 +159,14 @@ func (fx *fixture) sagaState(t *testing.T) saga.State {
 // would record it (status pending).
 func (fx *fixture) insertSagaCheckout(t *testing.T) saga.State {
 	t.Helper()
+	return fx.insertCheckout(t, fx.sagaState(t))
+}
+
+// insertCheckout records the checkout of saga state st (see
+// insertSagaCheckout).
+func (fx *fixture) insertCheckout(t *testing.T, st saga.State) saga.State {
+	t.Helper()
 	ctx := context.Background()
-	st := fx.sagaState(t)
 	req := checkout.Request{Items: st.Items, Currency: st.Currency, PaymentMethod: st.PaymentMethod}
 	tx, err := fx.pool.Begin(ctx)
 	if err != nil {
@@ -227,6 +233,10 @@ func (fx *fixture) sagaUpTo(t *testing.T, steps ...saga.Step) saga.State {
 			st, err = c.Steps.ReserveStock(ctx, st)
 		case saga.FnChargePayment:
 			st, err = c.Steps.ChargePayment(ctx, st)
+		case saga.FnCreateOrder:
+			st, err = c.Steps.CreateOrder(ctx, st)
+		case saga.FnCapturePayment:
+			st, err = c.Steps.CapturePayment(ctx, st)
 		default:
 			t.Fatalf("sagaUpTo: unsupported step %s", s)
 		}

@@ -279,6 +279,11 @@ func (b *Breaker) Refund(ctx context.Context, intentID string, amount int64, key
 	return guard(ctx, b, func() (Refund, error) { return b.gw.Refund(ctx, intentID, amount, key) })
 }
 
+// CaptureIntent implements Gateway.
+func (b *Breaker) CaptureIntent(ctx context.Context, intentID, key string) (Intent, error) {
+	return guard(ctx, b, func() (Intent, error) { return b.gw.CaptureIntent(ctx, intentID, key) })
+}
+
 // ListRefunds implements Gateway.
 func (b *Breaker) ListRefunds(ctx context.Context, intentID string) ([]Refund, error) {
 	return guard(ctx, b, func() ([]Refund, error) { return b.gw.ListRefunds(ctx, intentID) })

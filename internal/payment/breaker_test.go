@@ -655,8 +655,8 @@ func TestChargeThroughBreakerPublishesPaymentMetrics(t *testing.T) {
 	if len(opened) != 2 || !opened[0] || opened[1] {
 		t.Errorf("breaker transitions %v; want [true false]", opened)
 	}
-	if n := len(fake.SuccessfulCharges()); n != 2 {
-		t.Errorf("%d successful charges; want 2", n)
+	if n := len(fake.AuthorizedCharges()); n != 2 {
+		t.Errorf("%d authorized charges; want 2", n)
 	}
 
 	var attempted, failed float64

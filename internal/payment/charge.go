@@ -9,8 +9,10 @@ import (
 	"github.com/checkout-dev/checkout/internal/metrics"
 )
 
-// Charge moves the checkout's amount from its payment method, at most once
-// whatever retries, duplicates, timeouts or concurrent calls happen: the
+// Charge authorizes the checkout's amount on its payment method
+// (capture_method=manual: the money is held, and taken by Capture once the
+// order exists), at most once whatever retries, duplicates, timeouts or
+// concurrent calls happen: the
 // checkout has one PaymentIntent (recorded before it is confirmed), the
 // gateway's idempotency keys are derived from the checkout, and a charge
 // already settled is answered from the database.
@@ -51,7 +53,8 @@ func (s *Service) chargeOnce(ctx context.Context, tx Transaction, pm string) (Tr
 	if tx.ProviderPaymentID == "" {
 		id := tx.checkout()
 		cctx, cancel := s.callCtx(ctx)
-		in, err := s.gw.CreateIntent(cctx, NewIntent{Amount: tx.Amount, Currency: tx.Currency, PaymentMethod: pm, CheckoutID: tx.CheckoutID}, createKey(id, tx.Attempt))
+		in, err := s.gw.CreateIntent(cctx, NewIntent{Amount: tx.Amount, Currency: tx.Currency, PaymentMethod: pm, CheckoutID: tx.CheckoutID,
+			Manual: true}, createKey(id, tx.Attempt))
 		cancel()
 		if err != nil {
 			if serverError(err) {
@@ -172,7 +175,7 @@ func intentChange(in Intent) (change, error) {
 		c.to, c.action = StatusProcessing, "charge_processing"
 		return c, apperr.E(apperr.Pending, CodeProcessing, "the payment is still processing at the gateway")
 	case IntentRequiresAction:
-		c.to, c.action = StatusRequiresAction, "charge_requires_action"
+		c.to, c.action, c.nextAction, c.secret = StatusRequiresAction, "charge_requires_action", in.NextActionURL, in.ClientSecret
 		return c, apperr.E(apperr.RequiresAction, "requires_action", "the payment needs the customer to authenticate")
 	case IntentRequiresPaymentMethod:
 		code := declineCode(nil, in)
@@ -249,9 +252,14 @@ func (s *Service) getIntent(ctx context.Context, intentID string) (Intent, error
 // and PaymentsFailed 1 unless the charge succeeded (0 otherwise), so that
 // the failure-rate alarm divides two sums over the same attempts. A Charge
 // call answered from an already settled row is not an attempt and is not
-// recorded; every other call is, retries of the step included.
+// recorded; every other call is, retries of the step included, except one
+// that waits for the customer's 3-D Secure: that is not an outcome yet
+// (the call after the authentication records it).
 func (s *Service) recordCharge(ctx context.Context, tx Transaction, err error) {
 	outcome := chargeOutcome(tx, err)
+	if outcome == "requires_action" {
+		return
+	}
 	failed := 0
 	if outcome != "succeeded" {
 		failed = 1

@@ -33,7 +33,12 @@ type Intent struct {
 	AmountReceived int64
 	// CheckoutID is the intent's metadata checkout_id (set at creation).
 	CheckoutID string
-	Raw        json.RawMessage // the provider's response, kept for audit
+	// NextActionURL is where the customer authenticates (redirect_to_url),
+	// set while the intent requires action; ClientSecret lets Stripe.js do
+	// it in the page instead.
+	NextActionURL string
+	ClientSecret  string
+	Raw           json.RawMessage // the provider's response, kept for audit
 }
 
 // Refund statuses, as Stripe names them.
@@ -64,6 +69,9 @@ type NewIntent struct {
 	Currency      string
 	PaymentMethod string
 	CheckoutID    string
+	// Manual makes the intent authorize only (capture_method=manual): the
+	// money is held at confirm and taken by CaptureIntent.
+	Manual bool
 }
 
 // Gateway is the payment provider port. Every method is idempotent for a
@@ -81,6 +89,10 @@ type Gateway interface {
 	// Canceling a succeeded intent fails with apperr State.
 	CancelIntent(ctx context.Context, intentID, idempotencyKey string) (Intent, error)
 	Refund(ctx context.Context, intentID string, amount int64, idempotencyKey string) (Refund, error)
+	// CaptureIntent takes the authorized amount of an intent in
+	// requires_capture. It moves money: a lost answer is UnknownOutcome.
+	// Capturing an intent that is not capturable fails with apperr State.
+	CaptureIntent(ctx context.Context, intentID, idempotencyKey string) (Intent, error)
 	// ListRefunds returns every refund of intentID, whoever made it (the
 	// saga, reconciliation, or someone in the gateway's dashboard).
 	ListRefunds(ctx context.Context, intentID string) ([]Refund, error)

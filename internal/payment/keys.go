@@ -44,3 +44,7 @@ func withAttempt(key string, attempt int) string {
 	}
 	return key + "-" + strconv.Itoa(attempt)
 }
+
+func captureKey(id uuid.UUID, attempt int) string {
+	return withAttempt(chargeKey(id)+"-capture", attempt)
+}

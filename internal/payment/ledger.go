@@ -126,6 +126,8 @@ type change struct {
 	raw         json.RawMessage
 	action      string         // audit action
 	detail      map[string]any // extra audit detail
+	nextAction  string         // where the customer authenticates (requires_action)
+	secret      string         // the intent's client secret (requires_action)
 }
 
 // transition moves t to c.to with an audit row, in one transaction, if the
@@ -157,8 +159,12 @@ func (s *Service) transition(ctx context.Context, t *Transaction, c change) erro
 			UPDATE payment_transactions SET status = $2,
 				provider_payment_id = coalesce(provider_payment_id, nullif($3, '')),
 				provider_refund_id = coalesce(provider_refund_id, nullif($4, '')),
-				failure_code = nullif($5, ''), gateway_response = coalesce($6, gateway_response), updated_at = now()
-			WHERE id = $1`, t.ID, c.to, c.intent, c.refundID, failure, nullJSON(c.raw)); err != nil {
+				failure_code = nullif($5, ''), gateway_response = coalesce($6, gateway_response),
+				next_action_url = CASE WHEN $2 = 'requires_action' THEN coalesce(nullif($7, ''), next_action_url) END,
+				client_secret = coalesce(nullif($8, ''), client_secret),
+				authorized_at = CASE WHEN $2 = 'authorized' THEN coalesce(authorized_at, now()) ELSE authorized_at END,
+				updated_at = now()
+			WHERE id = $1`, t.ID, c.to, c.intent, c.refundID, failure, nullJSON(c.raw), c.nextAction, c.secret); err != nil {
 			return err
 		}
 		detail := map[string]any{"from": cur.Status, "to": c.to, "intent": firstNonEmpty(c.intent, cur.ProviderPaymentID)}

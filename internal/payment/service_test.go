@@ -3,6 +3,7 @@ package payment_test
 import (
 	"context"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,16 +61,14 @@ func (e *env) intentsFor(id uuid.UUID) []stripefake.PaymentIntent {
 	return e.fake.PaymentIntentsByMetadata("checkout_id", id.String())
 }
 
-func TestChargeFiveTimesChargesOnce(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	id := e.checkout(t, "pm_card_visa")
-	ctx := context.Background()
-	// Two sequential retries and three concurrent duplicates.
+// fiveTimes runs call twice in a row and three times at once, as retries
+// and duplicates would, and fails the test on any error.
+func fiveTimes(t *testing.T, what string, call func() (payment.Transaction, error), want payment.Status) {
+	t.Helper()
 	for i := 0; i < 2; i++ {
-		tx, err := e.svc.Charge(ctx, id)
-		if err != nil || tx.Status != payment.StatusSucceeded || tx.Amount != 3998 {
-			t.Fatalf("charge %d: %+v, %v", i, tx, err)
+		tx, err := call()
+		if err != nil || tx.Status != want || tx.Amount != 3998 {
+			t.Fatalf("%s %d: %+v, %v; want %s", what, i, tx, err, want)
 		}
 	}
 	var wg sync.WaitGroup
@@ -78,7 +77,7 @@ func TestChargeFiveTimesChargesOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := e.svc.Charge(ctx, id)
+			_, err := call()
 			errs <- err
 		}()
 	}
@@ -86,14 +85,82 @@ func TestChargeFiveTimesChargesOnce(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		if err != nil {
-			t.Fatalf("concurrent charge: %v", err)
+			t.Fatalf("concurrent %s: %v", what, err)
 		}
 	}
+}
+
+func TestChargeFiveTimesAuthorizesOnceAndCaptureFiveTimesCapturesOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.checkout(t, "pm_card_visa")
+	ctx := context.Background()
+	fiveTimes(t, "charge", func() (payment.Transaction, error) { return e.svc.Charge(ctx, id) }, payment.StatusAuthorized)
 	if n := len(e.intentsFor(id)); n != 1 {
 		t.Fatalf("%d PaymentIntents at the gateway; want 1", n)
 	}
+	if a, c := len(e.fake.AuthorizedCharges()), len(e.fake.SuccessfulCharges()); a != 1 || c != 0 {
+		t.Fatalf("%d authorizations, %d captured charges; want 1 and 0 before the capture", a, c)
+	}
+	fiveTimes(t, "capture", func() (payment.Transaction, error) { return e.svc.Capture(ctx, id) }, payment.StatusSucceeded)
 	if n := len(e.fake.SuccessfulCharges()); n != 1 {
-		t.Fatalf("%d successful charges; want 1", n)
+		t.Fatalf("%d captured charges; want 1", n)
+	}
+	var captures int
+	for _, r := range e.fake.Requests() {
+		if strings.HasSuffix(r.Path, "/capture") && r.Status == 200 && !r.Replayed {
+			captures++
+		}
+	}
+	if captures != 1 {
+		t.Fatalf("%d captures performed at the gateway; want 1", captures)
+	}
+}
+
+func TestCaptureAnswered5xxAfterTheCaptureCapturesOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.checkout(t, "pm_card_visa")
+	ctx := context.Background()
+	if _, err := e.svc.Charge(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fake.InjectFault(stripefake.Fault{Kind: stripefake.Status500After, Match: "POST /v1/payment_intents/*/capture"}); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := e.svc.Capture(ctx, id)
+	if err != nil || tx.Status != payment.StatusSucceeded {
+		t.Fatalf("capture: %+v %v; want succeeded (the gateway captured before its 500)", tx, err)
+	}
+	if n := len(e.fake.SuccessfulCharges()); n != 1 {
+		t.Fatalf("%d captured charges; want 1", n)
+	}
+}
+
+func TestReverseOfAnAuthorizationVoidsIt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.checkout(t, "pm_card_visa")
+	ctx := context.Background()
+	tx, err := e.svc.Charge(ctx, id)
+	if err != nil || tx.Status != payment.StatusAuthorized {
+		t.Fatalf("charge: %+v %v", tx, err)
+	}
+	r, err := e.svc.Reverse(ctx, id, payment.OriginCompensation)
+	if err != nil || r.Action != payment.ReversalVoided {
+		t.Fatalf("reverse: %+v %v; want voided", r, err)
+	}
+	if n := len(e.fake.RefundsFor(tx.ProviderPaymentID)); n != 0 {
+		t.Fatalf("%d refunds; want 0 (an authorization is voided, not refunded)", n)
+	}
+	if pi, _ := e.fake.PaymentIntent(tx.ProviderPaymentID); pi.Status != "canceled" {
+		t.Fatalf("intent %s; want canceled", pi.Status)
+	}
+	if _, err := e.svc.Capture(ctx, id); !apperr.Is(err, apperr.State) {
+		t.Fatalf("capture after the void: %v; want State", err)
+	}
+	if n := len(e.fake.SuccessfulCharges()); n != 0 {
+		t.Fatalf("%d captured charges; want 0", n)
 	}
 }
 
@@ -113,8 +180,8 @@ func TestConcurrentFirstChargesChargeOnce(t *testing.T) {
 	if _, err := e.svc.Charge(context.Background(), id); err != nil {
 		t.Fatalf("charge after the race: %v", err)
 	}
-	if n, c := len(e.intentsFor(id)), len(e.fake.SuccessfulCharges()); n != 1 || c != 1 {
-		t.Fatalf("%d intents, %d charges; want 1 and 1", n, c)
+	if n, c := len(e.intentsFor(id)), len(e.fake.AuthorizedCharges()); n != 1 || c != 1 {
+		t.Fatalf("%d intents, %d authorizations; want 1 and 1", n, c)
 	}
 }
 
@@ -123,7 +190,10 @@ func TestRefundTwiceRefundsOnce(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	id := e.checkout(t, "pm_card_visa")
-	tx, err := e.svc.Charge(ctx, id)
+	if _, err := e.svc.Charge(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := e.svc.Capture(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,11 +298,11 @@ func TestGatewayFaultsAreClassifiedAndRecovered(t *testing.T) {
 			}
 			// The in-step retry recovers from every fault without charging twice.
 			tx, err := e.svc.Charge(context.Background(), id)
-			if err != nil || tx.Status != payment.StatusSucceeded {
+			if err != nil || tx.Status != payment.StatusAuthorized {
 				t.Fatalf("charge: %+v, %v", tx, err)
 			}
-			if n, c := len(e.intentsFor(id)), len(e.fake.SuccessfulCharges()); n != 1 || c != 1 {
-				t.Fatalf("%d intents, %d charges; want 1 and 1", n, c)
+			if n, c := len(e.intentsFor(id)), len(e.fake.AuthorizedCharges()); n != 1 || c != 1 {
+				t.Fatalf("%d intents, %d authorizations; want 1 and 1", n, c)
 			}
 		})
 	}

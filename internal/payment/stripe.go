@@ -24,6 +24,10 @@ type StripeConfig struct {
 	URL string
 	// Timeout bounds one HTTP request; default 10 s.
 	Timeout time.Duration
+	// ReturnURL is where Stripe sends the customer back after 3-D Secure
+	// (the confirm's return_url): with it a payment that needs
+	// authentication answers a redirect_to_url next action.
+	ReturnURL string
 }
 
 // Stripe is the Gateway backed by stripe-go/v76 (Stripe API 2023-10-16).
@@ -31,8 +35,9 @@ type StripeConfig struct {
 // catch-all client package, which would link every Stripe resource into
 // each Lambda.
 type Stripe struct {
-	intents paymentintent.Client
-	refunds refund.Client
+	intents   paymentintent.Client
+	refunds   refund.Client
+	returnURL string
 }
 
 // NewStripe returns a Stripe gateway. stripe-go's own network retries are
@@ -53,7 +58,8 @@ func NewStripe(cfg StripeConfig) *Stripe {
 		bc.URL = stripe.String(cfg.URL)
 	}
 	backend := stripe.GetBackendWithConfig(stripe.APIBackend, bc)
-	return &Stripe{intents: paymentintent.Client{B: backend, Key: cfg.SecretKey}, refunds: refund.Client{B: backend, Key: cfg.SecretKey}}
+	return &Stripe{intents: paymentintent.Client{B: backend, Key: cfg.SecretKey}, refunds: refund.Client{B: backend, Key: cfg.SecretKey},
+		returnURL: cfg.ReturnURL}
 }
 
 // CreateIntent creates an unconfirmed PaymentIntent. No money moves, so a
@@ -66,6 +72,9 @@ func (s *Stripe) CreateIntent(ctx context.Context, in NewIntent, key string) (In
 		PaymentMethodTypes: stripe.StringSlice([]string{"card"}),
 		Description:        stripe.String("checkout " + in.CheckoutID),
 	}
+	if in.Manual {
+		p.CaptureMethod = stripe.String(string(stripe.PaymentIntentCaptureMethodManual))
+	}
 	p.AddMetadata("checkout_id", in.CheckoutID)
 	p.Context = ctx
 	p.SetIdempotencyKey(key)
@@ -77,6 +86,9 @@ func (s *Stripe) CreateIntent(ctx context.Context, in NewIntent, key string) (In
 // moves money, so a failure after the request was sent is UnknownOutcome.
 func (s *Stripe) ConfirmIntent(ctx context.Context, intentID, paymentMethod, key string) (Intent, error) {
 	p := &stripe.PaymentIntentConfirmParams{PaymentMethod: stripe.String(paymentMethod)}
+	if s.returnURL != "" {
+		p.ReturnURL = stripe.String(s.returnURL)
+	}
 	p.Context = ctx
 	p.SetIdempotencyKey(key)
 	pi, err := s.intents.Confirm(intentID, p)
@@ -86,6 +98,19 @@ func (s *Stripe) ConfirmIntent(ctx context.Context, intentID, paymentMethod, key
 	if se := stripeErr(err); se != nil && se.Code == stripe.ErrorCodePaymentIntentUnexpectedState {
 		// Already confirmed (succeeded, processing, canceled...): the caller
 		// retrieves the intent and acts on its real status.
+		return Intent{}, &apperr.Error{Kind: apperr.State, Code: "payment_intent_unexpected_state", Message: se.Msg, Err: err}
+	}
+	return intentOf(pi, classify(err, true))
+}
+
+// CaptureIntent captures intentID's authorized amount; a refusal because
+// the intent is not capturable is apperr State (payment_intent_unexpected_state).
+func (s *Stripe) CaptureIntent(ctx context.Context, intentID, key string) (Intent, error) {
+	p := &stripe.PaymentIntentCaptureParams{}
+	p.Context = ctx
+	p.SetIdempotencyKey(key)
+	pi, err := s.intents.Capture(intentID, p)
+	if se := stripeErr(err); se != nil && se.Code == stripe.ErrorCodePaymentIntentUnexpectedState {
 		return Intent{}, &apperr.Error{Kind: apperr.State, Code: "payment_intent_unexpected_state", Message: se.Msg, Err: err}
 	}
 	return intentOf(pi, classify(err, true))
@@ -149,10 +174,19 @@ func (s *Stripe) ListRefunds(ctx context.Context, intentID string) ([]Refund, er
 // refund created at or after since (not part of Gateway: reconciliation
 // tools and the invariant checker read it, the saga never does).
 func (s *Stripe) Ledger(ctx context.Context, since time.Time) ([]Intent, []Refund, error) {
+	return s.LedgerBetween(ctx, since, time.Time{})
+}
+
+// LedgerBetween is Ledger for the PaymentIntents and refunds created from
+// since up to until (zero: no upper bound), both inclusive, to the second.
+func (s *Stripe) LedgerBetween(ctx context.Context, since, until time.Time) ([]Intent, []Refund, error) {
 	ip := &stripe.PaymentIntentListParams{}
 	ip.Context = ctx
 	ip.Limit = stripe.Int64(100)
 	ip.Filters.AddFilter("created", "gte", strconv.FormatInt(since.Unix(), 10))
+	if !until.IsZero() {
+		ip.Filters.AddFilter("created", "lte", strconv.FormatInt(until.Unix(), 10))
+	}
 	var intents []Intent
 	it := s.intents.List(ip)
 	for it.Next() {
@@ -166,6 +200,9 @@ func (s *Stripe) Ledger(ctx context.Context, since time.Time) ([]Intent, []Refun
 	rp.Context = ctx
 	rp.Limit = stripe.Int64(100)
 	rp.Filters.AddFilter("created", "gte", strconv.FormatInt(since.Unix(), 10))
+	if !until.IsZero() {
+		rp.Filters.AddFilter("created", "lte", strconv.FormatInt(until.Unix(), 10))
+	}
 	var refunds []Refund
 	rit := s.refunds.List(rp)
 	for rit.Next() {
@@ -196,7 +233,10 @@ func intentOf(pi *stripe.PaymentIntent, err error) (Intent, error) {
 		return Intent{}, err
 	}
 	in := Intent{ID: pi.ID, Status: string(pi.Status), Amount: pi.Amount, Currency: strings.ToUpper(string(pi.Currency)),
-		AmountReceived: pi.AmountReceived, CheckoutID: pi.Metadata["checkout_id"]}
+		AmountReceived: pi.AmountReceived, CheckoutID: pi.Metadata["checkout_id"], ClientSecret: pi.ClientSecret}
+	if na := pi.NextAction; na != nil && na.RedirectToURL != nil {
+		in.NextActionURL = na.RedirectToURL.URL
+	}
 	if pi.LastPaymentError != nil {
 		in.DeclineCode = string(pi.LastPaymentError.DeclineCode)
 		in.FailureCode = string(pi.LastPaymentError.Code)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/apperr"
 	"github.com/checkout-dev/checkout/internal/checkout"
+	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/order"
 	"github.com/checkout-dev/checkout/internal/payment"
 )
@@ -28,6 +29,7 @@ const (
 	ActionNotOurs    = "not_ours"    // the intent is not one of our checkouts'
 	ActionNoPayment  = "no_payment"  // the checkout never started a payment
 	ActionInProgress = "in_progress" // the saga still owns the checkout: the ledger was synced, nothing else
+	ActionResumed    = "resumed"     // the execution waiting for the customer's authentication was resumed
 	ActionSettled    = "settled"     // the ledger agrees with the gateway and nothing is owed
 	ActionWaiting    = "waiting"     // the gateway is still processing the payment
 	ActionRefunded   = "refunded"    // money taken for a checkout without an order was refunded
@@ -51,7 +53,17 @@ type Reconciler struct {
 	Checkouts *checkout.Store
 	Orders    *order.Service
 	Review    Reviewer
-	Log       *slog.Logger
+	// Inventory releases the stock of a checkout whose saga ended without
+	// finishing it (Sweep).
+	Inventory *inventory.Store
+	// Resumer completes the task of an execution waiting for its
+	// customer's authentication once the gateway decided it; nil leaves
+	// such executions to their timeout.
+	Resumer payment.Resumer
+	// Executions tells Sweep whether a checkout's saga still runs; nil
+	// leaves every non-final checkout to its saga.
+	Executions Executions
+	Log        *slog.Logger
 	// Retry retries a reconciliation that failed transiently (the gateway
 	// or the database) inside one call; the zero value is the payment
 	// package's default backoff.
@@ -168,6 +180,15 @@ func (r *Reconciler) Checkout(ctx context.Context, id uuid.UUID) (Result, error)
 	}
 	if !checkout.IsFinal(c.Status) {
 		res.Action = ActionInProgress
+		if r.Resumer != nil {
+			resumed, err := r.Payments.Resume(ctx, id, r.Resumer)
+			if err != nil {
+				return res, err
+			}
+			if resumed {
+				res.Action = ActionResumed
+			}
+		}
 		return res, nil
 	}
 	if _, err := r.Orders.ByCheckout(ctx, id); err == nil {

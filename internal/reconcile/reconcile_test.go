@@ -64,8 +64,18 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-// paid runs a checkout with pm up to a succeeded charge.
+// paid runs a checkout with pm up to a captured charge (the money taken).
 func (w *world) paid(t *testing.T, pm string) uuid.UUID {
+	t.Helper()
+	id := w.authorized(t, pm)
+	if _, err := w.core.Payments.Capture(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// authorized runs a checkout with pm up to an authorized charge.
+func (w *world) authorized(t *testing.T, pm string) uuid.UUID {
 	t.Helper()
 	ctx := context.Background()
 	c, _, err := w.core.Checkouts.CreateOrGet(ctx, "user-1", uuid.NewString(),

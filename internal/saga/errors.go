@@ -23,6 +23,10 @@ type (
 	PaymentFailed struct{ Message string }
 	// PaymentRequiresAction: the customer must authenticate the payment.
 	PaymentRequiresAction struct{ Message string }
+	// PaymentAuthenticationFailed: the customer failed or abandoned the
+	// payment's authentication (sent by SendTaskFailure to the waiting
+	// state, or returned when a payment asks again). Caught: void, release.
+	PaymentAuthenticationFailed struct{ Message string }
 	// PaymentGatewayUnavailable: the gateway failed or throttled. Retried.
 	PaymentGatewayUnavailable struct{ Message string }
 	// PaymentOutcomeUnknown: a charge or refund may have happened. Retried:
@@ -48,25 +52,26 @@ type (
 	InternalError struct{ Message string }
 )
 
-func (e *OutOfStock) Error() string                { return e.Message }
-func (e *InvalidRequest) Error() string            { return e.Message }
-func (e *PaymentDeclined) Error() string           { return e.Message }
-func (e *PaymentFailed) Error() string             { return e.Message }
-func (e *PaymentRequiresAction) Error() string     { return e.Message }
-func (e *PaymentGatewayUnavailable) Error() string { return e.Message }
-func (e *PaymentOutcomeUnknown) Error() string     { return e.Message }
-func (e *PaymentPending) Error() string            { return e.Message }
-func (e *OrderConfirmed) Error() string            { return e.Message }
-func (e *StateConflict) Error() string             { return e.Message }
-func (e *ReservationExpired) Error() string        { return e.Message }
-func (e *RefundFailed) Error() string              { return e.Message }
-func (e *Transient) Error() string                 { return e.Message }
-func (e *InternalError) Error() string             { return e.Message }
+func (e *OutOfStock) Error() string                  { return e.Message }
+func (e *InvalidRequest) Error() string              { return e.Message }
+func (e *PaymentDeclined) Error() string             { return e.Message }
+func (e *PaymentFailed) Error() string               { return e.Message }
+func (e *PaymentRequiresAction) Error() string       { return e.Message }
+func (e *PaymentGatewayUnavailable) Error() string   { return e.Message }
+func (e *PaymentAuthenticationFailed) Error() string { return e.Message }
+func (e *PaymentOutcomeUnknown) Error() string       { return e.Message }
+func (e *PaymentPending) Error() string              { return e.Message }
+func (e *OrderConfirmed) Error() string              { return e.Message }
+func (e *StateConflict) Error() string               { return e.Message }
+func (e *ReservationExpired) Error() string          { return e.Message }
+func (e *RefundFailed) Error() string                { return e.Message }
+func (e *Transient) Error() string                   { return e.Message }
+func (e *InternalError) Error() string               { return e.Message }
 
 // ErrorNames lists every error name a step can return, for the check that
 // the state machine only matches errors that exist.
 var ErrorNames = []string{"OutOfStock", "InvalidRequest", "PaymentDeclined", "PaymentFailed",
-	"PaymentRequiresAction", "PaymentGatewayUnavailable", "PaymentOutcomeUnknown", "PaymentPending", "OrderConfirmed",
+	"PaymentRequiresAction", "PaymentAuthenticationFailed", "PaymentGatewayUnavailable", "PaymentOutcomeUnknown", "PaymentPending", "OrderConfirmed",
 	"StateConflict", "ReservationExpired", "RefundFailed", "Transient", "InternalError"}
 
 // toStepError maps a domain error to the typed error the state machine sees.
@@ -103,6 +108,9 @@ func toStepError(ctx context.Context, log *slog.Logger, step Step, err error) er
 	case apperr.Declined:
 		return &PaymentDeclined{Message: msg}
 	case apperr.RequiresAction:
+		if ae.Code == payment.CodeAuthenticationFailed {
+			return &PaymentAuthenticationFailed{Message: msg}
+		}
 		return &PaymentRequiresAction{Message: msg}
 	case apperr.Unavailable:
 		return &PaymentGatewayUnavailable{Message: msg}
@@ -130,11 +138,14 @@ func toStepError(ctx context.Context, log *slog.Logger, step Step, err error) er
 // failureCodes maps an error name caught by the state machine to the
 // checkout's public failure code.
 var failureCodes = map[string]string{
-	"OutOfStock":                "out_of_stock",
-	"InvalidRequest":            "invalid_request",
-	"PaymentDeclined":           "payment_declined",
-	"PaymentFailed":             "payment_failed",
-	"PaymentRequiresAction":     "payment_requires_action",
+	"OutOfStock":                  "out_of_stock",
+	"InvalidRequest":              "invalid_request",
+	"PaymentDeclined":             "payment_declined",
+	"PaymentFailed":               "payment_failed",
+	"PaymentRequiresAction":       "payment_requires_action",
+	"PaymentAuthenticationFailed": "payment_authentication_failed",
+	// The AwaitAuthentication state timed out: the customer never finished.
+	"States.Timeout":            "authentication_timeout",
 	"PaymentGatewayUnavailable": "payment_unavailable",
 	"PaymentOutcomeUnknown":     "payment_failed",
 	"PaymentPending":            "payment_failed",

@@ -38,6 +38,10 @@ const (
 	FnReleaseStock  Step = "release-stock"
 	FnRefundPayment Step = "refund-payment"
 	FnMarkOutcome   Step = "mark-outcome"
+	// FnAwaitAuthentication is the Lambda of the state that waits for the
+	// customer's 3-D Secure (invoked with a task token).
+	FnAwaitAuthentication Step = "await-authentication"
+	FnCapturePayment      Step = "capture-payment"
 )
 
 // Handlers returns every step's handler by function name.
@@ -49,6 +53,11 @@ func (s *Steps) Handlers() map[Step]Handler {
 		FnReleaseStock:  handle(s, FnReleaseStock, s.ReleaseStock),
 		FnRefundPayment: handle(s, FnRefundPayment, s.RefundPayment),
 		FnMarkOutcome:   handle(s, FnMarkOutcome, s.MarkOutcome),
+		FnAwaitAuthentication: handle(s, FnAwaitAuthentication, func(ctx context.Context, in AwaitInput) (AwaitInput, error) {
+			st, err := s.AwaitAuthentication(ctx, in)
+			return AwaitInput{State: st}, err
+		}),
+		FnCapturePayment: handle(s, FnCapturePayment, s.CapturePayment),
 	}
 }
 

@@ -102,17 +102,17 @@ func TestRegressionProcessingIsNeverRecordedAsFailure(t *testing.T) {
 	if got := w.charge(t, st).Status; got != payment.StatusProcessing {
 		t.Fatalf("charge row %s while the gateway processes; want processing", got)
 	}
-	w.waitIntent(t, tx.ProviderPaymentID, payment.IntentSucceeded)
-	// The retried compensation now sees the money taken and gives it back.
+	w.waitIntent(t, tx.ProviderPaymentID, payment.IntentRequiresCapture)
+	// The retried compensation now sees the amount authorized and voids it.
 	out, err := w.invoke(t, saga.FnRefundPayment, st)
-	if err != nil || out.Refund == nil || out.Refund.Action == payment.ReversalVoided {
-		t.Fatalf("refund after the gateway succeeded: %+v %v; want a refund", out.Refund, err)
+	if err != nil || out.Refund == nil || out.Refund.Action != payment.ReversalVoided {
+		t.Fatalf("compensation after the gateway authorized: %+v %v; want the authorization voided", out.Refund, err)
 	}
-	if got := w.charge(t, st).Status; got != payment.StatusRefunded {
-		t.Fatalf("charge row %s; want refunded", got)
+	if got := w.charge(t, st).Status; got != payment.StatusCanceled {
+		t.Fatalf("charge row %s; want canceled", got)
 	}
-	if n := len(w.fake.RefundsFor(tx.ProviderPaymentID)); n != 1 {
-		t.Fatalf("%d refunds; want 1", n)
+	if n, c := len(w.fake.RefundsFor(tx.ProviderPaymentID)), len(w.fake.AuthorizedCharges()); n != 0 || c != 0 {
+		t.Fatalf("%d refunds, %d charges holding money; want 0 and 0", n, c)
 	}
 }
 
@@ -126,15 +126,15 @@ func TestProcessingPaymentCompletesWhenAskedAgain(t *testing.T) {
 	if _, err := w.invoke(t, saga.FnChargePayment, st); errorName(err) != "PaymentPending" {
 		t.Fatalf("charge: %v; want PaymentPending", err)
 	}
-	w.waitIntent(t, w.charge(t, st).ProviderPaymentID, payment.IntentSucceeded)
+	w.waitIntent(t, w.charge(t, st).ProviderPaymentID, payment.IntentRequiresCapture)
 	st, err := w.invoke(t, saga.FnChargePayment, st)
-	if err != nil || st.Payment == nil || st.Payment.Status != string(payment.StatusSucceeded) {
+	if err != nil || st.Payment == nil || st.Payment.Status != string(payment.StatusAuthorized) {
 		t.Fatalf("charge asked again: %+v %v", st.Payment, err)
 	}
 	if _, err := w.invoke(t, saga.FnCreateOrder, st); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(w.fake.SuccessfulCharges()); n != 1 {
+	if n := len(w.fake.AuthorizedCharges()); n != 1 {
 		t.Fatalf("%d charges; want 1", n)
 	}
 }
@@ -258,8 +258,8 @@ func TestRegressionPaymentFailedEventCannotOverrideSuccess(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("charge: %v", err)
 	}
-	if got := w.charge(t, st).Status; got != payment.StatusSucceeded {
-		t.Fatalf("charge row %s; want succeeded", got)
+	if got := w.charge(t, st).Status; got != payment.StatusAuthorized {
+		t.Fatalf("charge row %s; want authorized", got)
 	}
 	if _, err := w.invoke(t, saga.FnCreateOrder, st); err != nil {
 		t.Fatalf("create order: %v", err)
@@ -276,13 +276,13 @@ func TestRegressionConfirm5xxAfterTheChargeIsNotAFailure(t *testing.T) {
 	st := w.reserve(t, "pm_card_visa")
 	w.inject(t, stripefake.Fault{Kind: stripefake.Status500After, Match: confirmPath})
 	st, err := w.invoke(t, saga.FnChargePayment, st)
-	if err != nil || st.Payment == nil || st.Payment.Status != string(payment.StatusSucceeded) {
-		t.Fatalf("charge: %+v %v; want succeeded (the gateway took the money)", st.Payment, err)
+	if err != nil || st.Payment == nil || st.Payment.Status != string(payment.StatusAuthorized) {
+		t.Fatalf("charge: %+v %v; want authorized (the gateway took the authorization)", st.Payment, err)
 	}
 	if _, err := w.invoke(t, saga.FnCreateOrder, st); err != nil {
 		t.Fatal(err)
 	}
-	if n, r := len(w.fake.SuccessfulCharges()), len(w.fake.Refunds()); n != 1 || r != 0 {
+	if n, r := len(w.fake.AuthorizedCharges()), len(w.fake.Refunds()); n != 1 || r != 0 {
 		t.Fatalf("%d charges, %d refunds; want 1 and 0", n, r)
 	}
 }
@@ -296,13 +296,13 @@ func TestConfirm5xxBeforeTheChargeConfirmsOnceUnderANewKey(t *testing.T) {
 	st := w.reserve(t, "pm_card_visa")
 	w.inject(t, stripefake.Fault{Kind: stripefake.Status500, Match: confirmPath, Times: 2})
 	st, err := w.invoke(t, saga.FnChargePayment, st)
-	if err != nil || st.Payment.Status != string(payment.StatusSucceeded) {
+	if err != nil || st.Payment.Status != string(payment.StatusAuthorized) {
 		t.Fatalf("charge: %+v %v", st.Payment, err)
 	}
 	if got := w.charge(t, st).Attempt; got < 1 {
 		t.Fatalf("key attempt %d; want the key moved on after the 5xx", got)
 	}
-	if n := len(w.fake.SuccessfulCharges()); n != 1 {
+	if n := len(w.fake.AuthorizedCharges()); n != 1 {
 		t.Fatalf("%d charges; want 1", n)
 	}
 }
@@ -322,12 +322,12 @@ func TestSlowConfirmPastTheStepDeadlineChargesOnce(t *testing.T) {
 	if err == nil {
 		t.Fatal("the charge step finished before the slow confirm did")
 	}
-	w.waitIntent(t, w.charge(t, st).ProviderPaymentID, payment.IntentSucceeded)
+	w.waitIntent(t, w.charge(t, st).ProviderPaymentID, payment.IntentRequiresCapture)
 	st, err = w.invoke(t, saga.FnChargePayment, st)
-	if err != nil || st.Payment.Status != string(payment.StatusSucceeded) {
+	if err != nil || st.Payment.Status != string(payment.StatusAuthorized) {
 		t.Fatalf("retried charge: %+v %v", st.Payment, err)
 	}
-	if n := len(w.fake.SuccessfulCharges()); n != 1 {
+	if n := len(w.fake.AuthorizedCharges()); n != 1 {
 		t.Fatalf("%d charges; want 1", n)
 	}
 }

@@ -41,6 +41,39 @@ type State struct {
 	Error             *StepError         `json:"error,omitempty"`
 	CompensationError *StepError         `json:"compensation_error,omitempty"`
 	FailedState       string             `json:"failed_state,omitempty"`
+	// AuthenticationTimeoutSeconds bounds the wait for the customer to
+	// authenticate a payment (the AwaitAuthentication state's
+	// TimeoutSecondsPath); set when the saga starts.
+	AuthenticationTimeoutSeconds int `json:"authentication_timeout_seconds,omitempty"`
+	// Authentication is what ended that wait (SendTaskSuccess's output).
+	Authentication *Authentication `json:"authentication,omitempty"`
+	// RequiresAction is the error that sent the saga to wait for the
+	// customer (set by ChargePayment's Catch).
+	RequiresAction *StepError `json:"requires_action,omitempty"`
+	// Capture is CapturePayment's result.
+	Capture *Capture `json:"capture,omitempty"`
+}
+
+// DefaultAuthenticationTimeout is how long a checkout waits for its
+// customer to authenticate the payment when nothing else is configured.
+const DefaultAuthenticationTimeout = 15 * time.Minute
+
+// Authentication is how the customer's authentication ended.
+type Authentication struct {
+	Status   string `json:"status"`
+	IntentID string `json:"intent_id,omitempty"`
+}
+
+// Capture is CapturePayment's result.
+type Capture struct {
+	Status string `json:"status"`
+}
+
+// AwaitInput is AwaitAuthentication's input (the Task's Payload): the
+// saga's state and the task token the execution waits on.
+type AwaitInput struct {
+	State     State  `json:"state"`
+	TaskToken string `json:"task_token"`
 }
 
 // Reservation is ReserveStock's result.
@@ -92,11 +125,24 @@ type Outcome struct {
 func StateFor(c checkout.Checkout) State {
 	req := c.Request()
 	return State{CheckoutID: c.ID.String(), UserID: c.UserID, Items: req.Items, Currency: c.Currency,
-		Amount: c.Amount, PaymentMethod: c.PaymentMethod}
+		Amount: c.Amount, PaymentMethod: c.PaymentMethod,
+		AuthenticationTimeoutSeconds: int(DefaultAuthenticationTimeout / time.Second)}
 }
 
 // Input is the execution input of checkout c: its initial state as JSON
-// (the checkout.Starter's Input).
+// (the checkout.Starter's Input), with the default authentication timeout.
 func Input(c checkout.Checkout) ([]byte, error) {
 	return json.Marshal(StateFor(c))
+}
+
+// InputWith returns an Input that waits at most authTimeout for a
+// customer to authenticate (0: the default).
+func InputWith(authTimeout time.Duration) func(checkout.Checkout) ([]byte, error) {
+	return func(c checkout.Checkout) ([]byte, error) {
+		st := StateFor(c)
+		if authTimeout > 0 {
+			st.AuthenticationTimeoutSeconds = int(authTimeout / time.Second)
+		}
+		return json.Marshal(st)
+	}
 }

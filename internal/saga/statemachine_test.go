@@ -19,7 +19,7 @@ const definitionFile = "../../statemachine/checkout.asl.json"
 // placeholders are the ${...} names the template's DefinitionSubstitutions
 // and the local runtime fill in.
 var placeholders = []string{
-	"AnalyticsQueueUrl", "ChargePaymentFunctionArn", "CreateOrderFunctionArn", "ManualReviewQueueUrl",
+	"AnalyticsQueueUrl", "AwaitAuthenticationFunctionArn", "CapturePaymentFunctionArn", "ChargePaymentFunctionArn", "CreateOrderFunctionArn", "ManualReviewQueueUrl",
 	"MarkOutcomeFunctionArn", "NotificationQueueUrl", "RefundPaymentFunctionArn", "ReleaseStockFunctionArn",
 	"ReserveStockFunctionArn", "ShippingQueueUrl",
 }
@@ -88,7 +88,7 @@ func TestDefinitionMatchesOnlyErrorsThatExist(t *testing.T) {
 		}
 	}
 	// Every error a forward step can return is handled somewhere.
-	for _, n := range []string{"OutOfStock", "PaymentDeclined", "PaymentGatewayUnavailable", "PaymentOutcomeUnknown", "Transient"} {
+	for _, n := range []string{"OutOfStock", "PaymentDeclined", "PaymentRequiresAction", "PaymentAuthenticationFailed", "PaymentGatewayUnavailable", "PaymentOutcomeUnknown", "Transient"} {
 		if !slices.Contains(names, n) {
 			t.Errorf("the definition never matches %q", n)
 		}

@@ -38,6 +38,11 @@ type Steps struct {
 	// Metrics receives CheckoutDuration when a checkout reaches its final
 	// status; nil publishes nothing.
 	Metrics metrics.Recorder
+	// Resumer completes the task of an execution waiting for its customer
+	// to authenticate (AwaitAuthentication resumes at once when the
+	// gateway decided before the wait began); nil leaves that to the
+	// webhook's reconciler.
+	Resumer payment.Resumer
 }
 
 func (s *Steps) now() time.Time {
@@ -138,10 +143,16 @@ func (s *Steps) ReserveStock(ctx context.Context, st State) (State, error) {
 	return st, nil
 }
 
-// ChargePayment charges the checkout's amount at most once.
-// Errors: PaymentDeclined, PaymentFailed, PaymentRequiresAction,
-// PaymentPending, PaymentGatewayUnavailable, PaymentOutcomeUnknown,
-// StateConflict, InvalidRequest.
+// ChargePayment authorizes the checkout's amount at most once (the money
+// is captured by CapturePayment once the order exists), but only while the
+// checkout still holds its stock. Run again after the customer
+// authenticated, it records the authorization and moves the checkout back
+// to processing.
+// Errors: ReservationExpired (checked before any gateway call),
+// PaymentDeclined, PaymentFailed, PaymentRequiresAction (the state machine
+// waits for the customer: AwaitAuthentication), PaymentPending,
+// PaymentGatewayUnavailable, PaymentOutcomeUnknown, StateConflict,
+// InvalidRequest.
 func (s *Steps) ChargePayment(ctx context.Context, st State) (State, error) {
 	c, err := s.load(ctx, st, true)
 	if err != nil {
@@ -150,8 +161,14 @@ func (s *Steps) ChargePayment(ctx context.Context, st State) (State, error) {
 	if err := notEnded(c); err != nil {
 		return st, err
 	}
+	if err := s.ensureHeld(ctx, c.ID); err != nil {
+		return st, err
+	}
 	tx, err := s.Payments.Charge(ctx, c.ID)
 	if err != nil {
+		return st, err
+	}
+	if err := s.Checkouts.MarkProcessing(ctx, c.ID); err != nil {
 		return st, err
 	}
 	st.Payment = &Payment{TransactionID: tx.ID, IntentID: tx.ProviderPaymentID, Status: string(tx.Status)}

@@ -111,7 +111,7 @@ func TestHappyPathThroughEveryForwardStep(t *testing.T) {
 	st := w.start(t, "pm_card_visa", checkout.Item{SKU: "TEE-1", Quantity: 2}, checkout.Item{SKU: "MUG-1", Quantity: 1})
 	// Each step runs twice, as an at-least-once executor may run it after a
 	// crash: the second run returns the same result and changes nothing.
-	for _, step := range []saga.Step{saga.FnReserveStock, saga.FnChargePayment, saga.FnCreateOrder} {
+	for _, step := range []saga.Step{saga.FnReserveStock, saga.FnChargePayment, saga.FnCreateOrder, saga.FnCapturePayment} {
 		first, err := w.invoke(t, step, st)
 		if err != nil {
 			t.Fatalf("%s: %v", step, err)
@@ -122,7 +122,8 @@ func TestHappyPathThroughEveryForwardStep(t *testing.T) {
 		}
 		st = first
 	}
-	if st.Reservation == nil || st.Payment == nil || st.Payment.Status != "succeeded" || st.Order == nil || st.Event == nil {
+	if st.Reservation == nil || st.Payment == nil || st.Payment.Status != "authorized" || st.Order == nil || st.Event == nil ||
+		st.Capture == nil || st.Capture.Status != "succeeded" {
 		t.Fatalf("state lacks a step's result: %+v", st)
 	}
 	if st.Event.Order.Amount != 2*1999+1250 || len(st.Event.Order.Items) != 2 || st.Event.EventID == "" {
@@ -178,7 +179,7 @@ func TestDeclinedPaymentReleasesStock(t *testing.T) {
 	}
 }
 
-func TestCreateOrderFailureRefundsThenReleases(t *testing.T) {
+func TestCreateOrderFailureVoidsTheAuthorizationThenReleases(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	st := w.start(t, "pm_card_visa", checkout.Item{SKU: "TEE-1", Quantity: 1})
@@ -198,15 +199,23 @@ func TestCreateOrderFailureRefundsThenReleases(t *testing.T) {
 	}
 	for i := 0; i < 2; i++ {
 		out, err := w.invoke(t, saga.FnRefundPayment, st)
-		if err != nil || out.Refund == nil || !out.Refund.Refunded {
-			t.Fatalf("refund %d: %+v %v", i, out.Refund, err)
+		if err != nil || out.Refund == nil || out.Refund.Refunded || out.Refund.Action != payment.ReversalVoided {
+			t.Fatalf("compensation %d: %+v %v; want the authorization voided", i, out.Refund, err)
 		}
 		if _, err := w.invoke(t, saga.FnReleaseStock, st); err != nil {
 			t.Fatalf("release %d: %v", i, err)
 		}
 	}
-	if n := len(w.fake.Refunds()); n != 1 {
-		t.Fatalf("%d refunds; want 1", n)
+	// Before the capture no money moved: the authorization is canceled and
+	// nothing is refunded.
+	if n := len(w.fake.Refunds()); n != 0 {
+		t.Fatalf("%d refunds; want 0", n)
+	}
+	if pi, _ := w.fake.PaymentIntent(st.Payment.IntentID); pi.Status != "canceled" {
+		t.Fatalf("intent %s; want canceled", pi.Status)
+	}
+	if n := len(w.fake.SuccessfulCharges()); n != 0 {
+		t.Fatalf("%d captured charges; want 0", n)
 	}
 	if on, res := w.level(t, "TEE-1"); on != 5 || res != 0 {
 		t.Fatalf("TEE-1 on_hand=%d reserved=%d; want 5, 0", on, res)

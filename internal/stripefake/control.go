@@ -90,6 +90,10 @@ func (f *Fake) serveControl(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeResponse(w, jsonResponse(http.StatusOK, f.chaosJSON()))
+	case p == "/_fake/return" && r.Method == http.MethodGet:
+		serveReturn(w, r)
+	case strings.HasPrefix(p, "/_fake/3ds/") && (r.Method == http.MethodGet || r.Method == http.MethodPost):
+		f.serveAuthentication(w, r, strings.TrimPrefix(p, "/_fake/3ds/"))
 	case strings.HasPrefix(p, "/_fake/payment_intents/") && strings.HasSuffix(p, "/authenticate") && r.Method == http.MethodPost:
 		id := strings.TrimSuffix(strings.TrimPrefix(p, "/_fake/payment_intents/"), "/authenticate")
 		result := r.URL.Query().Get("result")

@@ -222,6 +222,7 @@ type call struct {
 	reqID        string // Request-Id of the request (for events' request.id)
 	idemKey      string // its Idempotency-Key, if any
 	fault        *Fault // API fault applied to the request, if any
+	base         string // the fake's own base URL (for hosted pages)
 }
 
 // processing returns the request's Processing fault, if any.
@@ -419,7 +420,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.wait(fault.Delay)
 	}
 
-	c := &call{method: r.Method, path: r.URL.Path, id: id, reqID: reqID, idemKey: idemKey, fault: fault}
+	c := &call{method: r.Method, path: r.URL.Path, id: id, reqID: reqID, idemKey: idemKey, fault: fault, base: f.baseURL(r)}
 	res := f.execute(ep, c, vals)
 	if kind == Status500After {
 		// The work is done; the answer (stored for the key) is a 500.
@@ -472,6 +473,14 @@ func (f *Fake) execute(ep endpoint, c *call, vals url.Values) response {
 		return errResponse(apiErr)
 	}
 	return jsonResponse(http.StatusOK, obj)
+}
+
+// baseURL is the fake's base URL: URL when set, else the request's host.
+func (f *Fake) baseURL(r *http.Request) string {
+	if f.URL != "" {
+		return f.URL
+	}
+	return "http://" + r.Host
 }
 
 // sleep waits d unless the client disconnects or the Fake is closed first;

@@ -181,6 +181,19 @@ func (f *Fake) SuccessfulCharges() []Charge {
 	return out
 }
 
+// AuthorizedCharges lists the charges that took or hold money: status
+// succeeded, and captured, or only authorized (capture_method=manual) with
+// the authorization not released by a cancel.
+func (f *Fake) AuthorizedCharges() []Charge {
+	var out []Charge
+	for _, ch := range f.Charges() {
+		if ch.Status == "succeeded" && (ch.Captured || ch.AmountRefunded < ch.Amount) {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
 // Refunds lists every refund.
 func (f *Fake) Refunds() []Refund {
 	f.mu.Lock()

@@ -30,6 +30,8 @@ type paymentIntent struct {
 	canceledAt          int64
 	cancellationReason  string
 	offSession          bool
+	returnURL           string    // confirm's return_url: 3-D Secure then redirects (next_action redirect_to_url)
+	hostedURL           string    // the fake's authentication page for this intent
 	seq                 int       // creation order (list tie-break)
 	indexedAt           time.Time // real time it becomes searchable (Options.SearchIndexDelay)
 }

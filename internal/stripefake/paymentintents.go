@@ -335,6 +335,10 @@ func (f *Fake) confirmPaymentIntent(c *call) (any, *apiError) {
 	if hasCM && captureMethod != "" {
 		pi.captureMethod = captureMethod
 	}
+	if ru, ok := p.str("return_url"); ok && ru != "" {
+		pi.returnURL = ru
+		pi.hostedURL = c.base + "/_fake/3ds/" + pi.id
+	}
 	if err := f.confirm(c, pi, pm, offSession); err != nil {
 		return nil, err
 	}

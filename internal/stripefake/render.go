@@ -63,7 +63,15 @@ func (f *Fake) renderPI(pi *paymentIntent, expand map[string]bool) *paymentInten
 			j.PaymentMethod = pi.paymentMethod
 		}
 	}
-	if pi.status == "requires_action" {
+	if pi.status == "requires_action" && pi.returnURL != "" {
+		// Confirmed with a return_url: the customer is sent to the
+		// authentication page, then back to return_url (Stripe's
+		// redirect_to_url next action).
+		j.NextAction = map[string]any{
+			"type":            "redirect_to_url",
+			"redirect_to_url": map[string]any{"url": pi.hostedURL + "?client_secret=" + pi.clientSecret, "return_url": pi.returnURL},
+		}
+	} else if pi.status == "requires_action" {
 		j.NextAction = map[string]any{
 			"type": "use_stripe_sdk",
 			"use_stripe_sdk": map[string]any{

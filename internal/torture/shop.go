@@ -165,6 +165,9 @@ type checkoutView struct {
 	Failure *struct {
 		Code string `json:"code"`
 	} `json:"failure"`
+	NextAction *struct {
+		URL string `json:"url"`
+	} `json:"next_action"`
 }
 
 func final(status string) bool {
@@ -207,6 +210,36 @@ func (s *shop) buy(ctx context.Context, cfg Config, submitted *atomic.Int64, log
 	return outcomes, nil
 }
 
+// authenticate plays the customer of a checkout that needs 3-D Secure on
+// the fake's page: most complete it, some fail it, some walk away (the
+// checkout then times out).
+func (s *shop) authenticate(ctx context.Context, url string) error {
+	s.mu.Lock()
+	n := s.rnd.IntN(4)
+	s.mu.Unlock()
+	outcome := map[int]string{0: "succeed", 1: "succeed", 2: "fail"}[n]
+	if outcome == "" {
+		return nil // walks away
+	}
+	return retry(ctx, "authenticate", func() (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"&outcome="+outcome, nil)
+		if err != nil {
+			return true, err
+		}
+		client := http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := client.Do(req)
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusSeeOther, http.StatusOK, http.StatusConflict: // 409: the intent moved on (the saga timed out first)
+			return true, nil
+		}
+		return false, fmt.Errorf("3-D Secure page: %d", resp.StatusCode)
+	})
+}
+
 // buyer places one checkout (retrying with the same Idempotency-Key through
 // faults and restarts) and waits until it is final.
 func (s *shop) buyer(ctx context.Context, i int, submitted *atomic.Int64) (string, error) {
@@ -229,7 +262,22 @@ func (s *shop) buyer(ctx context.Context, i int, submitted *atomic.Int64) (strin
 		return "", err
 	}
 	submitted.Add(1)
+	acted := false
 	for !final(v.Status) {
+		if v.Status == "requires_action" {
+			if !acted && v.NextAction != nil && v.NextAction.URL != "" {
+				acted = true
+				if err := s.authenticate(ctx, v.NextAction.URL); err != nil {
+					return "", err
+				}
+			}
+			// A long poll answers at once while the customer must act.
+			select {
+			case <-ctx.Done():
+				return "", ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
 		err := retry(ctx, "poll "+v.ID, func() (bool, error) {
 			code, b, err := s.do(ctx, http.MethodGet, "/v1/checkouts/"+v.ID+"?wait=20", tok, nil, nil)
 			if err != nil || code != 200 {

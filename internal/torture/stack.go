@@ -92,7 +92,9 @@ func newStack(root string, bins binaries, cfg Config, fakeURL string) (*process,
 		// (lateProcessing) find their reservation expired after they
 		// paid: the refund path runs too.
 		"CHECKOUT_PARAMETER_OVERRIDES=WafIpRateLimit=100000000 WafUserRateLimit=100000000 ThrottleRateLimit=1000000 "+
-			"ThrottleBurstLimit=1000000 QuotaLimit=1000000000 PaymentEventsVisibilityTimeout=30 ReservationTtl=10s",
+			"ThrottleBurstLimit=1000000 QuotaLimit=1000000000 PaymentEventsVisibilityTimeout=30 ReservationTtl=10s "+
+			// 3-D Secure that a buyer walks away from times out in 8 s.
+			"AuthenticationTimeoutSeconds=8",
 		"LOG_LEVEL=warn")
 	if cfg.DatabaseURL != "" {
 		s.env = append(s.env, "DATABASE_URL="+cfg.DatabaseURL)

@@ -16,6 +16,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/auth"
 	"github.com/checkout-dev/checkout/internal/execution"
 	"github.com/checkout-dev/checkout/internal/inventory"
+	"github.com/checkout-dev/checkout/internal/reconcile"
 	"github.com/checkout-dev/checkout/internal/sweeper"
 	"github.com/checkout-dev/checkout/localaws/apigw"
 	"github.com/checkout-dev/checkout/localaws/sam"
@@ -128,6 +129,9 @@ func (s *Stack) startStepFunctions(ctx, runCtx context.Context) error {
 		return err
 	}
 	s.SFNURL = url
+	// As in AWS: the steps and the reconciler resume executions waiting
+	// for their customer through the Step Functions API.
+	s.core.Steps.Resumer = execution.SFN{Client: s.sfnClient()}
 	arn, err := RegisterSaga(ctx, s.exec, s.tpl, s.core.Steps.Handlers(), func(id string) (string, error) {
 		if u := s.queueURL[id]; u != "" {
 			return u, nil
@@ -185,15 +189,19 @@ func (s *Stack) startAPI(runCtx context.Context) error {
 	return nil
 }
 
-// startSchedules runs each scheduled function at its rate.
+// startSchedules runs each scheduled function at its rate: the sweeper
+// and the reconciliation job.
 func (s *Stack) startSchedules(ctx context.Context) {
 	for _, fn := range s.tpl.Functions {
+		run := s.scheduled(fn)
+		if run == nil {
+			continue
+		}
 		for _, ev := range fn.Events {
-			if ev.Schedule == nil || !ev.Schedule.Enabled || ev.Schedule.Interval <= 0 || fn.Name != "sweeper" {
+			if ev.Schedule == nil || !ev.Schedule.Enabled || ev.Schedule.Interval <= 0 {
 				continue
 			}
-			sw := &sweeper.Sweeper{Inventory: s.core.Inventory, Log: s.log.With("function", "sweeper")}
-			interval := ev.Schedule.Interval
+			interval, name := ev.Schedule.Interval, fn.Name
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
@@ -204,14 +212,34 @@ func (s *Stack) startSchedules(ctx context.Context) {
 					case <-ctx.Done():
 						return
 					case <-t.C:
-						if _, err := sw.Run(ctx); err != nil && ctx.Err() == nil {
-							s.log.Error("sweeper", "err", err)
+						if err := run(ctx); err != nil && ctx.Err() == nil {
+							s.log.Error("scheduled function failed", "function", name, "err", err)
 						}
 					}
 				}
 			}()
 		}
 	}
+}
+
+// scheduled returns the handler of a scheduled function (nil for others).
+func (s *Stack) scheduled(fn *sam.Function) func(context.Context) error {
+	log := s.log.With("function", fn.Name)
+	switch fn.Name {
+	case "sweeper":
+		sw := &sweeper.Sweeper{Inventory: s.core.Inventory, Log: log}
+		return func(ctx context.Context) error { _, err := sw.Run(ctx); return err }
+	case "reconciliation":
+		lit, _ := fn.Env()
+		job, err := reconcile.NewJob(s.core.Reconciler(reconcile.SQSReviewer{Client: s.sqsCli, QueueURL: s.queueURL["ManualReviewQueue"]}, log),
+			execution.SFN{Client: s.sfnClient()}, lit["RECONCILE_STUCK_AFTER"])
+		if err != nil {
+			s.log.Error("reconciliation schedule not started", "err", err)
+			return nil
+		}
+		return func(ctx context.Context) error { _, err := job.Run(ctx); return err }
+	}
+	return nil
 }
 
 // strategy and reservationTTL read the template's settings for the steps:
@@ -221,6 +249,33 @@ func strategy(tpl *sam.Template) (inventory.Strategy, error) {
 		return inventory.ParseStrategy(v)
 	}
 	return inventory.Conditional, nil
+}
+
+// authenticationTimeout is the API function's AUTHENTICATION_TIMEOUT_SECONDS
+// (the template's AuthenticationTimeoutSeconds); 0 takes the default.
+func authenticationTimeout(tpl *sam.Template) time.Duration {
+	for _, fn := range tpl.Functions {
+		if fn.Name == "api" {
+			lit, _ := fn.Env()
+			if n, err := strconv.Atoi(lit["AUTHENTICATION_TIMEOUT_SECONDS"]); err == nil && n > 0 {
+				return time.Duration(n) * time.Second
+			}
+		}
+	}
+	return 0
+}
+
+// returnURL is the charge function's CHECKOUT_RETURN_URL (the template's
+// CheckoutReturnUrl), else def.
+func returnURL(tpl *sam.Template, def string) string {
+	for _, fn := range tpl.Functions {
+		if fn.Name == "charge-payment" {
+			if lit, _ := fn.Env(); lit["CHECKOUT_RETURN_URL"] != "" {
+				return lit["CHECKOUT_RETURN_URL"]
+			}
+		}
+	}
+	return def
 }
 
 func reservationTTL(tpl *sam.Template) time.Duration {

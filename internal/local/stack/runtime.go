@@ -130,7 +130,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := app.Config{Strategy: strat, ReservationTTL: reservationTTL(s.tpl)}
+	cfg := app.Config{Strategy: strat, ReservationTTL: reservationTTL(s.tpl), AuthenticationTimeout: authenticationTimeout(s.tpl)}
 	// As in a Lambda container: the gateway behind a circuit breaker, and
 	// the metrics the alarms watch (logged at debug level here).
 	s.core = app.NewCore(s.db.Pool, gw, cfg, s.log,
@@ -193,7 +193,7 @@ func (s *Stack) startPayments() (payment.Gateway, error) {
 		if s.StripeURL == "" {
 			s.StripeURL = "https://api.stripe.com"
 		}
-		return payment.NewStripe(payment.StripeConfig{SecretKey: key, URL: s.opts.StripeURL}), nil
+		return payment.NewStripe(payment.StripeConfig{SecretKey: key, URL: s.opts.StripeURL, ReturnURL: returnURL(s.tpl, "")}), nil
 	}
 	s.fake = stripefake.New(stripefake.Options{Logger: s.log.With("component", "stripefake")})
 	url, stop, err := s.fake.Start(s.opts.StripeAddr)
@@ -202,7 +202,9 @@ func (s *Stack) startPayments() (payment.Gateway, error) {
 	}
 	s.closers = append(s.closers, func() { stop(); s.fake.Close() })
 	s.StripeURL = url
-	return payment.NewStripe(payment.StripeConfig{SecretKey: "sk_test_local", URL: url}), nil
+	// Without a shop of its own, 3-D Secure sends the customer back to the
+	// fake's stand-in page.
+	return payment.NewStripe(payment.StripeConfig{SecretKey: "sk_test_local", URL: url, ReturnURL: returnURL(s.tpl, url+"/_fake/return")}), nil
 }
 
 // serve starts an HTTP server for h on addr and returns its base URL.

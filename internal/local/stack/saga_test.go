@@ -608,16 +608,21 @@ func TestCheckoutSaga(t *testing.T) {
 		w.wantNoMessages(append(postOrderQueues, qManualReview)...)
 	})
 
-	t.Run("card needing authentication fails the checkout, cancels the intent and releases the stock", func(t *testing.T) {
+	// 3-D Secure that nobody completes: the wait times out (the virtual
+	// clock makes any timeout immediate), the compensation cancels the
+	// intent and the stock is released. Completing and failing the
+	// authentication run on real time in TestStackThreeDSecure.
+	t.Run("card needing authentication, never completed: authentication_timeout, intent canceled, stock released", func(t *testing.T) {
 		t.Parallel()
 		w := newSagaWorld(t, moto)
 		e := w.startExecutor(nil)
 		c := w.newCheckout("pm_card_authenticationRequired", tee2)
-		w.waitSucceeded(e, w.run(e, c))
-		w.wantCheckout(c.ID, checkout.StatusFailed, "payment_requires_action")
+		arn := w.run(e, c)
+		w.waitSucceeded(e, arn)
+		w.wantCheckout(c.ID, checkout.StatusFailed, "authentication_timeout")
 		w.wantLevel("TEE-1", 5, 0)
-		if ch := w.fake.SuccessfulCharges(); len(ch) != 0 {
-			t.Errorf("successful charges %+v; want none", ch)
+		if ch := w.fake.AuthorizedCharges(); len(ch) != 0 {
+			t.Errorf("charges %+v; want none", ch)
 		}
 		// The compensation canceled the intent: the customer finishing
 		// authentication later cannot move money.
@@ -694,7 +699,7 @@ func TestCheckoutSaga(t *testing.T) {
 		}
 	}
 
-	t.Run("create order fails: refund then release", func(t *testing.T) {
+	t.Run("create order fails: the authorization is voided, then the stock released", func(t *testing.T) {
 		t.Parallel()
 		w := newSagaWorld(t, moto)
 		c := w.newCheckout("pm_card_visa", tee2)
@@ -706,14 +711,20 @@ func TestCheckoutSaga(t *testing.T) {
 			t.Errorf("%d CreateOrder failures with ReservationExpired; want 1", n)
 		}
 		w.wantCheckout(c.ID, checkout.StatusFailed, "reservation_expired")
-		charges, refunds := w.fake.SuccessfulCharges(), w.fake.Refunds()
-		if len(charges) != 1 || len(refunds) != 1 || refunds[0].Amount != charges[0].Amount || refunds[0].PaymentIntent != charges[0].PaymentIntent {
-			t.Errorf("charges %+v refunds %+v; want one charge refunded in full", charges, refunds)
+		// The money was only authorized: the order's failure cancels the
+		// authorization, and nothing is refunded.
+		if held, refunds := w.fake.AuthorizedCharges(), w.fake.Refunds(); len(held) != 0 || len(refunds) != 0 {
+			t.Errorf("charges holding money %+v, refunds %+v; want none and none", held, refunds)
+		}
+		for _, pi := range w.fake.PaymentIntents() {
+			if pi.Status != "canceled" {
+				t.Errorf("PaymentIntent %s is %s; want canceled", pi.ID, pi.Status)
+			}
 		}
 		var out saga.State
-		if err := json.Unmarshal([]byte(deref(x.Output)), &out); err != nil || out.Refund == nil || !out.Refund.Refunded ||
-			out.Release == nil || !out.Release.Released {
-			t.Errorf("output %s (%v); want refund then release recorded", deref(x.Output), err)
+		if err := json.Unmarshal([]byte(deref(x.Output)), &out); err != nil || out.Refund == nil || out.Refund.Refunded ||
+			out.Refund.Action != "voided" || out.Release == nil || !out.Release.Released {
+			t.Errorf("output %s (%v); want the void then the release recorded", deref(x.Output), err)
 		}
 		w.wantLevel("TEE-1", 5, 0)
 		if n := w.count(`SELECT count(*) FROM orders`); n != 0 {
@@ -722,12 +733,12 @@ func TestCheckoutSaga(t *testing.T) {
 		w.wantNoMessages(append(postOrderQueues, qManualReview)...)
 	})
 
-	t.Run("refund fails for good: manual review", func(t *testing.T) {
+	t.Run("void fails for good: manual review", func(t *testing.T) {
 		t.Parallel()
 		w := newSagaWorld(t, moto)
 		c := w.newCheckout("pm_card_visa", tee2)
 		expireBeforeCreateOrder(w, c.ID)
-		if err := w.fake.InjectFault(stripefake.Fault{Kind: stripefake.Status500, Match: "POST /v1/refunds", Times: 1000}); err != nil {
+		if err := w.fake.InjectFault(stripefake.Fault{Kind: stripefake.Status500, Match: "POST /v1/payment_intents/*/cancel", Times: 1000}); err != nil {
 			t.Fatal(err)
 		}
 		e := w.startExecutor(nil)
@@ -737,15 +748,15 @@ func TestCheckoutSaga(t *testing.T) {
 			t.Fatalf("execution %s %s %s; want FAILED CheckoutNeedsReview", x.Status, deref(x.Error), deref(x.Cause))
 		}
 		// RefundPayment: the first try and MaxAttempts 4 retries, all failed.
-		// A 5xx on a refund leaves its outcome unknown (Stripe may have
-		// refunded and replays the 5xx for the key); the gateway's list of
-		// refunds showed none each time.
+		// A 5xx on a cancel leaves its outcome unknown (Stripe may have
+		// canceled and replays the 5xx for the key); the intent showed it
+		// still authorized each time.
 		if n := failedTasks(t, e, arn, "PaymentOutcomeUnknown"); n != 5 {
 			t.Errorf("%d RefundPayment failures; want 5", n)
 		}
 		w.wantCheckout(c.ID, checkout.StatusNeedsReview, "compensation_failed")
-		if len(w.fake.Refunds()) != 0 || len(w.fake.SuccessfulCharges()) != 1 {
-			t.Errorf("refunds %+v charges %+v; want no refund of the one charge", w.fake.Refunds(), w.fake.SuccessfulCharges())
+		if len(w.fake.Refunds()) != 0 || len(w.fake.AuthorizedCharges()) != 1 || len(w.fake.SuccessfulCharges()) != 0 {
+			t.Errorf("refunds %+v charges %+v; want the one authorization neither captured nor refunded", w.fake.Refunds(), w.fake.AuthorizedCharges())
 		}
 		msgs := w.messages(qManualReview)
 		if len(msgs) != 1 {

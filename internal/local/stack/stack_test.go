@@ -139,13 +139,17 @@ func (e *e2e) post(token, key, body string) reply {
 	return e.do("POST", "/v1/checkouts", token, e2eAPIKey, map[string]string{"Idempotency-Key": key}, body)
 }
 
+// wait long-polls checkout id until it is final (a long poll also returns
+// at once while the customer must act: then it polls again shortly).
 func (e *e2e) wait(token, id string) reply {
 	e.t.Helper()
-	for i := 0; i < 6; i++ {
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
 		r := e.do("GET", "/v1/checkouts/"+id+"?wait=10", token, e2eAPIKey, nil, "")
 		switch r.str("status") {
 		case "completed", "failed", "needs_review":
 			return r
+		case "requires_action":
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	e.t.Fatalf("checkout %s did not finish in 60 s", id)

@@ -47,20 +47,23 @@ func TestRepoTemplateFunctions(t *testing.T) {
 	t.Parallel()
 	tpl := loadRepoTemplate(t)
 	want := map[string]string{
-		"ReserveStockFunction":      "reserve-stock",
-		"ChargePaymentFunction":     "charge-payment",
-		"CreateOrderFunction":       "create-order",
-		"ReleaseStockFunction":      "release-stock",
-		"RefundPaymentFunction":     "refund-payment",
-		"MarkOutcomeFunction":       "mark-outcome",
-		"ApiFunction":               "api",
-		"AuthorizerFunction":        "authorizer",
-		"StripeWebhookFunction":     "stripe-webhook",
-		"PaymentReconcilerFunction": "payment-reconciler",
-		"NotificationFunction":      "notification",
-		"ShippingFunction":          "shipping",
-		"AnalyticsFunction":         "analytics",
-		"SweeperFunction":           "sweeper",
+		"ReserveStockFunction":        "reserve-stock",
+		"ChargePaymentFunction":       "charge-payment",
+		"AwaitAuthenticationFunction": "await-authentication",
+		"CreateOrderFunction":         "create-order",
+		"CapturePaymentFunction":      "capture-payment",
+		"ReleaseStockFunction":        "release-stock",
+		"RefundPaymentFunction":       "refund-payment",
+		"MarkOutcomeFunction":         "mark-outcome",
+		"ApiFunction":                 "api",
+		"AuthorizerFunction":          "authorizer",
+		"StripeWebhookFunction":       "stripe-webhook",
+		"PaymentReconcilerFunction":   "payment-reconciler",
+		"NotificationFunction":        "notification",
+		"ShippingFunction":            "shipping",
+		"AnalyticsFunction":           "analytics",
+		"SweeperFunction":             "sweeper",
+		"ReconciliationFunction":      "reconciliation",
 	}
 	got := map[string]string{}
 	for id, f := range tpl.Functions {
@@ -303,7 +306,7 @@ func TestRepoTemplateStateMachine(t *testing.T) {
 		t.Errorf("tracing %v logging %q", sm.Tracing, sm.LoggingLevel)
 	}
 	want := map[string]sam.Substitution{}
-	for _, fn := range []string{"ReserveStock", "ChargePayment", "CreateOrder", "ReleaseStock", "RefundPayment", "MarkOutcome"} {
+	for _, fn := range []string{"ReserveStock", "ChargePayment", "AwaitAuthentication", "CreateOrder", "CapturePayment", "ReleaseStock", "RefundPayment", "MarkOutcome"} {
 		want[fn+"FunctionArn"] = sam.Substitution{Placeholder: fn + "FunctionArn", Kind: sam.SubstFunctionArn, Resource: fn + "Function"}
 	}
 	for _, q := range []string{"Notification", "Shipping", "Analytics", "ManualReview"} {

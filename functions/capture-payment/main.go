@@ -1,0 +1,7 @@
+// Command capture-payment is the capture-payment step of the checkout saga, as an AWS Lambda.
+// Its input and output are the saga state documented in internal/saga.
+package main
+
+import "github.com/checkout-dev/checkout/internal/app"
+
+func main() { app.RunStep("capture-payment") }
