@@ -102,9 +102,9 @@ func (h *Handler) postCheckout(c *call) response {
 // 404. With wait, it answers as soon as the checkout is final or after N
 // seconds (at most 20, and never past the request's own deadline).
 func (h *Handler) getCheckout(c *call) response {
-	id, err := uuid.Parse(c.params["id"])
-	if err != nil {
-		return errorResponse(http.StatusNotFound, "not_found", "no checkout "+c.params["id"], nil)
+	id, r := idParam(c)
+	if r != nil {
+		return *r
 	}
 	c.checkoutID = id.String()
 	wait, r := waitParam(c)
@@ -112,6 +112,7 @@ func (h *Handler) getCheckout(c *call) response {
 		return *r
 	}
 	var co checkout.Checkout
+	var err error
 	if wait > 0 {
 		if dl, ok := c.ctx.Deadline(); ok {
 			wait = min(wait, time.Until(dl)-500*time.Millisecond)
@@ -144,7 +145,7 @@ func (h *Handler) getCheckout(c *call) response {
 
 func waitParam(c *call) (time.Duration, *response) {
 	v, ok := query(c.req, "wait")
-	if !ok || v == "" {
+	if !ok {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(v)
@@ -155,11 +156,22 @@ func waitParam(c *call) (time.Duration, *response) {
 	return time.Duration(n) * time.Second, nil
 }
 
+// idParam reads the {id} path parameter: a malformed id is a 400 naming
+// "id" (the contract's answer), not a 404 for something that cannot exist.
+func idParam(c *call) (uuid.UUID, *response) {
+	id, err := uuid.Parse(c.params["id"])
+	if err != nil || len(c.params["id"]) != 36 {
+		r := fromError(apperr.InvalidField("id", "must be a UUID like 0b9c3f1e-8a4d-4c2b-9f57-3f1d2c5e6a7b"))
+		return uuid.Nil, &r
+	}
+	return id, nil
+}
+
 // getOrder: GET /v1/orders/{id}; another user's order is 404.
 func (h *Handler) getOrder(c *call) response {
-	id, err := uuid.Parse(c.params["id"])
-	if err != nil {
-		return errorResponse(http.StatusNotFound, "not_found", "no order "+c.params["id"], nil)
+	id, r := idParam(c)
+	if r != nil {
+		return *r
 	}
 	o, err := h.d.Orders.GetForUser(c.ctx, id, c.principal.UserID)
 	if err != nil {

@@ -45,8 +45,9 @@ func newEnvOnPool(t *testing.T, pool *pgxpool.Pool, ex checkout.Executions) *env
 	_, err := pool.Exec(context.Background(), `
 		INSERT INTO products (sku, name, amount, currency) VALUES
 			('TEE-1', 'T-shirt', 1999, 'USD'), ('MUG-1', 'Mug', 1250, 'USD'),
-			('EUR-1', 'Euro thing', 500, 'EUR'), ('LAST-1', 'Last one', 700, 'USD');
-		INSERT INTO inventory (sku, on_hand) VALUES ('TEE-1', 100), ('MUG-1', 100), ('EUR-1', 10), ('LAST-1', 1)`)
+			('EUR-1', 'Euro thing', 500, 'EUR'), ('LAST-1', 'Last one', 700, 'USD'),
+			('GOLD-1', 'Gold bar', 9999999, 'USD');
+		INSERT INTO inventory (sku, on_hand) VALUES ('TEE-1', 100), ('MUG-1', 100), ('EUR-1', 10), ('LAST-1', 1), ('GOLD-1', 100)`)
 	if err != nil {
 		t.Fatal(err)
 	}

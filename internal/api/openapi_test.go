@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/checkout-dev/checkout/internal/api"
+	"github.com/checkout-dev/checkout/internal/saga"
 	"github.com/checkout-dev/checkout/internal/webhook"
 )
 
@@ -189,4 +190,22 @@ func TestOpenAPIHeadersAndSchemes(t *testing.T) {
 		}
 	}
 	walk(d)
+}
+
+// TestOpenAPIListsEveryFailureCode: the spec's failure.code enum is exactly
+// the set of codes a checkout can end with, so a client can switch on it.
+func TestOpenAPIListsEveryFailureCode(t *testing.T) {
+	t.Parallel()
+	d := loadSpec(t)
+	co := resolve(t, d, d["components"].(doc)["schemas"].(doc)["Checkout"])
+	failure := resolve(t, d, co["properties"].(doc)["failure"])
+	code := resolve(t, d, failure["properties"].(doc)["code"])
+	var documented []string
+	for _, v := range code["enum"].([]any) {
+		documented = append(documented, v.(string))
+	}
+	sort.Strings(documented)
+	if want := saga.FailureCodes(); !slices.Equal(documented, want) {
+		t.Fatalf("openapi failure.code enum = %v\nthe saga records %v", documented, want)
+	}
 }

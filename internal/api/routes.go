@@ -68,7 +68,7 @@ var routes = []route{
 		{http.MethodGet, user, (*Handler).getCheckout, []int{200, 400, 404}},
 	}},
 	{"/v1/orders/{id}", []endpoint{
-		{http.MethodGet, user, (*Handler).getOrder, []int{200, 404}},
+		{http.MethodGet, user, (*Handler).getOrder, []int{200, 400, 404}},
 	}},
 	{"/v1/products/{sku}", []endpoint{
 		{http.MethodGet, keyed, (*Handler).getProduct, []int{200, 400, 404}},

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -54,10 +55,18 @@ func (p Product) Validate() error {
 	return nil
 }
 
-// CheckName checks a product name: 1 to 200 characters of valid UTF-8.
+// CheckName checks a product name: 1 to 200 characters of valid UTF-8, with
+// no control characters (NUL included: PostgreSQL text cannot hold it) and
+// no bidirectional formatting characters (which can make a name read as
+// another on a receipt or an admin screen).
 func CheckName(name string) error {
 	if !utf8.ValidString(name) || utf8.RuneCountInString(name) < 1 || utf8.RuneCountInString(name) > 200 {
 		return apperr.InvalidField("name", "must be 1 to 200 characters")
+	}
+	for i, r := range name {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\uFEFF' {
+			return apperr.InvalidField("name", "must not contain control or bidirectional formatting characters (found U+%04X at byte %d)", r, i)
+		}
 	}
 	return nil
 }

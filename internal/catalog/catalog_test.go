@@ -86,6 +86,10 @@ func TestBadProductWritesNothing(t *testing.T) {
 	}{
 		{catalog.Product{SKU: "bad sku", Name: "x", Amount: 1, Currency: "USD"}, "sku"},
 		{catalog.Product{SKU: "A", Name: "", Amount: 1, Currency: "USD"}, "name"},
+		{catalog.Product{SKU: "A", Name: "mug\x00", Amount: 1, Currency: "USD"}, "name"},
+		{catalog.Product{SKU: "A", Name: "mug\x1b[31m", Amount: 1, Currency: "USD"}, "name"},
+		{catalog.Product{SKU: "A", Name: "mug \u202egpj.exe", Amount: 1, Currency: "USD"}, "name"},
+		{catalog.Product{SKU: "A", Name: "mug\u2066x\u2069", Amount: 1, Currency: "USD"}, "name"},
 		{catalog.Product{SKU: "A", Name: "x", Amount: -1, Currency: "USD"}, "amount"},
 		{catalog.Product{SKU: "A", Name: "x", Amount: catalog.MaxAmount + 1, Currency: "USD"}, "amount"},
 		{catalog.Product{SKU: "A", Name: "x", Amount: 1, Currency: "usd"}, "currency"},

@@ -144,6 +144,12 @@ func sameRequest(c Checkout, fp []byte) error {
 	return nil
 }
 
+// MaxChargeAmount is the largest amount one card payment can carry: Stripe
+// refuses more than eight digits of minor units (99,999,999 in any
+// currency). A checkout above it is refused when it is created, before any
+// stock is held, rather than failing later as payment_failed.
+const MaxChargeAmount = 99_999_999
+
 // price looks up every SKU in the catalog and returns the priced lines and
 // their total. Unknown SKUs and currency mismatches are Invalid.
 func price(ctx context.Context, tx pgx.Tx, req Request) ([]PricedItem, int64, error) {
@@ -170,6 +176,11 @@ func price(ctx context.Context, tx pgx.Tx, req Request) ([]PricedItem, int64, er
 		}
 		total += int64(it.Quantity) * p.Amount
 		out[i] = PricedItem{SKU: it.SKU, Quantity: it.Quantity, UnitAmount: p.Amount}
+	}
+	if total > MaxChargeAmount {
+		return nil, 0, &apperr.Error{Kind: apperr.Invalid, Code: "amount_too_large", Field: "items",
+			Message: fmt.Sprintf("the total is %d minor units; a single card payment can be at most %d; split the order", total, int64(MaxChargeAmount)),
+			Details: map[string]any{"amount": total, "limit": int64(MaxChargeAmount)}}
 	}
 	return out, total, nil
 }

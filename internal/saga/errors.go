@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 
 	"github.com/checkout-dev/checkout/internal/apperr"
 	"github.com/checkout-dev/checkout/internal/payment"
@@ -150,6 +151,21 @@ var failureCodes = map[string]string{
 	"PaymentOutcomeUnknown":     "payment_failed",
 	"PaymentPending":            "payment_failed",
 	"ReservationExpired":        "reservation_expired",
+}
+
+// FailureCodes lists every failure code a checkout can end with: the
+// codes of failureCodes, internal_error for anything else, and the
+// needs_review codes (compensation_failed here, refund_failed from
+// reconciliation). The API's contract lists exactly these.
+func FailureCodes() []string {
+	codes := []string{"internal_error", "compensation_failed", "refund_failed"}
+	for _, c := range failureCodes {
+		if !slices.Contains(codes, c) {
+			codes = append(codes, c)
+		}
+	}
+	slices.Sort(codes)
+	return codes
 }
 
 // FailureCode returns the public failure code for a caught error name.

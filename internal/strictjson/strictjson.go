@@ -8,22 +8,35 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 
 	"github.com/checkout-dev/checkout/internal/apperr"
 )
 
 // Decode decodes exactly one JSON value from b into v. Unknown fields,
-// malformed JSON, wrong types and trailing data are apperr Invalid errors
-// naming the field.
+// field names in the wrong case ("ITEMS" for "items"), malformed JSON,
+// wrong types and trailing data are apperr Invalid errors naming the field
+// with its array indexes ("items[2].quantity"). On error v is unchanged.
 func Decode(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	dec.UseNumber()
+	var generic any
+	if err := dec.Decode(&generic); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return apperr.InvalidField("body", "must hold one JSON object and nothing after it")
+	}
+	if t := reflect.TypeOf(v); t != nil && t.Kind() == reflect.Pointer {
+		if err := checkShape(generic, t.Elem(), ""); err != nil {
+			return err
+		}
+	}
+	dec = json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
 	}
 	return nil
 }

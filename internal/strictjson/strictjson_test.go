@@ -22,8 +22,14 @@ func TestDecode(t *testing.T) {
 		field string // "" = decodes
 	}{
 		{`{"items":[{"sku":"A","quantity":1}],"note":"x"}`, ""},
-		{`{"items":[{"sku":"A","quantity":"one"}]}`, "items.quantity"},
-		{`{"items":[{"sku":"A","quantity":1.5}]}`, "items.quantity"},
+		{`{"items":[{"sku":"A","quantity":"one"}]}`, "items[0].quantity"},
+		{`{"items":[{"sku":"A","quantity":1},{"sku":"B","quantity":1.5}]}`, "items[1].quantity"},
+		{`{"items":[{"sku":"A","quantity":1e40}]}`, "items[0].quantity"},
+		{`{"items":{"sku":"A"}}`, "items"},
+		{`{"ITEMS":[{"sku":"A","quantity":1}]}`, "ITEMS"},
+		{`{"items":[{"SKU":"A","quantity":1}]}`, "items[0].SKU"},
+		{`{"Note":"x"}`, "Note"},
+		{`"just a string"`, "body"},
 		{`{"note":"x","price":1}`, "price"},
 		{`{"note":`, "body"},
 		{`{"note":"x"} {"note":"y"}`, "body"},
