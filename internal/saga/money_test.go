@@ -236,7 +236,7 @@ func TestRegressionPaymentFailedEventCannotOverrideSuccess(t *testing.T) {
 		"last_payment_error":{"type":"card_error","code":"card_declined","decline_code":"generic_decline"}}}}`, intentID))
 	signed := stripewebhook.GenerateTestSignedPayload(&stripewebhook.UnsignedPayload{Payload: payload, Secret: secret, Timestamp: time.Now()})
 	resp, err := hook.Handle(ctx, events.APIGatewayProxyRequest{HTTPMethod: "POST", Path: webhook.Path, Body: string(payload),
-		Headers: map[string]string{"Stripe-Signature": signed.Header}})
+		Headers: map[string]string{"Content-Type": "application/json", "Stripe-Signature": signed.Header}})
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("webhook: %d %s %v", resp.StatusCode, resp.Body, err)
 	}

@@ -23,6 +23,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -42,7 +43,7 @@ const (
 )
 
 // Statuses lists every status Handle answers on its route.
-var Statuses = []int{http.StatusOK, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusInternalServerError}
+var Statuses = []int{http.StatusOK, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusInternalServerError}
 
 // Tolerance is how old a signature's timestamp may be.
 const Tolerance = 300 * time.Second
@@ -88,6 +89,10 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 		r.Headers["Allow"] = Method
 		return r, nil
 	}
+	if ct, _ := api.Header(req, "Content-Type"); !isJSON(ct) {
+		return api.ErrorResponse(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"Content-Type must be application/json (Stripe sends application/json; charset=utf-8)", map[string]any{"field": "Content-Type"}), nil
+	}
 	payload := []byte(req.Body)
 	if req.IsBase64Encoded {
 		if payload, err = base64.StdEncoding.DecodeString(req.Body); err != nil {
@@ -123,6 +128,13 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 	h.log.InfoContext(ctx, "webhook", "request_id", requestID, "event", ev.ID, "type", ev.Type, "outcome", res.Outcome,
 		"intent", res.IntentID)
 	return api.JSONResponse(http.StatusOK, Ack{Received: true, Duplicate: res.Outcome == OutcomeDuplicate}), nil
+}
+
+// isJSON reports whether a Content-Type is application/json, parameters
+// such as charset allowed.
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/json"
 }
 
 func isSignatureError(err error) bool {

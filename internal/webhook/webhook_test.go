@@ -405,7 +405,21 @@ func TestUnreadableDeliveries(t *testing.T) {
 	if status, body = f.send(t, req); status != 405 || errCode(body) != "method_not_allowed" {
 		t.Errorf("GET: %d %v", status, body)
 	}
-	if n := f.count(t, `SELECT count(*) FROM stripe_events`); n != 0 {
+	// Stripe always sends application/json (with a charset); anything else
+	// is not a Stripe delivery, signed or not.
+	for _, ct := range []string{"text/plain", "", "application/x-www-form-urlencoded", "application/jsonx"} {
+		req = delivery(event("evt_ct", "customer.created", `{"id":"cus_3","object":"customer"}`))
+		req.Headers["Content-Type"] = ct
+		if status, body = f.send(t, req); status != 415 || errCode(body) != "unsupported_media_type" {
+			t.Errorf("Content-Type %q: %d %v; want 415", ct, status, body)
+		}
+	}
+	req = delivery(event("evt_charset", "customer.created", `{"id":"cus_4","object":"customer"}`))
+	req.Headers["Content-Type"] = "application/json; charset=utf-8"
+	if status, body = f.send(t, req); status != 200 {
+		t.Errorf("application/json; charset=utf-8: %d %v; want 200", status, body)
+	}
+	if n := f.count(t, `SELECT count(*) FROM stripe_events WHERE id <> 'evt_charset'`); n != 0 {
 		t.Errorf("%d events recorded; want 0", n)
 	}
 	// A base64-encoded body (API Gateway binary mode) verifies on its bytes.
