@@ -43,7 +43,10 @@ type Deps struct {
 	// Payments shows a checkout's next action while its payment requires
 	// the customer; nil shows none.
 	Payments *payment.Service
-	Log      *slog.Logger // default slog.Default()
+	// CORS lists the browser origins allowed to call the API; none turns
+	// CORS off (preflights are 403).
+	CORS CORS
+	Log  *slog.Logger // default slog.Default()
 }
 
 // Handler serves the public API. It is safe for concurrent use.
@@ -94,7 +97,9 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 			"duration_ms", time.Since(start).Milliseconds())
 	}()
 	res := h.serve(c, &routeName)
-	return render(res), nil
+	resp = render(res)
+	h.d.CORS.decorate(req, &resp)
+	return resp, nil
 }
 
 func (h *Handler) serve(c *call, routeName *string) response {
@@ -103,6 +108,10 @@ func (h *Handler) serve(c *call, routeName *string) response {
 		return errorResponse(http.StatusNotFound, "not_found", "no such resource: "+c.req.Path, nil)
 	}
 	*routeName = r.pattern
+	if strings.EqualFold(c.req.HTTPMethod, http.MethodOptions) {
+		*routeName = "OPTIONS " + r.pattern
+		return h.d.CORS.preflight(c.req, r)
+	}
 	ep := r.endpoint(strings.ToUpper(c.req.HTTPMethod))
 	if ep == nil {
 		return errorResponse(http.StatusMethodNotAllowed, "method_not_allowed",

@@ -59,6 +59,9 @@ func JSONResponse(status int, body any) events.APIGatewayProxyResponse {
 
 // render turns r into a proxy response. Every response is JSON.
 func render(r response) events.APIGatewayProxyResponse {
+	if r.status == http.StatusNoContent {
+		return events.APIGatewayProxyResponse{StatusCode: r.status, Headers: maps.Clone(r.headers)}
+	}
 	b, err := json.Marshal(r.body)
 	if err != nil {
 		r.status = http.StatusInternalServerError

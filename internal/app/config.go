@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/checkout-dev/checkout/internal/api"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -37,6 +39,9 @@ type Config struct {
 	// AuthenticationTimeout bounds the wait for a customer's 3-D Secure
 	// (AUTHENTICATION_TIMEOUT_SECONDS), default 15 minutes.
 	AuthenticationTimeout time.Duration
+	// CORS is the browser origins allowed to call the API
+	// (CORS_ALLOWED_ORIGINS, comma-separated, "*" for any; empty: none).
+	CORS api.CORS
 }
 
 // FromEnv reads Config from the environment, fetching secrets from AWS
@@ -57,6 +62,9 @@ func FromEnv(ctx context.Context) (Config, error) {
 			return cfg, fmt.Errorf("AUTHENTICATION_TIMEOUT_SECONDS=%q: want a positive number of seconds like 900", v)
 		}
 		cfg.AuthenticationTimeout = time.Duration(n) * time.Second
+	}
+	if cfg.CORS, err = api.ParseCORSOrigins(os.Getenv("CORS_ALLOWED_ORIGINS")); err != nil {
+		return cfg, fmt.Errorf("CORS_ALLOWED_ORIGINS: %w", err)
 	}
 	if cfg.Strategy, err = inventory.ParseStrategy(envOr("INVENTORY_STRATEGY", string(inventory.DefaultStrategy))); err != nil {
 		return cfg, fmt.Errorf("INVENTORY_STRATEGY: %w", err)

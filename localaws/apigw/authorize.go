@@ -102,6 +102,10 @@ func wildcard(pattern, s string) bool {
 	return ok
 }
 
+// maxAuthEntries bounds the authorizer cache. A token is at most
+// MaxHeaderBytes, so the cache holds at most ~40 MB even when full.
+const maxAuthEntries = 4096
+
 type authEntry struct {
 	resp    events.APIGatewayCustomAuthorizerResponse
 	err     error
@@ -124,7 +128,11 @@ func (c *authCache) get(name, token string) (events.APIGatewayCustomAuthorizerRe
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[name+"\x00"+token]
-	if !ok || !c.now().Before(e.expires) {
+	if ok && !c.now().Before(e.expires) {
+		delete(c.m, name+"\x00"+token)
+		ok = false
+	}
+	if !ok {
 		return events.APIGatewayCustomAuthorizerResponse{}, nil, false
 	}
 	return e.resp, e.err, true
@@ -136,11 +144,22 @@ func (c *authCache) put(name, token string, resp events.APIGatewayCustomAuthoriz
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) > 10000 { // bound memory: drop everything rather than track LRU
-		c.m = map[string]authEntry{}
+	now := c.now()
+	if len(c.m) >= maxAuthEntries {
+		// Evict the expired entries; if the cache is still full (a flood
+		// of distinct live tokens), start afresh rather than track LRU:
+		// an evicted token only costs one more authorizer call.
+		for k, e := range c.m {
+			if !now.Before(e.expires) {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= maxAuthEntries {
+			c.m = map[string]authEntry{}
+		}
 	}
 	if err != nil {
 		err = errors.New(err.Error())
 	}
-	c.m[name+"\x00"+token] = authEntry{resp: resp, err: err, expires: c.now().Add(ttl)}
+	c.m[name+"\x00"+token] = authEntry{resp: resp, err: err, expires: now.Add(ttl)}
 }

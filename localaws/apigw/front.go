@@ -27,6 +27,22 @@ import (
 // MaxBody is API Gateway's payload limit (10 MB).
 const MaxBody = 10 << 20
 
+// MaxHeaderBytes is API Gateway's quota on the request line and header
+// values together (REST APIs: 10,240 bytes). Over it the front answers 431
+// before any authorizer runs or anything is cached.
+const MaxHeaderBytes = 10240
+
+// headerBytes is the size of r's request line and header values.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto)
+	for _, vs := range r.Header {
+		for _, v := range vs {
+			n += len(v)
+		}
+	}
+	return n
+}
+
 // ProxyFunc is a function behind a route: a proxy event in, a proxy
 // response out.
 type ProxyFunc func(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
@@ -109,6 +125,17 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"status", rec.status, "user", user, "duration_ms", f.cfg.Now().Sub(start).Milliseconds())
 	}()
 
+	// Like the template's GatewayResponses: the front's own errors echo the
+	// request's Origin so a browser page can read them.
+	if origin := r.Header.Get("Origin"); origin != "" {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Set("Vary", "Origin")
+	}
+	if n := headerBytes(r); n > MaxHeaderBytes {
+		writeError(w, http.StatusRequestHeaderFieldsTooLarge, "request_header_fields_too_large",
+			fmt.Sprintf("the request line and headers are %d bytes; API Gateway's limit is %d", n, MaxHeaderBytes), nil)
+		return
+	}
 	ip := clientIP(r)
 	if wait, blocked := f.limits.waf("ip", ip); blocked {
 		tooMany(w, wait, "too many requests from this address")
@@ -124,10 +151,20 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no route for "+r.Method+" "+r.URL.Path, nil)
 		return
 	}
+	// The API key first: a caller without the storefront's key never gets
+	// an authorizer call (nor a cache entry) out of the front.
+	apiKey := r.Header.Get("x-api-key")
+	if route.ApiKeyRequired && !f.keys[apiKey] {
+		writeError(w, http.StatusForbidden, "forbidden", "a valid API key is required in the x-api-key header", nil)
+		return
+	}
 	authCtx := map[string]any{}
 	if route.Authorizer != "" {
 		claims, status, msg := f.authorize(r, route)
 		if status != 0 {
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", "Bearer")
+			}
 			writeError(w, status, codeFor(status), msg, nil)
 			return
 		}
@@ -138,12 +175,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	apiKey := r.Header.Get("x-api-key")
 	if route.ApiKeyRequired {
-		if !f.keys[apiKey] {
-			writeError(w, http.StatusForbidden, "forbidden", "a valid API key is required in the x-api-key header", nil)
-			return
-		}
 		if wait, limited, why := f.limits.usagePlan(apiKey); limited {
 			tooMany(w, wait, why)
 			return
@@ -165,6 +197,9 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ev := f.proxyEvent(r, route, params, body, requestID, ip, apiKey, authCtx)
 	invoked = true
+	// The function decides CORS for its own answers.
+	w.Header().Del("Access-Control-Allow-Origin")
+	w.Header().Del("Vary")
 	resp, err := fn(r.Context(), ev)
 	if err != nil {
 		f.cfg.Log.Error("apigw: function failed", "request_id", requestID, "function", route.FunctionID, "err", err)

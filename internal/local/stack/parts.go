@@ -265,6 +265,22 @@ func authenticationTimeout(tpl *sam.Template) time.Duration {
 	return 0
 }
 
+// corsOrigins is the API function's CORS_ALLOWED_ORIGINS (the template's
+// CorsAllowedOrigins).
+func corsOrigins(tpl *sam.Template) (api.CORS, error) {
+	for _, fn := range tpl.Functions {
+		if fn.Name == "api" {
+			lit, _ := fn.Env()
+			c, err := api.ParseCORSOrigins(lit["CORS_ALLOWED_ORIGINS"])
+			if err != nil {
+				return api.CORS{}, fmt.Errorf("template parameter CorsAllowedOrigins: %w", err)
+			}
+			return c, nil
+		}
+	}
+	return api.CORS{}, nil
+}
+
 // returnURL is the charge function's CHECKOUT_RETURN_URL (the template's
 // CheckoutReturnUrl), else def.
 func returnURL(tpl *sam.Template, def string) string {

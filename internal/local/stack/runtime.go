@@ -130,7 +130,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := app.Config{Strategy: strat, ReservationTTL: reservationTTL(s.tpl), AuthenticationTimeout: authenticationTimeout(s.tpl)}
+	cors, err := corsOrigins(s.tpl)
+	if err != nil {
+		return nil, err
+	}
+	cfg := app.Config{Strategy: strat, ReservationTTL: reservationTTL(s.tpl), AuthenticationTimeout: authenticationTimeout(s.tpl), CORS: cors}
 	// As in a Lambda container: the gateway behind a circuit breaker, and
 	// the metrics the alarms watch (logged at debug level here).
 	s.core = app.NewCore(s.db.Pool, gw, cfg, s.log,
@@ -207,13 +211,31 @@ func (s *Stack) startPayments() (payment.Gateway, error) {
 	return payment.NewStripe(payment.StripeConfig{SecretKey: "sk_test_local", URL: url, ReturnURL: returnURL(s.tpl, url+"/_fake/return")}), nil
 }
 
+// newServer is an HTTP server for one of the stack's endpoints, with the
+// limits a public endpoint needs: a client that trickles its headers or
+// body is cut (ReadTimeout covers the body: API Gateway itself gives up on
+// an integration after 29 s), answers may take as long as the longest
+// long poll (wait=20, SQS WaitTimeSeconds=20, an activity poll of 60 s),
+// idle keep-alive connections are closed, and headers are bounded (the API
+// front answers API Gateway's own 10 KB limit before this one applies).
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
 // serve starts an HTTP server for h on addr and returns its base URL.
 func (s *Stack) serve(addr string, h http.Handler) (string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", fmt.Errorf("listen on %s: %w (set another address, or stop what uses it)", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := newServer(h)
 	s.servers = append(s.servers, srv)
 	s.wg.Add(1)
 	go func() {

@@ -156,6 +156,21 @@ func (e *e2e) wait(token, id string) reply {
 	return reply{}
 }
 
+// capturedCharges waits up to 20 s for n captured charges at the gateway
+// and returns them. A checkout is completed when its order commits; the
+// capture is the saga's next step, so it can trail the status by a moment.
+func (e *e2e) capturedCharges(n int) []stripefake.Charge {
+	e.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ch := e.fake.SuccessfulCharges()
+		if len(ch) >= n || time.Now().After(deadline) {
+			return ch
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (e *e2e) admin(method, path, body string) reply {
 	e.t.Helper()
 	return e.do(method, path, e.token("ops", true), e2eAPIKey, nil, body)
@@ -414,7 +429,7 @@ func TestFlashSaleOverHTTP(t *testing.T) {
 	if on, res := e.level("E2E-HOODIE"); on != 0 || res != 0 {
 		t.Fatalf("final on_hand=%d reserved=%d; want 0, 0", on, res)
 	}
-	if n := len(e.fake.SuccessfulCharges()); n != stock {
+	if n := len(e.capturedCharges(stock)); n != stock {
 		t.Fatalf("%d charges; want %d", n, stock)
 	}
 }
@@ -470,7 +485,7 @@ func TestRestartMidCheckoutOverHTTP(t *testing.T) {
 	if done.str("status") != "completed" {
 		t.Fatalf("after restart: %s", done.raw)
 	}
-	if n := len(e.fake.SuccessfulCharges()); n != 1 {
+	if n := len(e.capturedCharges(1)); n != 1 {
 		t.Fatalf("%d charges; want 1", n)
 	}
 	if n := e.rows("orders"); n != 1 {

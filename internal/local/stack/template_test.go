@@ -149,13 +149,19 @@ func TestRepoTemplateRoutes(t *testing.T) {
 	}
 	want := []route{
 		{"GET", "/v1/admin/inventory/{sku}", "ApiFunction", "JwtAuthorizer", true},
+		{"OPTIONS", "/v1/admin/inventory/{sku}", "ApiFunction", "", false},
 		{"PUT", "/v1/admin/inventory/{sku}", "ApiFunction", "JwtAuthorizer", true},
+		{"OPTIONS", "/v1/admin/products/{sku}", "ApiFunction", "", false},
 		{"PUT", "/v1/admin/products/{sku}", "ApiFunction", "JwtAuthorizer", true},
+		{"OPTIONS", "/v1/checkouts", "ApiFunction", "", false},
 		{"POST", "/v1/checkouts", "ApiFunction", "JwtAuthorizer", true},
 		{"GET", "/v1/checkouts/{id}", "ApiFunction", "JwtAuthorizer", true},
+		{"OPTIONS", "/v1/checkouts/{id}", "ApiFunction", "", false},
 		{"GET", "/v1/health", "ApiFunction", "", false},
 		{"GET", "/v1/orders/{id}", "ApiFunction", "JwtAuthorizer", true},
+		{"OPTIONS", "/v1/orders/{id}", "ApiFunction", "", false},
 		{"GET", "/v1/products/{sku}", "ApiFunction", "", true},
+		{"OPTIONS", "/v1/products/{sku}", "ApiFunction", "", false},
 		{"POST", "/v1/webhooks/stripe", "StripeWebhookFunction", "", false},
 	}
 	var got []route

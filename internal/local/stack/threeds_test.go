@@ -97,7 +97,7 @@ func TestStackThreeDSecure(t *testing.T) {
 		if n := e.count(`SELECT count(*) FROM orders WHERE checkout_id = $1`, id); n != 1 {
 			t.Errorf("%d orders; want 1", n)
 		}
-		charges := e.fake.SuccessfulCharges()
+		charges := e.capturedCharges(1)
 		if len(charges) != 1 || charges[0].Amount != 5000 || !charges[0].Captured {
 			t.Errorf("charges %+v; want one captured charge of 5000", charges)
 		}
