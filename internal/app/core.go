@@ -131,5 +131,5 @@ func (c *Core) APIDeps(exec checkout.Executions, stock *inventory.Store, log *sl
 	}
 	return api.Deps{Pool: c.Pool, Catalog: c.Catalog, Checkouts: c.Checkouts, Orders: c.Orders, Inventory: stock, Log: log,
 		Payments: c.Payments, CORS: c.cfg.CORS,
-		Starter:  checkout.NewStarter(c.Pool, c.Checkouts, stock, exec, saga.InputWith(c.cfg.AuthenticationTimeout))}
+		Starter: checkout.NewStarter(c.Pool, c.Checkouts, stock, exec, saga.InputWith(c.cfg.AuthenticationTimeout))}
 }

@@ -118,6 +118,16 @@ func checkHealth(t *testing.T, _ *fixture, body []byte) {
 	}
 }
 
+// checkPreflight: the sample preflight from https://shop.example.com, an
+// origin CORS_ALLOWED_ORIGINS lists, is allowed to POST.
+func checkPreflight(t *testing.T, _ *fixture, body []byte) {
+	resp := proxyResponse(t, body, 204)
+	if resp.Headers["Access-Control-Allow-Origin"] != "https://shop.example.com" || resp.Headers["Access-Control-Allow-Methods"] != "POST" ||
+		!strings.Contains(resp.Headers["Access-Control-Allow-Headers"], "Idempotency-Key") {
+		t.Errorf("preflight headers %v; want the origin allowed to POST with Idempotency-Key", resp.Headers)
+	}
+}
+
 func checkProduct(t *testing.T, _ *fixture, body []byte) {
 	resp := proxyResponse(t, body, 200)
 	var p struct {

@@ -98,11 +98,13 @@ func cases() map[string]functionCase {
 				return map[string]string{
 					"STATE_MACHINE_ARN":    "arn:aws:states:us-east-1:123456789012:stateMachine:checkout",
 					"AWS_ENDPOINT_URL_SFN": "http://127.0.0.1:1",
+					"CORS_ALLOWED_ORIGINS": "https://shop.example.com",
 				}
 			},
 			invokes: []invocation{
 				{name: "health", event: "api-health.json", check: checkHealth},
 				{name: "get product", event: "api-get-product.json", check: checkProduct},
+				{name: "CORS preflight", event: "api-preflight-checkouts.json", check: checkPreflight},
 			},
 		},
 		"stripe-webhook": {
