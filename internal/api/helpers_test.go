@@ -151,6 +151,7 @@ func do(t *testing.T, h *Handler, req events.APIGatewayProxyRequest) events.APIG
 		t.Fatalf("Handle returned error %v", err)
 	}
 	checkResponse(t, req, resp)
+	validateAgainstSpec(t, req, resp)
 	return resp
 }
 
