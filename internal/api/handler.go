@@ -126,6 +126,10 @@ func (h *Handler) serve(c *call, routeName *string) response {
 			return errorResponse(http.StatusUnauthorized, "unauthorized", "a valid Bearer token is required", nil).
 				with("WWW-Authenticate", "Bearer")
 		}
+		if c.principal.Expired(time.Now()) {
+			return errorResponse(http.StatusUnauthorized, "unauthorized", "the token has expired; sign in again", nil).
+				with("WWW-Authenticate", `Bearer error="invalid_token", error_description="the token has expired"`)
+		}
 		if ep.access == admin && !c.principal.HasScope("admin") {
 			return errorResponse(http.StatusForbidden, "forbidden", "this route needs the admin scope", nil)
 		}

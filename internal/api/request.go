@@ -2,11 +2,14 @@ package api
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -47,6 +50,20 @@ func query(req events.APIGatewayProxyRequest, name string) (string, bool) {
 type Principal struct {
 	UserID string
 	Scopes []string
+	// Expires is the token's exp from the authorizer context (zero when
+	// the authorizer gave none). API Gateway caches an authorizer's Allow
+	// for its TTL, which can outlast the token; the handler refuses a
+	// principal past Expires.
+	Expires time.Time
+}
+
+// TokenLeeway is the clock skew allowed past a token's exp, the same as
+// the authorizer's (auth.DefaultLeeway).
+const TokenLeeway = 30 * time.Second
+
+// Expired reports whether p's token expired before now (beyond the leeway).
+func (p Principal) Expired(now time.Time) bool {
+	return !p.Expires.IsZero() && now.After(p.Expires.Add(TokenLeeway))
 }
 
 // HasScope reports whether p holds scope s.
@@ -62,6 +79,20 @@ func principalOf(req events.APIGatewayProxyRequest) Principal {
 		if s, ok := a[k].(string); ok && strings.TrimSpace(s) != "" {
 			p.UserID = s
 			break
+		}
+	}
+	switch e := a["exp"].(type) {
+	case string: // API Gateway hands context values to the integration as strings
+		if n, err := strconv.ParseInt(e, 10, 64); err == nil && n > 0 {
+			p.Expires = time.Unix(n, 0)
+		}
+	case float64:
+		p.Expires = time.Unix(int64(e), 0)
+	case int64:
+		p.Expires = time.Unix(e, 0)
+	case json.Number:
+		if n, err := e.Int64(); err == nil && n > 0 {
+			p.Expires = time.Unix(n, 0)
 		}
 	}
 	switch s := a["scope"].(type) {

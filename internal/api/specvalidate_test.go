@@ -85,7 +85,7 @@ func validateAgainstSpec(t *testing.T, req events.APIGatewayProxyRequest, resp e
 		header.Set(k, v)
 	}
 	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode, Header: header,
-		Body: io.NopCloser(bytes.NewReader([]byte(resp.Body))),
+		Body:    io.NopCloser(bytes.NewReader([]byte(resp.Body))),
 		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}}
 	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
 		t.Errorf("%s %s (operation %s %s) answered %d, which api/openapi.yaml does not allow: %v\nbody: %s", req.HTTPMethod, req.Path, route.Method, route.Path, resp.StatusCode, err, resp.Body)

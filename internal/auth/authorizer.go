@@ -33,7 +33,8 @@ func NewAuthorizer(v *Verifier, usagePlanKey string, log *slog.Logger) *Authoriz
 // execute-api:Invoke on every method and path of the calling stage
 // ("arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/*"), so the policy API
 // Gateway caches for this token works for every route; PrincipalID is the
-// token's sub, and Context carries "sub" and "scope" (space-separated).
+// token's sub, and Context carries "sub", "scope" (space-separated) and
+// "exp" (the token's expiry, Unix seconds).
 //
 // For anything else (no token, another scheme, a token Verify rejects, a
 // methodArn that is not an execute-api ARN) it returns exactly
@@ -75,9 +76,13 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuth
 				Resource: []string{resource},
 			}},
 		},
+		// exp travels with the cached Allow: API Gateway may serve this
+		// answer for the cache TTL, past the token's expiry, so the API
+		// checks it on every request.
 		Context: map[string]any{
 			"sub":   claims.Subject,
 			"scope": strings.Join(claims.Scopes, " "),
+			"exp":   claims.ExpiresAt.Unix(),
 		},
 		UsageIdentifierKey: a.usagePlanKey,
 	}, nil

@@ -58,8 +58,8 @@ func TestAuthorizerAllow(t *testing.T) {
 		{name: "user without usage key",
 			header:  "Bearer " + signHS(t, jwt.SigningMethodHS256, secret, claimsOK()),
 			wantSub: "user-1", wantScope: ""},
-		{name: "lowercase scheme, scp array",
-			header:  "bearer " + signHS(t, jwt.SigningMethodHS256, secret, with(claimsOK(), "scp", []string{"a", "b"})),
+		{name: "lowercase scheme",
+			header:  "bearer " + signHS(t, jwt.SigningMethodHS256, secret, with(claimsOK(), "scope", "a b")),
 			wantSub: "user-1", wantScope: "a b"},
 	}
 	for _, tc := range tests {
@@ -106,8 +106,12 @@ func TestAuthorizerAllow(t *testing.T) {
 				len(st.Resource) != 1 || st.Resource[0] != wantRes {
 				t.Errorf("statement = %+v, want Allow execute-api:Invoke on %s", st, wantRes)
 			}
-			if wire.Context["sub"] != tc.wantSub || wire.Context["scope"] != tc.wantScope || len(wire.Context) != 2 {
+			if wire.Context["sub"] != tc.wantSub || wire.Context["scope"] != tc.wantScope || len(wire.Context) != 3 {
 				t.Errorf("context = %v", wire.Context)
+			}
+			// exp travels with the cached Allow, as a number of seconds.
+			if exp, ok := wire.Context["exp"].(float64); !ok || int64(exp) != unix(time.Hour) && int64(exp) != unix(time.Hour)-1 {
+				t.Errorf("context exp = %v; want the token's exp %d", wire.Context["exp"], unix(time.Hour))
 			}
 			switch {
 			case tc.usageKey == "" && wire.UsageIdentifierKey != nil:

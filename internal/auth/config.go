@@ -14,8 +14,8 @@ import (
 const (
 	EnvSecret       = "CHECKOUT_JWT_SECRET"     // HS256 shared secret (local runtime)
 	EnvJWKSURL      = "CHECKOUT_JWKS_URL"       // RS256 key set URL (production)
-	EnvIssuer       = "CHECKOUT_JWT_ISSUER"     // expected iss; unchecked when empty
-	EnvAudience     = "CHECKOUT_JWT_AUDIENCE"   // expected aud; unchecked when empty
+	EnvIssuer       = "CHECKOUT_JWT_ISSUER"     // expected iss; required with a JWKS, unchecked when empty with a local secret
+	EnvAudience     = "CHECKOUT_JWT_AUDIENCE"   // expected aud; required with a JWKS, unchecked when empty with a local secret
 	EnvLeeway       = "CHECKOUT_JWT_LEEWAY"     // clock-skew leeway, Go duration ("30s"); optional
 	EnvUsagePlanKey = "CHECKOUT_USAGE_PLAN_KEY" // API key the authorizer returns as UsageIdentifierKey; optional
 )
@@ -101,6 +101,12 @@ func (c Config) Validate() error {
 	if c.JWKSURL != "" {
 		if err := validateJWKSURL(c.JWKSURL); err != nil {
 			return err
+		}
+		// An identity provider's keys sign tokens for every app it serves:
+		// without iss and aud, a token minted for another app would pass.
+		if c.Issuer == "" || c.Audience == "" {
+			return fmt.Errorf("auth: with %s set, %s and %s are required (the issuer and this API's audience), or tokens minted for other apps would be accepted",
+				EnvJWKSURL, EnvIssuer, EnvAudience)
 		}
 	}
 	if c.Leeway < 0 || c.Leeway > MaxLeeway {

@@ -24,8 +24,10 @@ func TestConfigFromEnv(t *testing.T) {
 			want: func(c Config) bool {
 				return c.JWKSURL == "https://idp.example/.well-known/jwks.json" && c.Issuer == "https://idp.example/" && c.Audience == "checkout"
 			}},
-		{name: "jwks http loopback", env: map[string]string{EnvJWKSURL: "http://127.0.0.1:8080/jwks"}, want: func(c Config) bool { return c.JWKSURL != "" }},
-		{name: "jwks http localhost", env: map[string]string{EnvJWKSURL: "http://localhost:8080/jwks"}, want: func(c Config) bool { return c.JWKSURL != "" }},
+		{name: "jwks http loopback", env: map[string]string{EnvJWKSURL: "http://127.0.0.1:8080/jwks", EnvIssuer: "i", EnvAudience: "a"}, want: func(c Config) bool { return c.JWKSURL != "" }},
+		{name: "jwks http localhost", env: map[string]string{EnvJWKSURL: "http://localhost:8080/jwks", EnvIssuer: "i", EnvAudience: "a"}, want: func(c Config) bool { return c.JWKSURL != "" }},
+		{name: "jwks without issuer", env: map[string]string{EnvJWKSURL: "https://idp.example/jwks", EnvAudience: "a"}, wantErr: "CHECKOUT_JWT_ISSUER and CHECKOUT_JWT_AUDIENCE are required"},
+		{name: "jwks without audience", env: map[string]string{EnvJWKSURL: "https://idp.example/jwks", EnvIssuer: "i"}, wantErr: "CHECKOUT_JWT_ISSUER and CHECKOUT_JWT_AUDIENCE are required"},
 		{name: "jwks http remote", env: map[string]string{EnvJWKSURL: "http://idp.example/jwks"}, wantErr: "must use https"},
 		{name: "jwks no host", env: map[string]string{EnvJWKSURL: "https:///jwks"}, wantErr: "no host"},
 		{name: "jwks garbage", env: map[string]string{EnvJWKSURL: "::not a url"}, wantErr: "CHECKOUT_JWKS_URL"},

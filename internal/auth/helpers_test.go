@@ -50,6 +50,17 @@ func claimsOK() jwt.MapClaims {
 	return jwt.MapClaims{"sub": "user-1", "exp": unix(time.Hour), "iat": unix(-time.Minute)}
 }
 
+// The issuer and audience the JWKS tests' verifiers expect.
+const (
+	jwksIssuer   = "https://idp.example/"
+	jwksAudience = "checkout-api"
+)
+
+// jwksClaims is claimsOK from the JWKS tests' issuer, for their audience.
+func jwksClaims() jwt.MapClaims {
+	return with(claimsOK(), "iss", jwksIssuer, "aud", jwksAudience)
+}
+
 func with(c jwt.MapClaims, kv ...any) jwt.MapClaims {
 	out := jwt.MapClaims{}
 	for k, v := range c {
@@ -221,6 +232,9 @@ func newTestVerifier(t *testing.T, cfg Config, clock *fakeClock, js *jwksServer)
 	opts := []Option{WithClock(clock.Now)}
 	if js != nil {
 		cfg.JWKSURL = js.srv.URL + "/.well-known/jwks.json"
+		if cfg.Issuer == "" && cfg.Audience == "" {
+			cfg.Issuer, cfg.Audience = jwksIssuer, jwksAudience // required with a JWKS
+		}
 		opts = append(opts, WithHTTPClient(js.srv.Client()))
 	}
 	v, err := NewVerifier(cfg, opts...)

@@ -33,30 +33,30 @@ func TestVerifyRS256(t *testing.T) {
 		token      string
 		wantReason Reason
 	}{
-		{name: "good", served: []string{"k1"}, token: signRS(t, jwt.SigningMethodRS256, keys[0], "k1", claimsOK())},
-		{name: "second key of the set", served: []string{"k1", "k2"}, token: signRS(t, jwt.SigningMethodRS256, keys[1], "k2", claimsOK())},
-		{name: "no kid, single key", served: []string{"k1"}, token: signRS(t, jwt.SigningMethodRS256, keys[0], "", claimsOK())},
-		{name: "no kid, several keys", served: []string{"k1", "k2"}, token: signRS(t, jwt.SigningMethodRS256, keys[0], "", claimsOK()), wantReason: ReasonUnknownKey},
+		{name: "good", served: []string{"k1"}, token: signRS(t, jwt.SigningMethodRS256, keys[0], "k1", jwksClaims())},
+		{name: "second key of the set", served: []string{"k1", "k2"}, token: signRS(t, jwt.SigningMethodRS256, keys[1], "k2", jwksClaims())},
+		{name: "no kid, single key", served: []string{"k1"}, token: signRS(t, jwt.SigningMethodRS256, keys[0], "", jwksClaims())},
+		{name: "no kid, several keys", served: []string{"k1", "k2"}, token: signRS(t, jwt.SigningMethodRS256, keys[0], "", jwksClaims()), wantReason: ReasonUnknownKey},
 		{name: "kid not a string", served: []string{"k1"}, token: func() string {
-			tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claimsOK())
+			tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwksClaims())
 			tok.Header["kid"] = 7
 			s, _ := tok.SignedString(keys[0])
 			return s
 		}(), wantReason: ReasonMalformed},
-		{name: "signed by another key under a known kid", served: []string{"k1"}, token: signRS(t, jwt.SigningMethodRS256, keys[2], "k1", claimsOK()), wantReason: ReasonBadSignature},
-		{name: "unknown kid", served: []string{"k1"}, token: signRS(t, jwt.SigningMethodRS256, keys[2], "k9", claimsOK()), wantReason: ReasonUnknownKey},
-		{name: "expired", served: []string{"k1"}, token: signRS(t, jwt.SigningMethodRS256, keys[0], "k1", with(claimsOK(), "exp", unix(-time.Hour))), wantReason: ReasonExpired},
-		{name: "missing sub", served: []string{"k1"}, token: signRS(t, jwt.SigningMethodRS256, keys[0], "k1", with(claimsOK(), "sub", nil)), wantReason: ReasonMissingSub},
-		{name: "RS384 not configured", served: []string{"k1"}, token: signRS(t, jwt.SigningMethodRS384, keys[0], "k1", claimsOK()), wantReason: ReasonUnsupportedAlg},
-		{name: "PS256 not configured", served: []string{"k1"}, token: signRS(t, jwt.SigningMethodPS256, keys[0], "k1", claimsOK()), wantReason: ReasonUnsupportedAlg},
-		{name: "HS256 without a secret", served: []string{"k1"}, token: signHS(t, jwt.SigningMethodHS256, secret, claimsOK()), wantReason: ReasonUnsupportedAlg},
+		{name: "signed by another key under a known kid", served: []string{"k1"}, token: signRS(t, jwt.SigningMethodRS256, keys[2], "k1", jwksClaims()), wantReason: ReasonBadSignature},
+		{name: "unknown kid", served: []string{"k1"}, token: signRS(t, jwt.SigningMethodRS256, keys[2], "k9", jwksClaims()), wantReason: ReasonUnknownKey},
+		{name: "expired", served: []string{"k1"}, token: signRS(t, jwt.SigningMethodRS256, keys[0], "k1", with(jwksClaims(), "exp", unix(-time.Hour))), wantReason: ReasonExpired},
+		{name: "missing sub", served: []string{"k1"}, token: signRS(t, jwt.SigningMethodRS256, keys[0], "k1", with(jwksClaims(), "sub", nil)), wantReason: ReasonMissingSub},
+		{name: "RS384 not configured", served: []string{"k1"}, token: signRS(t, jwt.SigningMethodRS384, keys[0], "k1", jwksClaims()), wantReason: ReasonUnsupportedAlg},
+		{name: "PS256 not configured", served: []string{"k1"}, token: signRS(t, jwt.SigningMethodPS256, keys[0], "k1", jwksClaims()), wantReason: ReasonUnsupportedAlg},
+		{name: "HS256 without a secret", served: []string{"k1"}, token: signHS(t, jwt.SigningMethodHS256, secret, jwksClaims()), wantReason: ReasonUnsupportedAlg},
 		{name: "alg confusion: HS256 keyed with the public key, JWKS only", served: []string{"k1"},
-			token: signHS(t, jwt.SigningMethodHS256, pubPEM, with(claimsOK(), "kid", "k1")), wantReason: ReasonUnsupportedAlg},
+			token: signHS(t, jwt.SigningMethodHS256, pubPEM, with(jwksClaims(), "kid", "k1")), wantReason: ReasonUnsupportedAlg},
 		{name: "alg confusion: HS256 keyed with the public key, both configured", secret: secret, served: []string{"k1"},
-			token: signHS(t, jwt.SigningMethodHS256, pubPEM, claimsOK()), wantReason: ReasonBadSignature},
-		{name: "both configured: HS256 with the secret", secret: secret, served: []string{"k1"}, token: signHS(t, jwt.SigningMethodHS256, secret, claimsOK())},
-		{name: "both configured: RS256", secret: secret, served: []string{"k1"}, token: signRS(t, jwt.SigningMethodRS256, keys[0], "k1", claimsOK())},
-		{name: "alg none", served: []string{"k1"}, token: signNone(t, claimsOK()), wantReason: ReasonUnsupportedAlg},
+			token: signHS(t, jwt.SigningMethodHS256, pubPEM, jwksClaims()), wantReason: ReasonBadSignature},
+		{name: "both configured: HS256 with the secret", secret: secret, served: []string{"k1"}, token: signHS(t, jwt.SigningMethodHS256, secret, jwksClaims())},
+		{name: "both configured: RS256", secret: secret, served: []string{"k1"}, token: signRS(t, jwt.SigningMethodRS256, keys[0], "k1", jwksClaims())},
+		{name: "alg none", served: []string{"k1"}, token: signNone(t, jwksClaims()), wantReason: ReasonUnsupportedAlg},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,8 +87,8 @@ func TestJWKSKeyRotation(t *testing.T) {
 	clock := newClock()
 	v := newTestVerifier(t, Config{}, clock, js)
 	ctx := context.Background()
-	tok1 := signRS(t, jwt.SigningMethodRS256, keys[0], "k1", with(claimsOK(), "exp", unix(24*time.Hour)))
-	tok2 := signRS(t, jwt.SigningMethodRS256, keys[1], "k2", with(claimsOK(), "exp", unix(24*time.Hour)))
+	tok1 := signRS(t, jwt.SigningMethodRS256, keys[0], "k1", with(jwksClaims(), "exp", unix(24*time.Hour)))
+	tok2 := signRS(t, jwt.SigningMethodRS256, keys[1], "k2", with(jwksClaims(), "exp", unix(24*time.Hour)))
 
 	for i := range 3 {
 		if _, err := v.Verify(ctx, tok1); err != nil {
@@ -115,7 +115,7 @@ func TestJWKSRefetchRateLimit(t *testing.T) {
 	clock := newClock()
 	v := newTestVerifier(t, Config{}, clock, js)
 	ctx := context.Background()
-	long := with(claimsOK(), "exp", unix(24*time.Hour))
+	long := with(jwksClaims(), "exp", unix(24*time.Hour))
 	tok1 := signRS(t, jwt.SigningMethodRS256, keys[0], "k1", long)
 	tok2 := signRS(t, jwt.SigningMethodRS256, keys[1], "k2", long)
 
@@ -163,7 +163,7 @@ func TestJWKSTTLAndStaleOnError(t *testing.T) {
 	clock := newClock()
 	v := newTestVerifier(t, Config{JWKSCacheTTL: 10 * time.Minute}, clock, js)
 	ctx := context.Background()
-	tok := signRS(t, jwt.SigningMethodRS256, keys[0], "k1", with(claimsOK(), "exp", unix(24*time.Hour)))
+	tok := signRS(t, jwt.SigningMethodRS256, keys[0], "k1", with(jwksClaims(), "exp", unix(24*time.Hour)))
 
 	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Fatal(err)
@@ -200,7 +200,7 @@ func TestJWKSUnavailable(t *testing.T) {
 	clock := newClock()
 	v := newTestVerifier(t, Config{}, clock, js)
 	ctx := context.Background()
-	tok := signRS(t, jwt.SigningMethodRS256, keys[0], "k1", with(claimsOK(), "exp", unix(24*time.Hour)))
+	tok := signRS(t, jwt.SigningMethodRS256, keys[0], "k1", with(jwksClaims(), "exp", unix(24*time.Hour)))
 
 	for range 3 {
 		_, err := v.Verify(ctx, tok)
@@ -227,7 +227,7 @@ func TestJWKSTimeout(t *testing.T) {
 	js.hang = hang
 	js.mu.Unlock()
 	v := newTestVerifier(t, Config{JWKSTimeout: 200 * time.Millisecond}, newClock(), js)
-	tok := signRS(t, jwt.SigningMethodRS256, keys[0], "k1", claimsOK())
+	tok := signRS(t, jwt.SigningMethodRS256, keys[0], "k1", jwksClaims())
 	start := time.Now()
 	_, err := v.Verify(context.Background(), tok)
 	assertRejected(t, err, ReasonKeysUnavailable, tok)
@@ -244,7 +244,7 @@ func TestJWKSConcurrentFetchShared(t *testing.T) {
 	js.delay = 50 * time.Millisecond
 	js.mu.Unlock()
 	v := newTestVerifier(t, Config{}, newClock(), js)
-	tok := signRS(t, jwt.SigningMethodRS256, keys[0], "k1", claimsOK())
+	tok := signRS(t, jwt.SigningMethodRS256, keys[0], "k1", jwksClaims())
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)

@@ -89,8 +89,9 @@ func checkJWKSRedirect(req *http.Request, via []*http.Request) error {
 // claims. It checks, in this order: size and encoding, the algorithm (only
 // HS256 with a secret and RS256 with a JWKS are ever accepted, never
 // "none"), the signature, exp (required, not past beyond the leeway), nbf and
-// iat (not in the future beyond the leeway, not after exp), iss and aud when
-// configured, and sub (1–255 characters, no control characters).
+// iat (numbers, not strings; not in the future beyond the leeway, not after
+// exp), iss and aud when configured (always, with a JWKS), scope (a
+// space-separated string when present), and sub (1–255 characters, no control characters).
 //
 // Every failure is an *Error (errors.Is(err, ErrUnauthorized) holds) whose
 // Reason says why; the error text never contains the token. ctx bounds a
@@ -101,6 +102,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	}
 	if len(token) > MaxTokenLen {
 		return Claims{}, reject(ReasonMalformed, fmt.Errorf("token is %d bytes, limit %d", len(token), MaxTokenLen))
+	}
+	if err := checkNumericDates(token); err != nil {
+		return Claims{}, reject(ReasonMalformed, err)
 	}
 	var tc tokenClaims
 	tok, err := v.parser.ParseWithClaims(token, &tc, v.keyFunc(ctx))
