@@ -33,12 +33,14 @@ func (h *Handler) getProduct(c *call) response {
 	return jsonResponse(http.StatusOK, productBody{Product: p, Available: &avail})
 }
 
-// productInput is the body of PUT /v1/admin/products/{sku}; every field is
-// required.
+// productInput is the body of PUT /v1/admin/products/{sku}; name, amount
+// and currency are required, max_per_customer is optional (absent or 0: no
+// cap; PUT replaces the product, so leaving it out removes a cap).
 type productInput struct {
-	Name     *string `json:"name"`
-	Amount   *int64  `json:"amount"`
-	Currency *string `json:"currency"`
+	Name           *string `json:"name"`
+	Amount         *int64  `json:"amount"`
+	Currency       *string `json:"currency"`
+	MaxPerCustomer *int    `json:"max_per_customer"`
 }
 
 // product checks the fields in order, each given and valid, and returns
@@ -57,6 +59,9 @@ func (in productInput) product(sku string) (catalog.Product, error) {
 		return catalog.Product{}, apperr.InvalidField("currency", "is required")
 	}
 	p := catalog.Product{SKU: sku, Name: *in.Name, Amount: *in.Amount, Currency: *in.Currency}
+	if in.MaxPerCustomer != nil {
+		p.MaxPerCustomer = *in.MaxPerCustomer
+	}
 	return p, p.Validate()
 }
 

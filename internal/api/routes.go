@@ -62,7 +62,7 @@ func (e endpoint) allStatuses() []int {
 // Allow header and for the OpenAPI test.
 var routes = []route{
 	{"/v1/checkouts", []endpoint{
-		{http.MethodPost, user, (*Handler).postCheckout, []int{200, 202, 400, 413, 415, 422}},
+		{http.MethodPost, user, (*Handler).postCheckout, []int{200, 202, 400, 409, 413, 415, 422}},
 	}},
 	{"/v1/checkouts/{id}", []endpoint{
 		{http.MethodGet, user, (*Handler).getCheckout, []int{200, 400, 404}},

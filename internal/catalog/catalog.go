@@ -34,12 +34,19 @@ var (
 func ValidSKU(sku string) bool { return skuPattern.MatchString(sku) }
 
 // Product is a catalog entry. Amount is in minor units of Currency.
+// MaxPerCustomer caps the units one customer may buy (over all their
+// checkouts that did not fail); 0 means no cap.
 type Product struct {
-	SKU      string `json:"sku"`
-	Name     string `json:"name"`
-	Amount   int64  `json:"amount"`
-	Currency string `json:"currency"`
+	SKU            string `json:"sku"`
+	Name           string `json:"name"`
+	Amount         int64  `json:"amount"`
+	Currency       string `json:"currency"`
+	MaxPerCustomer int    `json:"max_per_customer,omitempty"`
 }
+
+// MaxPerCustomerLimit bounds MaxPerCustomer (a checkout line holds at most
+// 1000 units anyway).
+const MaxPerCustomerLimit = 1000
 
 // Validate checks p's fields in order (sku, name, amount, currency); the
 // error is an apperr Invalid naming the first bad one.
@@ -47,10 +54,18 @@ func (p Product) Validate() error {
 	if !ValidSKU(p.SKU) {
 		return apperr.InvalidField("sku", "%q is not a valid SKU", p.SKU)
 	}
-	for _, err := range []error{CheckName(p.Name), CheckAmount(p.Amount), CheckCurrency(p.Currency)} {
+	for _, err := range []error{CheckName(p.Name), CheckAmount(p.Amount), CheckCurrency(p.Currency), CheckMaxPerCustomer(p.MaxPerCustomer)} {
 		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// CheckMaxPerCustomer checks a purchase cap: 0 (none) to MaxPerCustomerLimit.
+func CheckMaxPerCustomer(n int) error {
+	if n < 0 || n > MaxPerCustomerLimit {
+		return apperr.InvalidField("max_per_customer", "must be between 1 and %d units, or 0 for no limit", MaxPerCustomerLimit)
 	}
 	return nil
 }
@@ -107,12 +122,12 @@ func (s *Store) Get(ctx context.Context, sku string) (Product, error) {
 // GetTx reads product sku through q; found is false when there is none.
 // With lock (q must then be a transaction) the row is locked FOR UPDATE.
 func GetTx(ctx context.Context, q postgres.Querier, sku string, lock bool) (p Product, found bool, err error) {
-	sql := `SELECT name, amount, currency FROM products WHERE sku = $1`
+	sql := `SELECT name, amount, currency, coalesce(max_per_customer, 0) FROM products WHERE sku = $1`
 	if lock {
 		sql += ` FOR UPDATE`
 	}
 	p = Product{SKU: sku}
-	err = q.QueryRow(ctx, sql, sku).Scan(&p.Name, &p.Amount, &p.Currency)
+	err = q.QueryRow(ctx, sql, sku).Scan(&p.Name, &p.Amount, &p.Currency, &p.MaxPerCustomer)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Product{}, false, nil
 	}
@@ -126,14 +141,14 @@ func GetTx(ctx context.Context, q postgres.Querier, sku string, lock bool) (p Pr
 // absent), read through q: a checkout prices its cart with it, an order
 // names its lines.
 func ProductsTx(ctx context.Context, q postgres.Querier, skus []string) (map[string]Product, error) {
-	rows, err := q.Query(ctx, `SELECT sku, name, amount, currency FROM products WHERE sku = ANY($1)`, skus)
+	rows, err := q.Query(ctx, `SELECT sku, name, amount, currency, coalesce(max_per_customer, 0) FROM products WHERE sku = ANY($1)`, skus)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: products: %w", err)
 	}
 	out := make(map[string]Product, len(skus))
 	for rows.Next() {
 		var p Product
-		if err := rows.Scan(&p.SKU, &p.Name, &p.Amount, &p.Currency); err != nil {
+		if err := rows.Scan(&p.SKU, &p.Name, &p.Amount, &p.Currency, &p.MaxPerCustomer); err != nil {
 			return nil, fmt.Errorf("catalog: products: %w", err)
 		}
 		out[p.SKU] = p
@@ -184,15 +199,15 @@ func put(ctx context.Context, tx pgx.Tx, p Product, actor string, update bool) (
 			if prev == p || !update {
 				return false, nil
 			}
-			if _, err := tx.Exec(ctx, `UPDATE products SET name = $2, amount = $3, currency = $4, updated_at = now() WHERE sku = $1`,
-				p.SKU, p.Name, p.Amount, p.Currency); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE products SET name = $2, amount = $3, currency = $4, max_per_customer = nullif($5, 0), updated_at = now() WHERE sku = $1`,
+				p.SKU, p.Name, p.Amount, p.Currency, p.MaxPerCustomer); err != nil {
 				return false, fmt.Errorf("catalog: update %s: %w", p.SKU, err)
 			}
 			return false, writeAudit(ctx, tx, actor, "product_updated", p, map[string]any{
-				"previous": map[string]any{"name": prev.Name, "amount": prev.Amount, "currency": prev.Currency}})
+				"previous": map[string]any{"name": prev.Name, "amount": prev.Amount, "currency": prev.Currency, "max_per_customer": prev.MaxPerCustomer}})
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO products (sku, name, amount, currency) VALUES ($1, $2, $3, $4) ON CONFLICT (sku) DO NOTHING`,
-			p.SKU, p.Name, p.Amount, p.Currency)
+		tag, err := tx.Exec(ctx, `INSERT INTO products (sku, name, amount, currency, max_per_customer) VALUES ($1, $2, $3, $4, nullif($5, 0)) ON CONFLICT (sku) DO NOTHING`,
+			p.SKU, p.Name, p.Amount, p.Currency, p.MaxPerCustomer)
 		if err != nil {
 			return false, fmt.Errorf("catalog: insert %s: %w", p.SKU, err)
 		}
@@ -212,5 +227,8 @@ func writeAudit(ctx context.Context, tx pgx.Tx, actor, action string, p Product,
 		detail = map[string]any{}
 	}
 	detail["name"] = p.Name
+	if p.MaxPerCustomer > 0 {
+		detail["max_per_customer"] = p.MaxPerCustomer
+	}
 	return audit.Write(ctx, tx, audit.Entry{Actor: actor, Action: action, SKU: p.SKU, Detail: detail}.Money(p.Amount, p.Currency))
 }

@@ -59,11 +59,13 @@ func (c Checkout) Request() Request {
 
 // Store reads and writes checkouts.
 type Store struct {
-	pool *pgxpool.Pool
+	pool          *pgxpool.Pool
+	maxUnfinished int
 }
 
-// NewStore returns a Store on pool.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+// NewStore returns a Store on pool, allowing DefaultMaxUnfinished
+// unfinished checkouts per customer.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool, maxUnfinished: DefaultMaxUnfinished} }
 
 // CreateOrGet records a checkout for (userID, key), pricing req from the
 // catalog, or returns the checkout already recorded for that pair.
@@ -73,9 +75,12 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 // created it.
 //
 // Errors: apperr Invalid naming the field (bad key, bad request, unknown SKU,
-// a currency other than the catalog's) with nothing written; apperr Conflict
-// with code "idempotency_key_reused" when the key was used for another
-// request, with nothing written.
+// a currency other than the catalog's, a total over MaxChargeAmount) with
+// nothing written; apperr Conflict with code "idempotency_key_reused" when
+// the key was used for another request, with nothing written; apperr State
+// with CodeTooManyUnfinished or CodePurchaseLimit when a new checkout would
+// break a customer limit (see checkLimits), with nothing written. A retry
+// with the key of an existing checkout returns it without any limit check.
 func (s *Store) CreateOrGet(ctx context.Context, userID, key string, req Request) (c Checkout, created bool, err error) {
 	if userID == "" || len(userID) > 255 {
 		return Checkout{}, false, apperr.InvalidField("user", "the token's subject must be 1 to 255 characters")
@@ -96,8 +101,11 @@ func (s *Store) CreateOrGet(ctx context.Context, userID, key string, req Request
 			c = existing
 			return sameRequest(existing, fp)
 		}
-		items, amount, err := price(ctx, tx, req)
+		items, amount, caps, err := price(ctx, tx, req)
 		if err != nil {
+			return err
+		}
+		if err := s.checkLimits(ctx, tx, userID, items, caps); err != nil {
 			return err
 		}
 		id := uuid.New()
@@ -150,39 +158,42 @@ func sameRequest(c Checkout, fp []byte) error {
 // stock is held, rather than failing later as payment_failed.
 const MaxChargeAmount = 99_999_999
 
-// price looks up every SKU in the catalog and returns the priced lines and
-// their total. Unknown SKUs and currency mismatches are Invalid.
-func price(ctx context.Context, tx pgx.Tx, req Request) ([]PricedItem, int64, error) {
+// price looks up every SKU in the catalog and returns the priced lines,
+// their total and each SKU's max_per_customer (0: none). Unknown SKUs and
+// currency mismatches are Invalid.
+func price(ctx context.Context, tx pgx.Tx, req Request) ([]PricedItem, int64, map[string]int, error) {
 	skus := make([]string, len(req.Items))
 	for i, it := range req.Items {
 		skus[i] = it.SKU
 	}
 	products, err := catalog.ProductsTx(ctx, tx, skus)
 	if err != nil {
-		return nil, 0, fmt.Errorf("checkout: price: %w", err)
+		return nil, 0, nil, fmt.Errorf("checkout: price: %w", err)
 	}
 	var total int64
 	out := make([]PricedItem, len(req.Items))
+	caps := map[string]int{}
 	for i, it := range req.Items {
 		p, ok := products[it.SKU]
 		if !ok {
-			return nil, 0, apperr.InvalidField(fmt.Sprintf("items[%d].sku", i), "unknown SKU %q", it.SKU)
+			return nil, 0, nil, apperr.InvalidField(fmt.Sprintf("items[%d].sku", i), "unknown SKU %q", it.SKU)
 		}
 		if p.Currency != req.Currency {
-			return nil, 0, apperr.InvalidField("currency", "%q is priced in %s, not %s; one checkout uses one currency", it.SKU, p.Currency, req.Currency)
+			return nil, 0, nil, apperr.InvalidField("currency", "%q is priced in %s, not %s; one checkout uses one currency", it.SKU, p.Currency, req.Currency)
 		}
 		if p.Amount > 0 && int64(it.Quantity) > (math.MaxInt64-total)/p.Amount {
-			return nil, 0, apperr.InvalidField("items", "the total amount is too large")
+			return nil, 0, nil, apperr.InvalidField("items", "the total amount is too large")
 		}
 		total += int64(it.Quantity) * p.Amount
 		out[i] = PricedItem{SKU: it.SKU, Quantity: it.Quantity, UnitAmount: p.Amount}
+		caps[it.SKU] = p.MaxPerCustomer
 	}
 	if total > MaxChargeAmount {
-		return nil, 0, &apperr.Error{Kind: apperr.Invalid, Code: "amount_too_large", Field: "items",
+		return nil, 0, nil, &apperr.Error{Kind: apperr.Invalid, Code: "amount_too_large", Field: "items",
 			Message: fmt.Sprintf("the total is %d minor units; a single card payment can be at most %d; split the order", total, int64(MaxChargeAmount)),
 			Details: map[string]any{"amount": total, "limit": int64(MaxChargeAmount)}}
 	}
-	return out, total, nil
+	return out, total, caps, nil
 }
 
 const selectCheckout = `
