@@ -42,6 +42,9 @@ type Config struct {
 	// CORS is the browser origins allowed to call the API
 	// (CORS_ALLOWED_ORIGINS, comma-separated, "*" for any; empty: none).
 	CORS api.CORS
+	// MaxUnfinishedCheckouts is how many checkouts one customer may have
+	// in flight (MAX_UNFINISHED_CHECKOUTS; 0: checkout.DefaultMaxUnfinished).
+	MaxUnfinishedCheckouts int
 }
 
 // FromEnv reads Config from the environment, fetching secrets from AWS
@@ -62,6 +65,13 @@ func FromEnv(ctx context.Context) (Config, error) {
 			return cfg, fmt.Errorf("AUTHENTICATION_TIMEOUT_SECONDS=%q: want a positive number of seconds like 900", v)
 		}
 		cfg.AuthenticationTimeout = time.Duration(n) * time.Second
+	}
+	if v := os.Getenv("MAX_UNFINISHED_CHECKOUTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > 1000 {
+			return cfg, fmt.Errorf("MAX_UNFINISHED_CHECKOUTS=%q: want a whole number from 1 to 1000", v)
+		}
+		cfg.MaxUnfinishedCheckouts = n
 	}
 	if cfg.CORS, err = api.ParseCORSOrigins(os.Getenv("CORS_ALLOWED_ORIGINS")); err != nil {
 		return cfg, fmt.Errorf("CORS_ALLOWED_ORIGINS: %w", err)

@@ -79,6 +79,7 @@ func NewCore(pool *pgxpool.Pool, gw payment.Gateway, cfg Config, log *slog.Logge
 		gw = payment.NewBreaker(gw, bo)
 	}
 	c := &Core{Pool: pool, Catalog: catalog.NewStore(pool), Checkouts: checkout.NewStore(pool), cfg: cfg}
+	c.Checkouts.SetMaxUnfinished(cfg.MaxUnfinishedCheckouts)
 	c.Inventory = inventory.New(pool, inventory.Options{Strategy: cfg.Strategy, Logger: log})
 	c.Payments = payment.NewService(pool, gw, payment.Backoff{}, log).WithMetrics(rec)
 	c.Orders = order.NewService(pool, c.Inventory)

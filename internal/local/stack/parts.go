@@ -265,6 +265,20 @@ func authenticationTimeout(tpl *sam.Template) time.Duration {
 	return 0
 }
 
+// apiEnvInt is a positive whole number from the API function's literal
+// environment, else 0 (the default).
+func apiEnvInt(tpl *sam.Template, name string) int {
+	for _, fn := range tpl.Functions {
+		if fn.Name == "api" {
+			lit, _ := fn.Env()
+			if n, err := strconv.Atoi(lit[name]); err == nil && n > 0 {
+				return n
+			}
+		}
+	}
+	return 0
+}
+
 // corsOrigins is the API function's CORS_ALLOWED_ORIGINS (the template's
 // CorsAllowedOrigins).
 func corsOrigins(tpl *sam.Template) (api.CORS, error) {

@@ -134,7 +134,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := app.Config{Strategy: strat, ReservationTTL: reservationTTL(s.tpl), AuthenticationTimeout: authenticationTimeout(s.tpl), CORS: cors}
+	cfg := app.Config{Strategy: strat, ReservationTTL: reservationTTL(s.tpl), AuthenticationTimeout: authenticationTimeout(s.tpl), CORS: cors,
+		MaxUnfinishedCheckouts: apiEnvInt(s.tpl, "MAX_UNFINISHED_CHECKOUTS")}
 	// As in a Lambda container: the gateway behind a circuit breaker, and
 	// the metrics the alarms watch (logged at debug level here).
 	s.core = app.NewCore(s.db.Pool, gw, cfg, s.log,
