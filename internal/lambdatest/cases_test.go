@@ -33,6 +33,7 @@ type invocation struct {
 // main.go and no entry here fails TestLambdaBinaries.
 func cases() map[string]functionCase {
 	return map[string]functionCase{
+		"migrate": migrateCase(),
 		string(saga.FnReserveStock): {
 			prepare: func(t *testing.T, fx *fixture) { fx.sagaUpTo(t) },
 			invokes: []invocation{{name: "sample", event: "reserve-stock.json", check: checkReserved}, malformedStep()},
