@@ -65,7 +65,9 @@ type Store struct {
 
 // NewStore returns a Store on pool, allowing DefaultMaxUnfinished
 // unfinished checkouts per customer.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool, maxUnfinished: DefaultMaxUnfinished} }
+func NewStore(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, maxUnfinished: DefaultMaxUnfinished}
+}
 
 // CreateOrGet records a checkout for (userID, key), pricing req from the
 // catalog, or returns the checkout already recorded for that pair.
