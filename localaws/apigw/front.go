@@ -176,7 +176,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if route.ApiKeyRequired {
-		if wait, limited, why := f.limits.usagePlan(apiKey); limited {
+		if wait, limited, why := f.limits.usagePlan(apiKey, route.Method, route.Path); limited {
 			tooMany(w, wait, why)
 			return
 		}

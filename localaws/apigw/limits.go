@@ -35,9 +35,12 @@ func newLimiter(plan *sam.UsagePlan, rules []sam.RateRule, now func() time.Time)
 		quota: map[string]*window{}, wafHits: map[string]*window{}}
 }
 
-// usagePlan charges one request to key. It reports whether the request is
-// over the throttle or the quota, and how long to wait.
-func (l *limiter) usagePlan(key string) (time.Duration, bool, string) {
+// usagePlan charges one request on route (method, resource path) to key:
+// the route's per-method throttle (a bucket per key and method), then the
+// plan-wide throttle (a bucket per key), then the quota (per key, counting
+// only requests that passed the throttles). It reports whether the request
+// is over a limit, and how long to wait.
+func (l *limiter) usagePlan(key, method, path string) (time.Duration, bool, string) {
 	if l.plan == nil {
 		return 0, false, ""
 	}
@@ -55,25 +58,38 @@ func (l *limiter) usagePlan(key string) (time.Duration, bool, string) {
 			return quota.start.Add(l.plan.QuotaWindow()).Sub(now), true, "the usage plan's quota is used up for this period"
 		}
 	}
-	if l.plan.RateLimit > 0 {
-		b := l.buckets[key]
-		if b == nil {
-			burst := l.plan.BurstLimit
-			if burst < 1 {
-				burst = int(l.plan.RateLimit) + 1
-			}
-			b = rate.NewLimiter(rate.Limit(l.plan.RateLimit), burst)
-			l.buckets[key] = b
+	if th, ok := l.plan.MethodThrottle(method, path); ok && th.RateLimit > 0 {
+		if wait, over := l.take(key+"\x00"+method+" "+path, th.RateLimit, th.BurstLimit, now); over {
+			return wait, true, "over the usage plan's rate limit for " + method + " " + path
 		}
-		if !b.AllowN(now, 1) {
-			missing := 1 - b.TokensAt(now)
-			return time.Duration(missing / l.plan.RateLimit * float64(time.Second)), true, "over the usage plan's rate limit"
+	}
+	if l.plan.RateLimit > 0 {
+		if wait, over := l.take(key, l.plan.RateLimit, l.plan.BurstLimit, now); over {
+			return wait, true, "over the usage plan's rate limit"
 		}
 	}
 	if quota != nil { // only requests that pass the throttle count
 		quota.count++
 	}
 	return 0, false, ""
+}
+
+// take takes one token from bucket id (created with rate r and burst), or
+// says how long until one is there.
+func (l *limiter) take(id string, r float64, burst int, now time.Time) (time.Duration, bool) {
+	b := l.buckets[id]
+	if b == nil {
+		if burst < 1 {
+			burst = int(r) + 1
+		}
+		b = rate.NewLimiter(rate.Limit(r), burst)
+		l.buckets[id] = b
+	}
+	if b.AllowN(now, 1) {
+		return 0, false
+	}
+	missing := 1 - b.TokensAt(now)
+	return time.Duration(missing / r * float64(time.Second)), true
 }
 
 // waf applies the rate rules keyed on kind ("ip" rules: IP or FORWARDED_IP;

@@ -28,14 +28,22 @@ type Authorizer struct {
 	ResultTTL            time.Duration
 }
 
-// UsagePlan is Auth.UsagePlan of an Api: one API key, throttle and quota.
+// UsagePlan is the usage plan of an Api: Auth.UsagePlan, or an
+// AWS::ApiGateway::UsagePlan resource naming the Api in ApiStages. Its
+// limits apply per API key: a plan-wide throttle (none when RateLimit is
+// 0), per-method throttles, and a quota.
 type UsagePlan struct {
-	CreateUsagePlan string  // PER_API or SHARED
+	CreateUsagePlan string  // PER_API or SHARED (Auth.UsagePlan), EXPLICIT (a resource)
+	LogicalID       string  // EXPLICIT: the AWS::ApiGateway::UsagePlan
 	BurstLimit      int     // Throttle.BurstLimit (0 = not set)
 	RateLimit       float64 // Throttle.RateLimit, requests per second (0 = not set)
 	QuotaLimit      int     // Quota.Limit (0 = not set)
 	QuotaPeriod     string  // DAY, WEEK or MONTH
 	QuotaOffset     int
+	// MethodThrottles are ApiStages[].Throttle, by "METHOD /resource/path".
+	MethodThrottles map[string]Throttle
+
+	apiID string // EXPLICIT: the Api it serves
 }
 
 // QuotaWindow returns the length of QuotaPeriod (a MONTH counts 30 days).

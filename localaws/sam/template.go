@@ -45,8 +45,9 @@ type Template struct {
 	StateMachines map[string]*StateMachine
 	RateRules     []RateRule // WAF rate-based rules, by WebACL then priority
 
-	raw       *rawTemplate
-	overrides map[string]string
+	raw        *rawTemplate
+	overrides  map[string]string
+	usagePlans []*UsagePlan // AWS::ApiGateway::UsagePlan resources, attached to their Api by linkUsagePlans
 }
 
 // Parameter is a template parameter declaration.
@@ -225,6 +226,8 @@ func build(raw *rawTemplate, dir string, overrides map[string]string) (*Template
 			err = t.addStateMachine(e, id, r.Properties)
 		case "AWS::WAFv2::WebACL":
 			err = t.addWebACL(e, id, r.Properties)
+		case "AWS::ApiGateway::UsagePlan":
+			err = t.addUsagePlan(e, id, r.Properties)
 		case "AWS::Lambda::Function", "AWS::StepFunctions::StateMachine", "AWS::ApiGateway::RestApi":
 			err = fieldErr(id, "Type", fmt.Errorf("%w: %s (use the AWS::Serverless equivalent)", ErrUnsupported, r.Type))
 		}
@@ -234,6 +237,9 @@ func build(raw *rawTemplate, dir string, overrides map[string]string) (*Template
 	}
 	// Cross-references need every resource first.
 	if err := t.link(e); err != nil {
+		return nil, err
+	}
+	if err := t.linkUsagePlans(); err != nil {
 		return nil, err
 	}
 	return t, nil

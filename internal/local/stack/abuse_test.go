@@ -97,3 +97,45 @@ func TestStockHoldingAttackOverHTTP(t *testing.T) {
 		t.Fatalf("on_hand %d reserved %d; want %d and nothing held", on, res, stock-honest)
 	}
 }
+
+// TestAnonymousCatalogBurstDoesNotStarveCheckouts: the storefront's API key
+// ships in the page, so anyone can burn its throttle with anonymous catalog
+// reads. The usage plan gives every method its own bucket per key: the
+// burst is throttled on GET /v1/products/{sku} alone and a signed-in buyer
+// still checks out.
+func TestAnonymousCatalogBurstDoesNotStarveCheckouts(t *testing.T) {
+	t.Parallel()
+	// The template's throttles (burst 200, 100 rps per method); WAF's per-IP
+	// rule out of the way, since here the attacker and the buyer share
+	// 127.0.0.1.
+	e := startE2E(t, map[string]string{"WafIpRateLimit": "1000000", "WafUserRateLimit": "100000"})
+	var throttled atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				if r := e.do("GET", "/v1/products/TEE-BLACK-M", "", e2eAPIKey, nil, ""); r.status == 429 {
+					throttled.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if throttled.Load() == 0 {
+		t.Fatal("400 anonymous catalog reads in a burst were never throttled: the test did not exhaust the catalog's bucket")
+	}
+	// The catalog's bucket is empty now; the checkout's is not.
+	if r := e.do("GET", "/v1/products/TEE-BLACK-M", "", e2eAPIKey, nil, ""); r.status != 429 {
+		t.Logf("catalog read right after the burst: %d (the bucket refilled)", r.status)
+	}
+	tok := e.token("innocent", false)
+	r := e.post(tok, uuid.NewString(), cart("TEE-BLACK-M", 1, "pm_card_visa"))
+	if r.status != 202 && r.status != 200 {
+		t.Fatalf("the innocent buyer's checkout after %d throttled catalog reads: %d %s; want it accepted", throttled.Load(), r.status, r.raw)
+	}
+	if done := e.wait(tok, r.str("checkout_id")); done.str("status") != "completed" {
+		t.Fatalf("innocent buyer: %s", done.raw)
+	}
+}

@@ -192,23 +192,38 @@ func TestRepoTemplateApiAuthAndUsagePlan(t *testing.T) {
 	if !reflect.DeepEqual(z, want) {
 		t.Errorf("authorizer = %+v, want %+v", z, want)
 	}
-	plan := &sam.UsagePlan{CreateUsagePlan: "PER_API", BurstLimit: 200, RateLimit: 100, QuotaLimit: 100000, QuotaPeriod: "DAY"}
-	if !reflect.DeepEqual(api.UsagePlan, plan) {
-		t.Errorf("usage plan = %+v, want %+v", api.UsagePlan, plan)
+	// Per-method buckets and no plan-wide one: catalog reads have their own
+	// budget, so they cannot starve checkouts; no quota on the public key.
+	plan := api.UsagePlan
+	if plan == nil || plan.LogicalID != "StorefrontUsagePlan" || plan.RateLimit != 0 || plan.QuotaLimit != 0 {
+		t.Fatalf("usage plan = %+v; want StorefrontUsagePlan, no plan-wide throttle, no quota", plan)
 	}
-	if api.UsagePlan.QuotaWindow() != 24*time.Hour {
-		t.Errorf("quota window = %s", api.UsagePlan.QuotaWindow())
+	for _, r := range tpl.Routes {
+		if !r.ApiKeyRequired {
+			continue
+		}
+		th, ok := plan.MethodThrottle(r.Method, r.Path)
+		want := sam.Throttle{BurstLimit: 200, RateLimit: 100}
+		if !ok || th != want {
+			t.Errorf("%s %s: throttle %+v (%v); want its own bucket %+v", r.Method, r.Path, th, ok, want)
+		}
 	}
 
 	over, err := tpl.Resolve(map[string]string{"ThrottleBurstLimit": "5", "ThrottleRateLimit": "2", "QuotaLimit": "50",
-		"QuotaPeriod": "WEEK", "AuthorizerResultTtl": "0", "StageName": "local"})
+		"QuotaPeriod": "WEEK", "AuthorizerResultTtl": "0", "StageName": "local", "CatalogThrottleRateLimit": "7"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	oa, _ := over.Api()
-	plan = &sam.UsagePlan{CreateUsagePlan: "PER_API", BurstLimit: 5, RateLimit: 2, QuotaLimit: 50, QuotaPeriod: "WEEK"}
-	if !reflect.DeepEqual(oa.UsagePlan, plan) || oa.StageName != "local" || oa.Authorizers["JwtAuthorizer"].ResultTTL != 0 {
-		t.Errorf("overridden api = %+v plan %+v", oa, oa.UsagePlan)
+	op := oa.UsagePlan
+	if th, _ := op.MethodThrottle("POST", "/v1/checkouts"); th != (sam.Throttle{BurstLimit: 5, RateLimit: 2}) {
+		t.Errorf("overridden checkout throttle %+v", th)
+	}
+	if th, _ := op.MethodThrottle("GET", "/v1/products/{sku}"); th != (sam.Throttle{BurstLimit: 200, RateLimit: 7}) {
+		t.Errorf("overridden catalog throttle %+v", th)
+	}
+	if op.QuotaLimit != 50 || op.QuotaWindow() != 7*24*time.Hour || oa.StageName != "local" || oa.Authorizers["JwtAuthorizer"].ResultTTL != 0 {
+		t.Errorf("overridden api = %+v plan %+v", oa, op)
 	}
 }
 
