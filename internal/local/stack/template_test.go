@@ -64,6 +64,7 @@ func TestRepoTemplateFunctions(t *testing.T) {
 		"AnalyticsFunction":           "analytics",
 		"SweeperFunction":             "sweeper",
 		"ReconciliationFunction":      "reconciliation",
+		"MigrateFunction":             "migrate",
 	}
 	got := map[string]string{}
 	for id, f := range tpl.Functions {
@@ -111,8 +112,12 @@ func TestRepoTemplateFunctions(t *testing.T) {
 	if r, ok := refs["STATE_MACHINE_ARN"].Ref(); !ok || r != "CheckoutStateMachine" {
 		t.Errorf("STATE_MACHINE_ARN = %s, want !Ref CheckoutStateMachine", refs["STATE_MACHINE_ARN"])
 	}
-	if res, attr, ok := refs["DATABASE_SECRET_ARN"].GetAtt(); !ok || res != "DatabaseCluster" || attr != "MasterUserSecret.SecretArn" {
-		t.Errorf("DATABASE_SECRET_ARN = %s (condition CreateDatabase should pick the cluster secret)", refs["DATABASE_SECRET_ARN"])
+	if r, ok := refs["DATABASE_SECRET_ARN"].Ref(); !ok || r != "AppDatabaseSecret" {
+		t.Errorf("DATABASE_SECRET_ARN = %s, want !Ref AppDatabaseSecret (the least-privilege role)", refs["DATABASE_SECRET_ARN"])
+	}
+	_, mrefs := tpl.Functions["MigrateFunction"].Env()
+	if res, attr, ok := mrefs["DATABASE_SECRET_ARN"].GetAtt(); !ok || res != "DatabaseCluster" || attr != "MasterUserSecret.SecretArn" {
+		t.Errorf("MigrateFunction DATABASE_SECRET_ARN = %s (condition CreateDatabase should pick the cluster's owner secret)", mrefs["DATABASE_SECRET_ARN"])
 	}
 	if _, refs := tpl.Functions["AuthorizerFunction"].Env(); refs["CHECKOUT_JWKS_URL"].String() != "!Ref JwksUrl" {
 		t.Errorf("CHECKOUT_JWKS_URL (parameter without default) should stay !Ref JwksUrl, got %s", refs["CHECKOUT_JWKS_URL"])
@@ -130,12 +135,17 @@ func TestRepoTemplateExistingDatabaseOverride(t *testing.T) {
 	if !r.Conditions["UseExistingDatabase"] || r.Conditions["CreateDatabase"] {
 		t.Fatalf("conditions = %v", r.Conditions)
 	}
-	env, _ := r.Functions["ReserveStockFunction"].Env()
-	if env["DATABASE_SECRET_ARN"] != secret || env["DATABASE_PROXY_ENDPOINT"] != "db.local" {
-		t.Errorf("env = %v", env)
+	// The owner's secret goes to the setup function only; the steps use
+	// the application role's (a resource: not a literal).
+	env, refs := r.Functions["ReserveStockFunction"].Env()
+	if env["DATABASE_PROXY_ENDPOINT"] != "db.local" || refs["DATABASE_SECRET_ARN"].String() != "!Ref AppDatabaseSecret" {
+		t.Errorf("env = %v refs %v", env, refs)
+	}
+	if env, _ := r.Functions["MigrateFunction"].Env(); env["DATABASE_SECRET_ARN"] != secret {
+		t.Errorf("migrate env = %v; want the owner's secret", env)
 	}
 	// The original is untouched.
-	if _, refs := tpl.Functions["ReserveStockFunction"].Env(); refs["DATABASE_SECRET_ARN"].IsNull() {
+	if _, refs := tpl.Functions["MigrateFunction"].Env(); refs["DATABASE_SECRET_ARN"].IsNull() {
 		t.Error("Resolve modified the receiver")
 	}
 }
