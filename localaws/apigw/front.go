@@ -108,7 +108,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w, status: 200}
 	w = rec
 	w.Header().Set("x-amzn-RequestId", requestID)
-	var user string
+	var user, limitRule string
 	invoked := false
 	defer func() {
 		if p := recover(); p != nil {
@@ -121,8 +121,12 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if invoked {
 			level = slog.LevelDebug
 		}
-		f.cfg.Log.Log(r.Context(), level, "request", "request_id", requestID, "method", r.Method, "path", r.URL.Path,
-			"status", rec.status, "user", user, "duration_ms", f.cfg.Now().Sub(start).Milliseconds())
+		attrs := []any{"request_id", requestID, "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "user", user, "duration_ms", f.cfg.Now().Sub(start).Milliseconds()}
+		if limitRule != "" {
+			attrs = append(attrs, "limit_rule", limitRule) // which rule answered 429
+		}
+		f.cfg.Log.Log(r.Context(), level, "request", attrs...)
 	}()
 
 	// Like the template's GatewayResponses: the front's own errors echo the
@@ -137,8 +141,9 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := clientIP(r)
-	if wait, blocked := f.limits.waf("ip", ip); blocked {
-		tooMany(w, wait, "too many requests from this address")
+	if wait, blocked, name := f.limits.waf("ip", ip); blocked {
+		limitRule = RuleWAFIP
+		tooMany(w, wait, "too many requests from this address", RuleWAFIP, name)
 		return
 	}
 	route, params, allowed := f.match(r.Method, r.URL.Path)
@@ -170,14 +175,16 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		authCtx = claims
 		user, _ = claims["principalId"].(string)
-		if wait, blocked := f.limits.waf("user", user); blocked {
-			tooMany(w, wait, "too many requests for this user")
+		if wait, blocked, name := f.limits.waf("user", user); blocked {
+			limitRule = RuleWAFUser
+			tooMany(w, wait, "too many requests for this user", RuleWAFUser, name)
 			return
 		}
 	}
 	if route.ApiKeyRequired {
-		if wait, limited, why := f.limits.usagePlan(apiKey, route.Method, route.Path); limited {
-			tooMany(w, wait, why)
+		if wait, limited, why, rule := f.limits.usagePlan(apiKey, route.Method, route.Path); limited {
+			limitRule = rule
+			tooMany(w, wait, why, rule, "")
 			return
 		}
 	}
@@ -307,13 +314,20 @@ func writeError(w http.ResponseWriter, status int, code, msg string, details map
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": e})
 }
 
-func tooMany(w http.ResponseWriter, wait time.Duration, why string) {
+// tooMany answers 429 naming the rule that refused the request (rule:
+// usage_plan_throttle, usage_plan_quota, waf_ip, waf_user; wafRule: the
+// WAF rule's name), with Retry-After.
+func tooMany(w http.ResponseWriter, wait time.Duration, why, rule, wafRule string) {
 	secs := int(wait.Seconds() + 0.999)
 	if secs < 1 {
 		secs = 1
 	}
 	w.Header().Set("Retry-After", fmt.Sprint(secs))
-	writeError(w, http.StatusTooManyRequests, "rate_limited", why, map[string]any{"retry_after_seconds": secs})
+	details := map[string]any{"retry_after_seconds": secs, "rule": rule}
+	if wafRule != "" {
+		details["waf_rule"] = wafRule
+	}
+	writeError(w, http.StatusTooManyRequests, "rate_limited", why, details)
 }
 
 func codeFor(status int) string {

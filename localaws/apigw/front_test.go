@@ -148,6 +148,21 @@ func errorCode(t *testing.T, body string) string {
 	return e.Error.Code
 }
 
+// errorRule is details.rule of an error body.
+func errorRule(t *testing.T, body string) string {
+	t.Helper()
+	var e struct {
+		Error struct {
+			Details map[string]any `json:"details"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(body), &e); err != nil {
+		t.Fatalf("not a JSON error: %s", body)
+	}
+	s, _ := e.Error.Details["rule"].(string)
+	return s
+}
+
 func TestPipeline(t *testing.T) {
 	t.Parallel()
 	srv, _ := front(t, nil, nil)
@@ -222,6 +237,9 @@ func TestUsagePlanThrottleAndQuota(t *testing.T) {
 	if resp.StatusCode != 429 || errorCode(t, body) != "rate_limited" || resp.Header.Get("Retry-After") != "1" {
 		t.Fatalf("past the burst: %d %s Retry-After=%q; want 429 rate_limited 1", resp.StatusCode, body, resp.Header.Get("Retry-After"))
 	}
+	if rule := errorRule(t, body); rule != "usage_plan_throttle" {
+		t.Fatalf("past the burst: rule %q; want usage_plan_throttle (%s)", rule, body)
+	}
 	clk.Add(2 * time.Second) // refills two tokens
 	for i := 0; i < 2; i++ {
 		if resp, _ := do(t, srv, "GET", "/v1/checkouts/c", tok, "key-1", ""); resp.StatusCode != 200 {
@@ -230,8 +248,8 @@ func TestUsagePlanThrottleAndQuota(t *testing.T) {
 	}
 	clk.Add(10 * time.Second)
 	resp, body = do(t, srv, "GET", "/v1/checkouts/c", tok, "key-1", "") // the 6th of the day
-	if resp.StatusCode != 429 || !strings.Contains(body, "quota") {
-		t.Fatalf("past the quota: %d %s", resp.StatusCode, body)
+	if resp.StatusCode != 429 || !strings.Contains(body, "quota") || errorRule(t, body) != "usage_plan_quota" {
+		t.Fatalf("past the quota: %d %s; want 429 naming usage_plan_quota", resp.StatusCode, body)
 	}
 	clk.Add(24 * time.Hour)
 	if resp, body := do(t, srv, "GET", "/v1/checkouts/c", tok, "key-1", ""); resp.StatusCode != 200 {
@@ -252,15 +270,15 @@ func TestWAFRateRules(t *testing.T) {
 			t.Fatalf("alice %d: %d", i, resp.StatusCode)
 		}
 	}
-	resp, _ := do(t, srv, "GET", "/v1/checkouts/c", alice, "key-1", "")
-	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("alice's 3rd: %d; want 429 with Retry-After (per-user rule)", resp.StatusCode)
+	resp, body := do(t, srv, "GET", "/v1/checkouts/c", alice, "key-1", "")
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || errorRule(t, body) != "waf_user" || !strings.Contains(body, `"waf_rule":"per-user"`) {
+		t.Fatalf("alice's 3rd: %d %s; want 429 with Retry-After naming waf_user and the rule per-user", resp.StatusCode, body)
 	}
 	if resp, _ := do(t, srv, "GET", "/v1/checkouts/c", bob, "key-1", ""); resp.StatusCode != 200 {
 		t.Fatalf("4th from this IP (bob's 1st): %d; want 200", resp.StatusCode)
 	}
-	if resp, _ := do(t, srv, "GET", "/v1/checkouts/c", bob, "key-1", ""); resp.StatusCode != 429 {
-		t.Fatalf("5th from this IP: %d; want 429 (per-IP rule)", resp.StatusCode)
+	if resp, body := do(t, srv, "GET", "/v1/checkouts/c", bob, "key-1", ""); resp.StatusCode != 429 || errorRule(t, body) != "waf_ip" {
+		t.Fatalf("5th from this IP: %d %s; want 429 naming waf_ip (per-IP rule)", resp.StatusCode, body)
 	}
 	clk.Add(time.Minute)
 	if resp, _ := do(t, srv, "GET", "/v1/checkouts/c", bob, "key-1", ""); resp.StatusCode != 200 {

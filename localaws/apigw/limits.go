@@ -10,6 +10,15 @@ import (
 	"github.com/checkout-dev/checkout/localaws/sam"
 )
 
+// The rules a 429 names (details.rule), the same words as the template's
+// GatewayResponses and WAF custom response bodies.
+const (
+	RuleThrottle = "usage_plan_throttle"
+	RuleQuota    = "usage_plan_quota"
+	RuleWAFIP    = "waf_ip"
+	RuleWAFUser  = "waf_user"
+)
+
 // limiter enforces the usage plan (a token bucket per API key, and a quota
 // per key per period) and the WAF rate rules (a sliding count per key per
 // window).
@@ -40,9 +49,9 @@ func newLimiter(plan *sam.UsagePlan, rules []sam.RateRule, now func() time.Time)
 // plan-wide throttle (a bucket per key), then the quota (per key, counting
 // only requests that passed the throttles). It reports whether the request
 // is over a limit, and how long to wait.
-func (l *limiter) usagePlan(key, method, path string) (time.Duration, bool, string) {
+func (l *limiter) usagePlan(key, method, path string) (wait time.Duration, over bool, why, rule string) {
 	if l.plan == nil {
-		return 0, false, ""
+		return 0, false, "", ""
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -55,23 +64,23 @@ func (l *limiter) usagePlan(key, method, path string) (time.Duration, bool, stri
 			l.quota[key] = quota
 		}
 		if quota.count >= int64(l.plan.QuotaLimit) {
-			return quota.start.Add(l.plan.QuotaWindow()).Sub(now), true, "the usage plan's quota is used up for this period"
+			return quota.start.Add(l.plan.QuotaWindow()).Sub(now), true, "the usage plan's quota is used up for this period", RuleQuota
 		}
 	}
 	if th, ok := l.plan.MethodThrottle(method, path); ok && th.RateLimit > 0 {
 		if wait, over := l.take(key+"\x00"+method+" "+path, th.RateLimit, th.BurstLimit, now); over {
-			return wait, true, "over the usage plan's rate limit for " + method + " " + path
+			return wait, true, "over the usage plan's rate limit for " + method + " " + path, RuleThrottle
 		}
 	}
 	if l.plan.RateLimit > 0 {
 		if wait, over := l.take(key, l.plan.RateLimit, l.plan.BurstLimit, now); over {
-			return wait, true, "over the usage plan's rate limit"
+			return wait, true, "over the usage plan's rate limit", RuleThrottle
 		}
 	}
 	if quota != nil { // only requests that pass the throttle count
 		quota.count++
 	}
-	return 0, false, ""
+	return 0, false, "", ""
 }
 
 // take takes one token from bucket id (created with rate r and burst), or
@@ -94,9 +103,9 @@ func (l *limiter) take(id string, r float64, burst int, now time.Time) (time.Dur
 
 // waf applies the rate rules keyed on kind ("ip" rules: IP or FORWARDED_IP;
 // "user" rules: CUSTOM_KEYS on a header, keyed by the authenticated user).
-func (l *limiter) waf(kind, value string) (time.Duration, bool) {
+func (l *limiter) waf(kind, value string) (time.Duration, bool, string) {
 	if value == "" {
-		return 0, false
+		return 0, false, ""
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -113,10 +122,10 @@ func (l *limiter) waf(kind, value string) (time.Duration, bool) {
 		}
 		w.count++
 		if w.count > rule.Limit {
-			return w.start.Add(rule.Window).Sub(now), true
+			return w.start.Add(rule.Window).Sub(now), true, rule.Name
 		}
 	}
-	return 0, false
+	return 0, false, ""
 }
 
 func ruleKind(r sam.RateRule) string {

@@ -20,24 +20,24 @@ func TestMethodBucketsAreSeparate(t *testing.T) {
 	}}
 	l := newLimiter(plan, nil, clock)
 	for i := range 3 {
-		if _, over, _ := l.usagePlan("key", "GET", "/v1/products/{sku}"); over {
+		if _, over, _, _ := l.usagePlan("key", "GET", "/v1/products/{sku}"); over {
 			t.Fatalf("catalog read %d throttled within the burst", i)
 		}
 	}
-	if _, over, why := l.usagePlan("key", "GET", "/v1/products/{sku}"); !over || why == "" {
+	if _, over, why, _ := l.usagePlan("key", "GET", "/v1/products/{sku}"); !over || why == "" {
 		t.Fatal("the 4th catalog read passed a burst of 3")
 	}
-	if _, over, _ := l.usagePlan("key", "POST", "/v1/checkouts"); over {
+	if _, over, _, _ := l.usagePlan("key", "POST", "/v1/checkouts"); over {
 		t.Fatal("a checkout was throttled by the catalog's bucket")
 	}
-	if _, over, _ := l.usagePlan("other-key", "GET", "/v1/products/{sku}"); over {
+	if _, over, _, _ := l.usagePlan("other-key", "GET", "/v1/products/{sku}"); over {
 		t.Fatal("another key was throttled by this key's bucket")
 	}
 
 	shared := newLimiter(&sam.UsagePlan{RateLimit: 1, BurstLimit: 2, MethodThrottles: plan.MethodThrottles}, nil, clock)
 	shared.usagePlan("key", "GET", "/v1/products/{sku}")
 	shared.usagePlan("key", "GET", "/v1/products/{sku}")
-	if _, over, _ := shared.usagePlan("key", "POST", "/v1/checkouts"); !over {
+	if _, over, _, _ := shared.usagePlan("key", "POST", "/v1/checkouts"); !over {
 		t.Fatal("a plan-wide bucket emptied by catalog reads let a checkout through")
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/checkout-dev/checkout/localaws/apigw"
 	"github.com/checkout-dev/checkout/localaws/sam"
 )
 
@@ -66,5 +67,42 @@ func TestRepoTemplateGatewayResponsesSpeakTheContract(t *testing.T) {
 				t.Errorf("%s: header %s = %q; want %q", typ, k, h.String(), v)
 			}
 		}
+	}
+}
+
+// TestRepoTemplate429sNameTheRule: every 429 the deployed stack can answer
+// says which rule refused it, in the same words as the local front
+// (apigw.Rule*): the usage plan's throttle and quota, and each WAF rule.
+func TestRepoTemplate429sNameTheRule(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tpl sam.Value
+	if err := yaml.Unmarshal(raw, &tpl); err != nil {
+		t.Fatal(err)
+	}
+	for typ, rule := range map[string]string{"THROTTLED": apigw.RuleThrottle, "QUOTA_EXCEEDED": apigw.RuleQuota} {
+		body, _ := tpl.Path("Resources", "CheckoutApi", "Properties", "GatewayResponses", typ, "ResponseTemplates", "application/json")
+		if !strings.Contains(body.Scalar, `"rule":"`+rule+`"`) {
+			t.Errorf("%s body %s; want details.rule %q", typ, body.Scalar, rule)
+		}
+	}
+	acl, _ := tpl.Path("Resources", "ApiWebAcl", "Properties")
+	bodies, _ := acl.Get("CustomResponseBodies")
+	rules, _ := acl.Get("Rules")
+	want := map[string]string{"RateLimitPerIp": apigw.RuleWAFIP, "RateLimitPerUser": apigw.RuleWAFUser}
+	for _, r := range rules.Seq {
+		name, _ := r.Get("Name")
+		key, _ := r.Path("Action", "Block", "CustomResponse", "CustomResponseBodyKey")
+		content, _ := bodies.Path(key.Scalar, "Content")
+		if w, ok := want[name.Scalar]; !ok || !strings.Contains(content.Scalar, `"rule":"`+w+`"`) || !strings.Contains(content.Scalar, name.Scalar) {
+			t.Errorf("WAF rule %s answers %s; want details.rule %q and the rule's name", name.Scalar, content.Scalar, want[name.Scalar])
+		}
+		delete(want, name.Scalar)
+	}
+	if len(want) != 0 {
+		t.Errorf("WAF rules missing: %v", want)
 	}
 }
