@@ -98,7 +98,7 @@ func newWired(t *testing.T, threshold int) *wired {
 // creation, so that CheckoutDuration is known exactly.
 func (w *wired) start(t *testing.T, pm string) saga.State {
 	t.Helper()
-	c, _, err := w.core.Checkouts.CreateOrGet(context.Background(), "user-1", uuid.NewString(),
+	c, _, err := w.core.Checkouts.CreateOrGet(context.Background(), "buyer-"+uuid.NewString(), uuid.NewString(), // a buyer each: no customer limit applies
 		checkout.Request{Items: []checkout.Item{{SKU: "TEE-1", Quantity: 1}}, Currency: "USD", PaymentMethod: pm})
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +255,7 @@ func TestOpenCoreWrapsTheGatewayInABreaker(t *testing.T) {
 		INSERT INTO inventory (sku, on_hand) VALUES ('TEE-1', 5)`); err != nil {
 		t.Fatal(err)
 	}
-	c, _, err := core.Checkouts.CreateOrGet(ctx, "user-1", uuid.NewString(),
+	c, _, err := core.Checkouts.CreateOrGet(ctx, "buyer-"+uuid.NewString(), uuid.NewString(), // a buyer each: no customer limit applies
 		checkout.Request{Items: []checkout.Item{{SKU: "TEE-1", Quantity: 1}}, Currency: "USD", PaymentMethod: "pm_card_visa"})
 	if err != nil {
 		t.Fatal(err)

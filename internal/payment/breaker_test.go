@@ -577,7 +577,7 @@ func TestChargeThroughBreakerPublishesPaymentMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	newCheckout := func(pm string) uuid.UUID {
-		c, _, err := checkout.NewStore(pool).CreateOrGet(ctx, "user-1", uuid.NewString(),
+		c, _, err := checkout.NewStore(pool).CreateOrGet(ctx, "buyer-"+uuid.NewString(), uuid.NewString(), // a buyer each: no customer limit applies
 			checkout.Request{Items: []checkout.Item{{SKU: "TEE-1", Quantity: 1}}, Currency: "USD", PaymentMethod: pm})
 		if err != nil {
 			t.Fatal(err)

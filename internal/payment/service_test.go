@@ -49,7 +49,7 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) checkout(t *testing.T, pm string) uuid.UUID {
 	t.Helper()
-	c, _, err := checkout.NewStore(e.pool).CreateOrGet(context.Background(), "user-1", uuid.NewString(),
+	c, _, err := checkout.NewStore(e.pool).CreateOrGet(context.Background(), "buyer-"+uuid.NewString(), uuid.NewString(), // a buyer each: no customer limit applies
 		checkout.Request{Items: []checkout.Item{{SKU: "TEE-1", Quantity: 2}}, Currency: "USD", PaymentMethod: pm})
 	if err != nil {
 		t.Fatal(err)

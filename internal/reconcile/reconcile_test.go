@@ -78,7 +78,7 @@ func (w *world) paid(t *testing.T, pm string) uuid.UUID {
 func (w *world) authorized(t *testing.T, pm string) uuid.UUID {
 	t.Helper()
 	ctx := context.Background()
-	c, _, err := w.core.Checkouts.CreateOrGet(ctx, "user-1", uuid.NewString(),
+	c, _, err := w.core.Checkouts.CreateOrGet(ctx, "buyer-"+uuid.NewString(), uuid.NewString(), // a buyer each: no customer limit applies
 		checkout.Request{Items: []checkout.Item{{SKU: "TEE-1", Quantity: 1}}, Currency: "USD", PaymentMethod: pm})
 	if err != nil {
 		t.Fatal(err)

@@ -51,7 +51,7 @@ func newWorld(t *testing.T) *world {
 
 func (w *world) start(t *testing.T, pm string, items ...checkout.Item) saga.State {
 	t.Helper()
-	c, _, err := w.core.Checkouts.CreateOrGet(context.Background(), "user-1", uuid.NewString(),
+	c, _, err := w.core.Checkouts.CreateOrGet(context.Background(), "buyer-"+uuid.NewString(), uuid.NewString(), // a buyer each: no customer limit applies
 		checkout.Request{Items: items, Currency: "USD", PaymentMethod: pm})
 	if err != nil {
 		t.Fatal(err)

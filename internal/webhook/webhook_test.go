@@ -101,7 +101,7 @@ func (f *fixture) notices(t *testing.T) []payment.Notice {
 func (f *fixture) payment(t *testing.T, status, intent string) uuid.UUID {
 	t.Helper()
 	ctx := context.Background()
-	c, _, err := checkout.NewStore(f.pool).CreateOrGet(ctx, "user-1", uuid.NewString(),
+	c, _, err := checkout.NewStore(f.pool).CreateOrGet(ctx, "buyer-"+uuid.NewString(), uuid.NewString(), // a buyer each: no customer limit applies
 		checkout.Request{Items: []checkout.Item{{SKU: "TEE-1", Quantity: 1}}, Currency: "USD", PaymentMethod: "pm_card_visa"})
 	if err != nil {
 		t.Fatal(err)

@@ -216,7 +216,7 @@ func (w *sagaWorld) startExecutor(override func(e *sfn.Executor, steps map[saga.
 
 func (w *sagaWorld) newCheckout(pm string, items ...checkout.Item) checkout.Checkout {
 	w.t.Helper()
-	c, _, err := w.core.Checkouts.CreateOrGet(context.Background(), "user-1", uuid.NewString(),
+	c, _, err := w.core.Checkouts.CreateOrGet(context.Background(), "buyer-"+uuid.NewString(), uuid.NewString(), // a buyer each: no customer limit applies
 		checkout.Request{Items: items, Currency: "USD", PaymentMethod: pm})
 	if err != nil {
 		w.t.Fatal(err)
