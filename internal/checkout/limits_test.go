@@ -20,6 +20,20 @@ func wantLimit(t *testing.T, err error, code string) *apperr.Error {
 	return ae
 }
 
+// cappedStore is a store on the seed catalog with TEE-1 capped at 2 per
+// customer and room for 100 unfinished checkouts (the cap under test).
+func cappedStore(t *testing.T) *checkout.Store {
+	t.Helper()
+	pool := pgtest.NewPool(t)
+	seed(t, pool)
+	if _, err := pool.Exec(context.Background(), `UPDATE products SET max_per_customer = 2 WHERE sku = 'TEE-1'`); err != nil {
+		t.Fatal(err)
+	}
+	s := checkout.NewStore(pool)
+	s.SetMaxUnfinished(100)
+	return s
+}
+
 func TestUnfinishedCheckoutsAreCapped(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
@@ -63,13 +77,7 @@ func TestUnfinishedCheckoutsAreCapped(t *testing.T) {
 
 func TestPurchaseLimitPerCustomer(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.NewPool(t)
-	seed(t, pool)
-	if _, err := pool.Exec(context.Background(), `UPDATE products SET max_per_customer = 2 WHERE sku = 'TEE-1'`); err != nil {
-		t.Fatal(err)
-	}
-	s := checkout.NewStore(pool)
-	s.SetMaxUnfinished(100)
+	s := cappedStore(t)
 	ctx := context.Background()
 	// More than the cap in one line: refused, naming the line.
 	_, _, err := s.CreateOrGet(ctx, "ann", "big", visa(checkout.Item{SKU: "MUG-1", Quantity: 5}, checkout.Item{SKU: "TEE-1", Quantity: 3}))
@@ -110,13 +118,7 @@ func TestPurchaseLimitPerCustomer(t *testing.T) {
 // serialise).
 func TestLimitsHoldUnderConcurrency(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.NewPool(t)
-	seed(t, pool)
-	if _, err := pool.Exec(context.Background(), `UPDATE products SET max_per_customer = 2 WHERE sku = 'TEE-1'`); err != nil {
-		t.Fatal(err)
-	}
-	s := checkout.NewStore(pool)
-	s.SetMaxUnfinished(100)
+	s := cappedStore(t)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	ok, limited := 0, 0

@@ -151,24 +151,8 @@ func (t *Template) addApi(e *evaluator, id string, merged Value) error {
 		}
 		if plan != nil {
 			th, q := up.sub("Throttle"), up.sub("Quota")
-			burst, err := th.integer("BurstLimit", 0)
-			if err != nil {
+			if err := plan.readLimits(th, q); err != nil {
 				return err
-			}
-			plan.BurstLimit = int(burst)
-			if plan.RateLimit, err = th.number("RateLimit", 0); err != nil {
-				return err
-			}
-			limit, err := q.integer("Limit", 0)
-			if err != nil {
-				return err
-			}
-			plan.QuotaLimit = int(limit)
-			if plan.QuotaPeriod, err = q.str("Period", ""); err != nil {
-				return err
-			}
-			if plan.QuotaLimit > 0 && plan.QuotaWindow() == 0 {
-				return q.err("Period", fmt.Errorf("want DAY, WEEK or MONTH, got %q", plan.QuotaPeriod))
 			}
 			off, err := q.integer("Offset", 0)
 			if err != nil {

@@ -29,24 +29,8 @@ func (t *Template) addUsagePlan(e *evaluator, id string, properties Value) error
 		}
 		sp.v = v
 	}
-	burst, err := th.integer("BurstLimit", 0)
-	if err != nil {
+	if err := plan.readLimits(th, q); err != nil {
 		return err
-	}
-	plan.BurstLimit = int(burst)
-	if plan.RateLimit, err = th.number("RateLimit", 0); err != nil {
-		return err
-	}
-	limit, err := q.integer("Limit", 0)
-	if err != nil {
-		return err
-	}
-	plan.QuotaLimit = int(limit)
-	if plan.QuotaPeriod, err = q.str("Period", ""); err != nil {
-		return err
-	}
-	if plan.QuotaLimit > 0 && plan.QuotaWindow() == 0 {
-		return q.err("Period", fmt.Errorf("want DAY, WEEK or MONTH, got %q", plan.QuotaPeriod))
 	}
 	stages := p.raw("ApiStages")
 	for i, sv := range stages.Seq {
@@ -91,6 +75,32 @@ func (t *Template) addUsagePlan(e *evaluator, id string, properties Value) error
 		return th.err("RateLimit", errors.New("limits must not be negative"))
 	}
 	t.usagePlans = append(t.usagePlans, plan)
+	return nil
+}
+
+// readLimits reads a plan's Throttle (BurstLimit, RateLimit) and Quota
+// (Limit, Period), the same in Auth.UsagePlan and an
+// AWS::ApiGateway::UsagePlan.
+func (u *UsagePlan) readLimits(th, q props) error {
+	burst, err := th.integer("BurstLimit", 0)
+	if err != nil {
+		return err
+	}
+	u.BurstLimit = int(burst)
+	if u.RateLimit, err = th.number("RateLimit", 0); err != nil {
+		return err
+	}
+	limit, err := q.integer("Limit", 0)
+	if err != nil {
+		return err
+	}
+	u.QuotaLimit = int(limit)
+	if u.QuotaPeriod, err = q.str("Period", ""); err != nil {
+		return err
+	}
+	if u.QuotaLimit > 0 && u.QuotaWindow() == 0 {
+		return q.err("Period", fmt.Errorf("want DAY, WEEK or MONTH, got %q", u.QuotaPeriod))
+	}
 	return nil
 }
 

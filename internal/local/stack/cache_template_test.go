@@ -1,14 +1,8 @@
 package stack_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"gopkg.in/yaml.v3"
-
-	"github.com/checkout-dev/checkout/localaws/sam"
 )
 
 // TestRepoTemplateCache: the Redis layer runs on ElastiCache Serverless
@@ -17,14 +11,7 @@ import (
 // functions reach it over TLS with the cluster protocol.
 func TestRepoTemplateCache(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tpl sam.Value
-	if err := yaml.Unmarshal(raw, &tpl); err != nil {
-		t.Fatal(err)
-	}
+	tpl := rawRepoTemplate(t)
 	cache, ok := tpl.Path("Resources", "Cache")
 	if ty, _ := cache.Get("Type"); !ok || ty.Scalar != "AWS::ElastiCache::ServerlessCache" {
 		t.Fatalf("Resources.Cache = %s; want an AWS::ElastiCache::ServerlessCache", cache.String())

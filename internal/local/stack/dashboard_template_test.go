@@ -2,13 +2,9 @@ package stack_test
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/checkout-dev/checkout/localaws/sam"
 )
@@ -19,14 +15,7 @@ import (
 // has a depth alarm.
 func TestRepoTemplateDashboardAndQueueAlarms(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tpl sam.Value
-	if err := yaml.Unmarshal(raw, &tpl); err != nil {
-		t.Fatal(err)
-	}
+	tpl := rawRepoTemplate(t)
 	body, ok := tpl.Path("Resources", "Dashboard", "Properties", "DashboardBody")
 	if !ok || body.Kind != sam.KindIntrinsic {
 		t.Fatalf("Dashboard.DashboardBody = %s; want a !Sub", body.String())

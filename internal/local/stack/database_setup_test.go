@@ -1,16 +1,11 @@
 package stack_test
 
 import (
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-
-	"gopkg.in/yaml.v3"
-
-	"github.com/checkout-dev/checkout/localaws/sam"
 )
 
 // TestRepoTemplateDatabaseSetup: a deploy applies every migration (the
@@ -21,14 +16,7 @@ import (
 func TestRepoTemplateDatabaseSetup(t *testing.T) {
 	t.Parallel()
 	root := repoRoot(t)
-	raw, err := os.ReadFile(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tpl sam.Value
-	if err := yaml.Unmarshal(raw, &tpl); err != nil {
-		t.Fatal(err)
-	}
+	tpl := rawRepoTemplate(t)
 	files, err := filepath.Glob(filepath.Join(root, "migrations", "*.sql"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no migrations (%v)", err)

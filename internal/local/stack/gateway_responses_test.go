@@ -1,15 +1,10 @@
 package stack_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/checkout-dev/checkout/localaws/apigw"
-	"github.com/checkout-dev/checkout/localaws/sam"
 )
 
 // TestRepoTemplateGatewayResponsesSpeakTheContract: the errors API Gateway
@@ -19,14 +14,7 @@ import (
 // authenticate, and every one can be read by a browser page.
 func TestRepoTemplateGatewayResponsesSpeakTheContract(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tpl sam.Value
-	if err := yaml.Unmarshal(raw, &tpl); err != nil {
-		t.Fatal(err)
-	}
+	tpl := rawRepoTemplate(t)
 	grs, ok := tpl.Path("Resources", "CheckoutApi", "Properties", "GatewayResponses")
 	if !ok {
 		t.Fatal("CheckoutApi has no GatewayResponses")
@@ -75,14 +63,7 @@ func TestRepoTemplateGatewayResponsesSpeakTheContract(t *testing.T) {
 // (apigw.Rule*): the usage plan's throttle and quota, and each WAF rule.
 func TestRepoTemplate429sNameTheRule(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tpl sam.Value
-	if err := yaml.Unmarshal(raw, &tpl); err != nil {
-		t.Fatal(err)
-	}
+	tpl := rawRepoTemplate(t)
 	for typ, rule := range map[string]string{"THROTTLED": apigw.RuleThrottle, "QUOTA_EXCEEDED": apigw.RuleQuota} {
 		body, _ := tpl.Path("Resources", "CheckoutApi", "Properties", "GatewayResponses", typ, "ResponseTemplates", "application/json")
 		if !strings.Contains(body.Scalar, `"rule":"`+rule+`"`) {

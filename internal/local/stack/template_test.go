@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/checkout-dev/checkout/localaws/sam"
 )
 
@@ -39,6 +41,21 @@ func loadRepoTemplate(t *testing.T) *sam.Template {
 	tpl, err := sam.Load(filepath.Join(repoRoot(t), "template.yaml"))
 	if err != nil {
 		t.Fatalf("Load(template.yaml): %v", err)
+	}
+	return tpl
+}
+
+// rawRepoTemplate is /<repo>/template.yaml as written: intrinsics kept,
+// nothing resolved (for checks of resources the SAM model does not cover).
+func rawRepoTemplate(t *testing.T) sam.Value {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tpl sam.Value
+	if err := yaml.Unmarshal(raw, &tpl); err != nil {
+		t.Fatalf("template.yaml: %v", err)
 	}
 	return tpl
 }
