@@ -14,7 +14,9 @@
 // CHECKOUT_PARAMETER_OVERRIDES (template parameters, as sam deploy
 // --parameter-overrides: "WafIpRateLimit=100000000 ThrottleRateLimit=5000"),
 // CHECKOUT_LAMBDA_FAULT_RATE (torture runs: saga steps fail like a dying
-// Lambda at this rate).
+// Lambda at this rate), CHECKOUT_SFN_START_BURST and CHECKOUT_SFN_START_RATE
+// (the local Step Functions' StartExecution quota; default AWS's 1300 and
+// 300/s, a burst of 0 turns throttling off).
 package main
 
 import (

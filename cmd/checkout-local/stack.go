@@ -5,10 +5,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/checkout-dev/checkout/internal/auth"
 	"github.com/checkout-dev/checkout/internal/local/stack"
+	"github.com/checkout-dev/checkout/localaws/sfn"
 )
 
 // runStack starts the whole stack, prints how to use it, and serves until
@@ -28,9 +30,14 @@ func runStack() error {
 	if err != nil {
 		return err
 	}
+	quotas, err := sfnQuotas()
+	if err != nil {
+		return err
+	}
 	opts := stack.Options{
 		Parameters:   params,
 		LambdaFaults: faults,
+		SFNQuotas:    quotas,
 		DataDir:      envOr("CHECKOUT_DATA_DIR", ".data"),
 		Addr:         envOr("CHECKOUT_ADDR", "127.0.0.1:3000"),
 		SQSAddr:      envOr("CHECKOUT_SQS_ADDR", "127.0.0.1:9324"),
@@ -98,4 +105,33 @@ Ctrl-C stops; a restart resumes where it stopped.
 `, took.Round(time.Millisecond), s.APIURL, o.APIKey, s.SFNURL, s.SFNURL, s.StateMachineARN, s.SQSURL, s.SQSURL,
 		s.StripeURL, o.DataDir, user, admin, s.APIURL, o.APIKey, s.APIURL, o.APIKey)
 	return nil
+}
+
+// sfnQuotas reads CHECKOUT_SFN_START_BURST and CHECKOUT_SFN_START_RATE,
+// the local Step Functions' StartExecution quota (default AWS's: 1300 and
+// 300 per second; a burst of 0 turns throttling off).
+func sfnQuotas() (map[string]sfn.APIQuota, error) {
+	burstEnv, rateEnv := os.Getenv("CHECKOUT_SFN_START_BURST"), os.Getenv("CHECKOUT_SFN_START_RATE")
+	if burstEnv == "" && rateEnv == "" {
+		return nil, nil
+	}
+	q := sfn.DefaultAPIQuotas()["StartExecution"]
+	if burstEnv != "" {
+		n, err := strconv.Atoi(burstEnv)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("CHECKOUT_SFN_START_BURST=%q: want a whole number of calls (0 turns throttling off)", burstEnv)
+		}
+		if n == 0 {
+			return map[string]sfn.APIQuota{}, nil
+		}
+		q.Burst = n
+	}
+	if rateEnv != "" {
+		r, err := strconv.ParseFloat(rateEnv, 64)
+		if err != nil || r <= 0 {
+			return nil, fmt.Errorf("CHECKOUT_SFN_START_RATE=%q: want calls per second, like 300", rateEnv)
+		}
+		q.Rate = r
+	}
+	return map[string]sfn.APIQuota{"StartExecution": q}, nil
 }

@@ -61,6 +61,10 @@ func (e *Executor) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, &APIError{Code: "UnknownOperationException", Message: "unknown operation " + target, Status: 400})
 		return
 	}
+	if !e.quotas.allow(action) {
+		writeAPIError(w, &APIError{Code: CodeThrottling, Message: "Rate exceeded", Status: 400})
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 2<<20))
 	if err != nil {
 		writeAPIError(w, apiErr("SerializationException", "cannot read body: %v", err))

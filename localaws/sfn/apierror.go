@@ -34,6 +34,7 @@ const (
 	CodeTaskTimedOut             = "TaskTimedOut"
 	CodeInvalidToken             = "InvalidToken"
 	CodeValidation               = "ValidationException"
+	CodeThrottling               = "ThrottlingException"
 )
 
 // IsCode reports whether err is an *APIError with the given code.

@@ -62,6 +62,11 @@ type Options struct {
 	// lose: the last steps, which re-run); StartExecution and SendTask*
 	// stay synchronous either way.
 	DurableBookkeeping bool
+
+	// APIQuotas throttle API actions like the account's quotas (see
+	// APIQuota). nil means DefaultAPIQuotas; an empty map throttles
+	// nothing.
+	APIQuotas map[string]APIQuota
 }
 
 // Executor runs durable executions. Create with New, register state
@@ -73,6 +78,8 @@ type Executor struct {
 	opts   Options
 	log    *slog.Logger
 	defs   sync.Map // definition text → *asl.Definition
+
+	quotas *quotas
 
 	mu       sync.Mutex
 	funcs    map[string]Handler
@@ -105,7 +112,10 @@ func New(pool *pgxpool.Pool, opts Options) *Executor {
 	if opts.TokenPollInterval <= 0 {
 		opts.TokenPollInterval = time.Second
 	}
-	e := &Executor{pool: pool, bk: pool, opts: opts, log: opts.Logger,
+	if opts.APIQuotas == nil {
+		opts.APIQuotas = DefaultAPIQuotas()
+	}
+	e := &Executor{pool: pool, bk: pool, opts: opts, log: opts.Logger, quotas: newQuotas(opts.APIQuotas, time.Now),
 		funcs: map[string]Handler{}, running: map[string]context.CancelCauseFunc{},
 		waiters: map[string]chan struct{}{}}
 	if !opts.DurableBookkeeping {

@@ -120,7 +120,7 @@ func queueARN(name string) string {
 // previous run left), registers the saga and serves the Step Functions API.
 func (s *Stack) startStepFunctions(ctx, runCtx context.Context) error {
 	s.exec = sfn.New(s.db.Pool, sfn.Options{Region: Region, AccountID: AccountID, SQSClient: s.sqsCli,
-		Logger: s.log.With("component", "sfn"),
+		Logger: s.log.With("component", "sfn"), APIQuotas: s.opts.SFNQuotas,
 		OnTransition: func(t sfn.Transition) {
 			s.log.Info("transition", "execution", t.ExecutionARN, "from", t.From, "to", t.To, "status", t.Status, "error", t.Error)
 		}})

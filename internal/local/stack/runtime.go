@@ -64,6 +64,11 @@ type Options struct {
 	StripeKey    string // Stripe test mode instead of the fake (STRIPE_SECRET_KEY)
 	StripeURL    string // a Stripe-compatible server of your own instead of the fake (STRIPE_API_URL)
 	DatabaseURL  string // use this PostgreSQL instead of the cluster under DataDir (DATABASE_URL)
+	// SFNQuotas are the local Step Functions' API throttling quotas; nil
+	// means AWS's defaults (sfn.DefaultAPIQuotas: StartExecution 1,300
+	// burst, 300/s), an empty map none (CHECKOUT_SFN_START_BURST and
+	// CHECKOUT_SFN_START_RATE in checkout-local).
+	SFNQuotas map[string]sfn.APIQuota
 	// Parameters override the template's parameter defaults, as
 	// `sam deploy --parameter-overrides` would (e.g. ThrottleBurstLimit).
 	Parameters map[string]string
