@@ -15,6 +15,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/api"
 	"github.com/checkout-dev/checkout/internal/app"
 	"github.com/checkout-dev/checkout/internal/execution"
+	"github.com/checkout-dev/checkout/internal/startqueue"
 )
 
 func main() {
@@ -38,6 +39,16 @@ func main() {
 			}
 		}
 	})
-	h := api.New(core.APIDeps(execution.SFN{Client: client, StateMachineARN: machine}, nil, log))
+	deps := core.APIDeps(execution.SFN{Client: client, StateMachineARN: machine}, nil, log)
+	if url := os.Getenv("START_QUEUE_URL"); url != "" {
+		// A start Step Functions throttles is queued, not failed.
+		sqsClient, err := app.SQSClient(ctx)
+		if err != nil {
+			log.Error("aws configuration", "err", err)
+			os.Exit(1)
+		}
+		deps.Starter.Deferred = startqueue.SQS{Client: sqsClient, QueueURL: url}
+	}
+	h := api.New(deps)
 	lambda.Start(h.Handle)
 }

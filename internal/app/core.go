@@ -132,5 +132,15 @@ func (c *Core) APIDeps(exec checkout.Executions, stock *inventory.Store, log *sl
 	}
 	return api.Deps{Pool: c.Pool, Catalog: c.Catalog, Checkouts: c.Checkouts, Orders: c.Orders, Inventory: stock, Log: log,
 		Payments: c.Payments, CORS: c.cfg.CORS,
-		Starter: checkout.NewStarter(c.Pool, c.Checkouts, stock, exec, saga.InputWith(c.cfg.AuthenticationTimeout))}
+		Starter: c.Starter(exec, stock)}
+}
+
+// Starter starts checkouts' sagas with exec, checking availability with
+// stock (the core's own when nil). The API's Starter and the start queue's
+// consumer are the same thing.
+func (c *Core) Starter(exec checkout.Executions, stock *inventory.Store) *checkout.Starter {
+	if stock == nil {
+		stock = c.Inventory
+	}
+	return checkout.NewStarter(c.Pool, c.Checkouts, stock, exec, saga.InputWith(c.cfg.AuthenticationTimeout))
 }

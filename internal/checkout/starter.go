@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/checkout-dev/checkout/internal/apperr"
 )
 
 // Executions starts the checkout saga (execution.SFN on Step Functions).
@@ -23,6 +26,16 @@ type Availability interface {
 	Available(ctx context.Context, skus []string) (map[string]int, error)
 }
 
+// Deferrer queues the start of a checkout for later (startqueue.SQS: a
+// queue a starter function drains at the rate Step Functions allows).
+type Deferrer interface {
+	Defer(ctx context.Context, checkoutID uuid.UUID) error
+}
+
+// CodeStartThrottled is the apperr code an Executions answers when Step
+// Functions refused the start for its quota (execution.CodeStartThrottled).
+const CodeStartThrottled = "start_throttled"
+
 // ErrNotStarted marks a checkout that was recorded but whose execution
 // could not be started (or recorded): it stays pending and the next Start
 // tries again. The API answers it 503 with Retry-After.
@@ -38,6 +51,11 @@ type Starter struct {
 	Executions Executions
 	// Input renders the saga's input for a checkout (saga.Input).
 	Input func(Checkout) ([]byte, error)
+	// Deferred, when set, takes the starts Step Functions throttles: the
+	// checkout stays pending (the buyer gets 202) and its start is queued,
+	// so no buyer gets an error for the account's StartExecution quota.
+	// Nil: a throttled start is ErrNotStarted (503, retry).
+	Deferred Deferrer
 
 	// holders bounds the concurrent lock holders (see Start).
 	holders chan struct{}
@@ -62,8 +80,10 @@ const startLockClass = 0x43484b54 // "CHKT"
 // it, so exactly one decides; a checkout that is final, already has an
 // execution or is past pending is returned as it is.
 //
-// Errors wrap ErrNotStarted when the execution could not be started or
-// recorded (the checkout stays pending; calling again is safe).
+// When Step Functions throttles the start and Deferred is set, the start is
+// queued and the checkout returned pending without an execution (no
+// error). Errors wrap ErrNotStarted when the execution could not be
+// started or recorded (the checkout stays pending; calling again is safe).
 func (s *Starter) Start(ctx context.Context, co Checkout) (Checkout, error) {
 	if co.Status != StatusPending || co.ExecutionID != "" {
 		return co, nil
@@ -109,6 +129,12 @@ func (s *Starter) Start(ctx context.Context, co Checkout) (Checkout, error) {
 		return co, fmt.Errorf("checkout: saga input: %w", err)
 	}
 	arn, err := s.Executions.Start(ctx, co.ID.String(), input)
+	if ae := apperr.As(err); ae != nil && ae.Code == CodeStartThrottled && s.Deferred != nil {
+		if derr := s.Deferred.Defer(ctx, co.ID); derr != nil {
+			return co, fmt.Errorf("%w: throttled (%w) and could not be queued: %w", ErrNotStarted, err, derr)
+		}
+		return co, nil // pending, without an execution yet: the start queue starts it
+	}
 	if err != nil {
 		return co, fmt.Errorf("%w: %w", ErrNotStarted, err)
 	}

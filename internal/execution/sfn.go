@@ -11,8 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/checkout-dev/checkout/internal/apperr"
+	"github.com/checkout-dev/checkout/internal/checkout"
 )
 
 // SFNClient is the part of the Step Functions client SFN uses.
@@ -22,6 +24,10 @@ type SFNClient interface {
 	SendTaskFailure(ctx context.Context, in *sfn.SendTaskFailureInput, opts ...func(*sfn.Options)) (*sfn.SendTaskFailureOutput, error)
 	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, opts ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
 }
+
+// CodeStartThrottled is the apperr code of a StartExecution refused by the
+// account's quota (ThrottlingException).
+const CodeStartThrottled = checkout.CodeStartThrottled
 
 // SFN starts executions with AWS Step Functions (or anything speaking its
 // API: the local executor, moto_server).
@@ -43,6 +49,12 @@ func (s SFN) Start(ctx context.Context, name string, input []byte) (string, erro
 	var exists *types.ExecutionAlreadyExists
 	if errors.As(err, &exists) {
 		return ExecutionARN(s.StateMachineARN, name), nil
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) && api.ErrorCode() == "ThrottlingException" {
+		// The account's StartExecution quota, after the SDK's own retries:
+		// checkout.Starter defers the start instead of failing the buyer.
+		return "", apperr.Wrap(apperr.Unavailable, CodeStartThrottled, err, "start execution %s: Step Functions is throttling StartExecution", name)
 	}
 	if err != nil {
 		return "", fmt.Errorf("start execution %s: %w", name, err)

@@ -34,6 +34,7 @@ type invocation struct {
 func cases() map[string]functionCase {
 	return map[string]functionCase{
 		"migrate": migrateCase(),
+		"starter": starterCase(),
 		string(saga.FnReserveStock): {
 			prepare: func(t *testing.T, fx *fixture) { fx.sagaUpTo(t) },
 			invokes: []invocation{{name: "sample", event: "reserve-stock.json", check: checkReserved}, malformedStep()},

@@ -14,8 +14,10 @@ import (
 	"github.com/checkout-dev/checkout/internal/backoff"
 	"github.com/checkout-dev/checkout/internal/events/analytics"
 	"github.com/checkout-dev/checkout/internal/events/shipping"
+	"github.com/checkout-dev/checkout/internal/execution"
 	"github.com/checkout-dev/checkout/internal/notify"
 	"github.com/checkout-dev/checkout/internal/reconcile"
+	"github.com/checkout-dev/checkout/internal/startqueue"
 	"github.com/checkout-dev/checkout/localaws/sam"
 )
 
@@ -39,6 +41,16 @@ func (s *Stack) startEventSources(ctx context.Context) error {
 		},
 		"analytics": func(*sam.Function) (SQSHandler, error) {
 			return analytics.NewConsumer(s.db.Pool, filepath.Join(s.opts.DataDir, "analytics"), s.log.With("function", "analytics")).Handle, nil
+		},
+		"starter": func(fn *sam.Function) (SQSHandler, error) {
+			url, err := s.envQueueURL(fn, "START_QUEUE_URL")
+			if err != nil {
+				return nil, err
+			}
+			c := &startqueue.Consumer{Checkouts: s.core.Checkouts,
+				Starter: s.core.Starter(execution.SFN{Client: s.sfnClient(), StateMachineARN: s.StateMachineARN}, nil),
+				Log:     s.log.With("function", "starter"), Queue: s.sqsCli, QueueURL: url}
+			return c.Handle, nil
 		},
 		"payment-reconciler": func(fn *sam.Function) (SQSHandler, error) {
 			url, err := s.envQueueURL(fn, "MANUAL_REVIEW_QUEUE_URL")

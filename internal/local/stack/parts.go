@@ -17,6 +17,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/execution"
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/reconcile"
+	"github.com/checkout-dev/checkout/internal/startqueue"
 	"github.com/checkout-dev/checkout/internal/sweeper"
 	"github.com/checkout-dev/checkout/localaws/apigw"
 	"github.com/checkout-dev/checkout/localaws/sam"
@@ -160,7 +161,14 @@ func (s *Stack) startAPI(runCtx context.Context) error {
 	if err := apiInventory.StartSoldOutCache(runCtx); err != nil {
 		return fmt.Errorf("sold-out cache: %w", err)
 	}
-	apiHandler := api.New(s.core.APIDeps(execution.SFN{Client: s.sfnClient(), StateMachineARN: s.StateMachineARN}, apiInventory, s.log))
+	deps := s.core.APIDeps(execution.SFN{Client: s.sfnClient(), StateMachineARN: s.StateMachineARN}, apiInventory, s.log)
+	if fn, ok := s.tpl.FunctionByName("api"); ok {
+		// A start the local Step Functions throttles is queued, as on AWS.
+		if url, err := s.envQueueURL(fn, "START_QUEUE_URL"); err == nil {
+			deps.Starter.Deferred = startqueue.SQS{Client: s.sqsCli, QueueURL: url}
+		}
+	}
+	apiHandler := api.New(deps)
 	functions := map[string]apigw.ProxyFunc{}
 	authorizers := map[string]apigw.AuthorizerFunc{}
 	for id, fn := range s.tpl.Functions {

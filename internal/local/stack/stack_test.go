@@ -41,6 +41,12 @@ type e2e struct {
 // Stripe outlives a restart of ours).
 func startE2E(t *testing.T, params map[string]string) *e2e {
 	t.Helper()
+	return startE2EWith(t, params, nil)
+}
+
+// startE2EWith is startE2E with the stack's options adjusted by adjust.
+func startE2EWith(t *testing.T, params map[string]string, adjust func(*stack.Options)) *e2e {
+	t.Helper()
 	e := &e2e{t: t, dsn: pgtest.NewDB(t), fake: stripefake.New(stripefake.Options{})}
 	srv := httptest.NewServer(e.fake)
 	t.Cleanup(srv.Close)
@@ -49,6 +55,9 @@ func startE2E(t *testing.T, params map[string]string) *e2e {
 		Addr: "127.0.0.1:0", SQSAddr: "127.0.0.1:0", SFNAddr: "127.0.0.1:0", StripeURL: srv.URL,
 		APIKey: e2eAPIKey, JWTSecret: e2eSecret, Parameters: params,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if adjust != nil {
+		adjust(&e.opts)
+	}
 	e.start()
 	t.Cleanup(func() { e.stack.Close() })
 	return e

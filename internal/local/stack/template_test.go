@@ -82,6 +82,7 @@ func TestRepoTemplateFunctions(t *testing.T) {
 		"SweeperFunction":             "sweeper",
 		"ReconciliationFunction":      "reconciliation",
 		"MigrateFunction":             "migrate",
+		"StarterFunction":             "starter",
 	}
 	got := map[string]string{}
 	for id, f := range tpl.Functions {
@@ -263,6 +264,7 @@ func TestRepoTemplateQueues(t *testing.T) {
 		"AnalyticsQueue":     "AnalyticsDLQ",
 		"ManualReviewQueue":  "ManualReviewDLQ",
 		"PaymentEventsQueue": "PaymentEventsDLQ",
+		"StartQueue":         "StartDLQ",
 	}
 	var ids []string
 	for src, dlq := range pairs {
@@ -274,7 +276,11 @@ func TestRepoTemplateQueues(t *testing.T) {
 	}
 	for src, dlq := range pairs {
 		q, d := tpl.Queues[src], tpl.Queues[dlq]
-		if q.Redrive == nil || q.Redrive.DeadLetterQueue != dlq || q.Redrive.MaxReceiveCount != 3 {
+		receives := 3
+		if src == "StartQueue" {
+			receives = 100 // a throttled start is retried for a while before it is given up
+		}
+		if q.Redrive == nil || q.Redrive.DeadLetterQueue != dlq || q.Redrive.MaxReceiveCount != receives {
 			t.Errorf("%s redrive = %+v", src, q.Redrive)
 		}
 		if d.RedriveAllow == nil || d.RedriveAllow.Permission != "byQueue" || !reflect.DeepEqual(d.RedriveAllow.SourceQueues, []string{src}) {
@@ -308,8 +314,8 @@ func TestRepoTemplateQueues(t *testing.T) {
 			}
 		}
 	}
-	if consumers != 4 {
-		t.Errorf("SQS consumers = %d, want 4 (notification, shipping, analytics, payment-reconciler)", consumers)
+	if consumers != 5 {
+		t.Errorf("SQS consumers = %d, want 5 (notification, shipping, analytics, payment-reconciler, starter)", consumers)
 	}
 
 	over, err := tpl.Resolve(map[string]string{"MaxReceiveCount": "7", "AWS::StackName": "dev"})

@@ -91,3 +91,36 @@ func migrateCase() functionCase {
 		}}},
 	}
 }
+
+// starterCase: the start message of the saga sample's checkout, its stock
+// gone by the time the queue delivers it: the starter ends it out_of_stock
+// (the Starter's sold-out path, which needs no Step Functions) and reports
+// no failure, so SQS deletes the message.
+func starterCase() functionCase {
+	return functionCase{
+		prepare: func(t *testing.T, fx *fixture) {
+			fx.sagaUpTo(t)
+			if _, err := fx.pool.Exec(context.Background(), `UPDATE inventory SET on_hand = 0`); err != nil {
+				t.Fatal(err)
+			}
+		},
+		env: func(*fixture) map[string]string {
+			return map[string]string{"STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:checkout"}
+		},
+		invokes: []invocation{{name: "sample", event: "sqs-start.json", check: func(t *testing.T, fx *fixture, body []byte) {
+			var resp struct {
+				BatchItemFailures []any `json:"batchItemFailures"`
+			}
+			if err := json.Unmarshal(body, &resp); err != nil || len(resp.BatchItemFailures) != 0 {
+				t.Fatalf("answer %s; want no batch item failures", body)
+			}
+			var status, code string
+			if err := fx.pool.QueryRow(context.Background(), `SELECT status, coalesce(failure_code, '') FROM checkouts WHERE id = '5b0c1c2e-3f4a-4b5c-8d6e-7f8091a2b3c4'`).Scan(&status, &code); err != nil {
+				t.Fatal(err)
+			}
+			if status != "failed" || code != "out_of_stock" {
+				t.Fatalf("checkout %s/%s; want failed/out_of_stock", status, code)
+			}
+		}}},
+	}
+}

@@ -1,0 +1,79 @@
+package stack_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/checkout-dev/checkout/internal/local/stack"
+	"github.com/checkout-dev/checkout/localaws/sfn"
+)
+
+// TestThrottledStartsAreQueuedNotFailed: with Step Functions throttling
+// StartExecution (a bucket of 3 refilled at 5 per second, standing in for
+// the account's 1,300 and 300/s), a burst of buyers gets no error: every
+// checkout is accepted (202, pending), the starts the quota refuses go
+// through the start queue, and every checkout ends final with exactly the
+// stock sold.
+func TestThrottledStartsAreQueuedNotFailed(t *testing.T) {
+	t.Parallel()
+	e := startE2EWith(t, roomy, func(o *stack.Options) {
+		o.SFNQuotas = map[string]sfn.APIQuota{"StartExecution": {Burst: 3, Rate: 5}}
+	})
+	const buyers, stock = 40, 30
+	e.product("E2E-LEVEL", 2500, stock)
+	type result struct {
+		post, final reply
+		tok         string
+	}
+	results := make([]result, buyers)
+	var wg sync.WaitGroup
+	begin := time.Now()
+	for i := range buyers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok := e.token(fmt.Sprintf("leveled-%d", i), false)
+			results[i] = result{post: e.post(tok, uuid.NewString(), cart("E2E-LEVEL", 1, "pm_card_visa")), tok: tok}
+		}()
+	}
+	wg.Wait()
+	deferred := 0
+	for i, r := range results {
+		if r.post.status != 202 && r.post.status != 200 {
+			t.Fatalf("buyer %d: %d %s; want the checkout accepted (no error for a throttled start)", i, r.post.status, r.post.raw)
+		}
+		var n int
+		if err := e.stack.Core().Pool.QueryRow(t.Context(), `SELECT count(*) FROM checkouts WHERE id = $1 AND execution_id IS NULL AND status = 'pending'`,
+			r.post.str("checkout_id")).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		deferred += n
+	}
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i].final = e.wait(results[i].tok, results[i].post.str("checkout_id"))
+		}()
+	}
+	wg.Wait()
+	counts := map[string]int{}
+	for _, r := range results {
+		counts[r.final.str("status")+"/"+r.final.failure()]++
+	}
+	t.Logf("%d buyers, %d units, StartExecution 3 burst 5/s: %d starts were queued; outcomes %v; last final after %s",
+		buyers, stock, deferred, counts, time.Since(begin).Round(time.Millisecond))
+	if deferred == 0 {
+		t.Fatal("no start was throttled and queued: the test did not exercise the start queue")
+	}
+	if counts["completed/"] != stock || counts["failed/out_of_stock"] != buyers-stock {
+		t.Fatalf("outcomes %v; want %d completed and %d out_of_stock", counts, stock, buyers-stock)
+	}
+	if n := e.rows("orders"); n != stock {
+		t.Fatalf("%d orders; want %d", n, stock)
+	}
+}
