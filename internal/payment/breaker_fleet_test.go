@@ -65,16 +65,6 @@ func breakerEvents(t *testing.T, pool *pgxpool.Pool) []string {
 	return out
 }
 
-func count(evs []string, ev string) int {
-	n := 0
-	for _, e := range evs {
-		if e == ev {
-			n++
-		}
-	}
-	return n
-}
-
 func TestBreakerFleetOpensOnceOnFailuresSeenByAllInstances(t *testing.T) {
 	t.Parallel()
 	const threshold, callers = 6, 40
