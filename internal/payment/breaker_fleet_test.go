@@ -146,7 +146,7 @@ func TestBreakerFleetOneProbeAmongAllInstances(t *testing.T) {
 
 	// Every caller of both instances races for the probe; the fake holds
 	// the probe's request so that all of them arrive while it is in flight.
-	f.inject(t, stripefake.Fault{Kind: stripefake.Latency, Match: "GET /v1/payment_intents/*", Delay: time.Second})
+	f.inject(t, stripefake.Fault{Kind: stripefake.Latency, Match: "GET /v1/payment_intents/*", Delay: 2 * time.Second})
 	before := f.requests()
 	start := make(chan struct{})
 	errs := make([]error, callers)
