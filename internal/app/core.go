@@ -46,7 +46,8 @@ func WithMetrics(r metrics.Recorder) Option {
 }
 
 // WithBreaker wraps the gateway in a payment.Breaker configured by bo
-// (zero value: 5 consecutive failures, open for 30 s). Its transitions are
+// (zero value: 5 consecutive failures, open for 30 s), whose state is in
+// the pool's database: every process wired to that database shares it. Its transitions are
 // published as CircuitBreakerOpen (1 open, 0 closed) after bo's own
 // OnStateChange, if any. Without it the gateway is used as given.
 func WithBreaker(bo payment.BreakerOptions) Option {
@@ -76,7 +77,7 @@ func NewCore(pool *pgxpool.Pool, gw payment.Gateway, cfg Config, log *slog.Logge
 			}
 			rec.Record(context.Background(), metrics.Entry{Metrics: []metrics.Metric{{Name: metrics.CircuitBreakerOpen, Value: float64(v), Unit: metrics.None}}})
 		}
-		gw = payment.NewBreaker(gw, bo)
+		gw = payment.NewBreaker(gw, pool, bo)
 	}
 	c := &Core{Pool: pool, Catalog: catalog.NewStore(pool), Checkouts: checkout.NewStore(pool), cfg: cfg}
 	c.Checkouts.SetMaxUnfinished(cfg.MaxUnfinishedCheckouts)
@@ -91,8 +92,8 @@ func NewCore(pool *pgxpool.Pool, gw payment.Gateway, cfg Config, log *slog.Logge
 // OpenCore opens the pool from cfg and wires the core with the Stripe
 // gateway (at cfg.StripeAPIURL when set) behind a circuit breaker, and
 // metrics in CloudWatch Embedded Metric Format on stdout (namespace
-// METRICS_NAMESPACE, default Checkout). Used once per Lambda container, so
-// each warm container has its own breaker.
+// METRICS_NAMESPACE, default Checkout). Used once per Lambda container;
+// the breaker's state is in the database, so all containers share one.
 func OpenCore(ctx context.Context, cfg Config, log *slog.Logger) (*Core, error) {
 	pool, err := OpenPool(ctx, cfg)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/payment"
 	"github.com/checkout-dev/checkout/internal/stripefake"
 	"github.com/checkout-dev/checkout/localaws/pgtest"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // testClock is a settable clock for the breaker.
@@ -47,6 +48,7 @@ type breakerEnv struct {
 	fake  *stripefake.Fake
 	raw   *payment.Stripe // the same adapter without the breaker, for setup
 	b     *payment.Breaker
+	pool  *pgxpool.Pool
 	clock *testClock
 
 	mu      sync.Mutex
@@ -56,9 +58,9 @@ type breakerEnv struct {
 func newBreakerEnv(t *testing.T, threshold int) *breakerEnv {
 	t.Helper()
 	e := &breakerEnv{fake: stripefake.StartTest(t, stripefake.Options{MaxHold: 5 * time.Second}),
-		clock: &testClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}}
+		clock: &testClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}, pool: pgtest.NewPool(t)}
 	e.raw = payment.NewStripe(payment.StripeConfig{SecretKey: stripefake.TestAPIKey, URL: e.fake.URL, Timeout: 5 * time.Second})
-	e.b = payment.NewBreaker(e.raw, payment.BreakerOptions{FailureThreshold: threshold, OpenFor: openFor, Now: e.clock.Now,
+	e.b = payment.NewBreaker(e.raw, e.pool, payment.BreakerOptions{FailureThreshold: threshold, OpenFor: openFor, Now: e.clock.Now,
 		OnStateChange: func(open bool) {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -134,7 +136,7 @@ func (e *breakerEnv) trip(t *testing.T, threshold int, intentID string) {
 			t.Fatalf("GetIntent under a 500: %v; want Transient", err)
 		}
 	}
-	if s := e.b.State(); s != payment.BreakerOpen {
+	if s := stateOf(t, e.b); s != payment.BreakerOpen {
 		t.Fatalf("state after %d failures = %v; want open", threshold, s)
 	}
 }
@@ -199,7 +201,7 @@ func TestBreakerOpensAfterConsecutiveUnhealthyResults(t *testing.T) {
 			const injected = 100
 			e.inject(t, stripefake.Fault{Kind: tc.fault, Match: tc.match, Times: injected})
 			for i := range threshold {
-				if s := e.b.State(); s != payment.BreakerClosed {
+				if s := stateOf(t, e.b); s != payment.BreakerClosed {
 					t.Fatalf("state after %d failures = %v; want closed", i, s)
 				}
 				left := e.faultsLeft()
@@ -211,7 +213,7 @@ func TestBreakerOpensAfterConsecutiveUnhealthyResults(t *testing.T) {
 					t.Fatalf("call %d did not reach the gateway", i+1)
 				}
 			}
-			if s := e.b.State(); s != payment.BreakerOpen {
+			if s := stateOf(t, e.b); s != payment.BreakerOpen {
 				t.Fatalf("state after %d failures = %v; want open", threshold, s)
 			}
 			if got := e.transitions(); len(got) != 1 || !got[0] {
@@ -332,7 +334,7 @@ func TestBreakerCountsOnlyUnhealthyResults(t *testing.T) {
 			}
 			e := newBreakerEnv(t, threshold)
 			tc.run(t, e)
-			if s := e.b.State(); s != payment.BreakerClosed {
+			if s := stateOf(t, e.b); s != payment.BreakerClosed {
 				t.Errorf("state %v; want closed", s)
 			}
 			if got := e.transitions(); len(got) != 0 {
@@ -382,7 +384,7 @@ func TestBreakerHalfOpenTrial(t *testing.T) {
 			if tc.trialFault != (err != nil) {
 				t.Fatalf("trial: %+v, %v", got, err)
 			}
-			if s := e.b.State(); s != tc.wantState {
+			if s := stateOf(t, e.b); s != tc.wantState {
 				t.Fatalf("state after the trial = %v; want %v", s, tc.wantState)
 			}
 			if ch := e.transitions(); len(ch) != len(tc.wantChanges) || ch[0] != tc.wantChanges[0] || ch[1] != tc.wantChanges[1] {
@@ -410,11 +412,21 @@ func TestBreakerHalfOpenTrial(t *testing.T) {
 			if _, err := e.b.GetIntent(ctx, in.ID); err != nil {
 				t.Fatalf("second trial: %v", err)
 			}
-			if e.requestsAtLeast(before+1) != before+1 || e.b.State() != payment.BreakerClosed {
-				t.Errorf("second trial: %d requests, state %v; want 1 and closed", e.requests()-before, e.b.State())
+			if e.requestsAtLeast(before+1) != before+1 || stateOf(t, e.b) != payment.BreakerClosed {
+				t.Errorf("second trial: %d requests, state %v; want 1 and closed", e.requests()-before, stateOf(t, e.b))
 			}
 		})
 	}
+}
+
+// stateOf reads b's state from the database.
+func stateOf(t *testing.T, b *payment.Breaker) payment.BreakerState {
+	t.Helper()
+	st, err := b.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.State
 }
 
 // waitState polls the breaker until it reports want (the trial's admission
@@ -422,9 +434,9 @@ func TestBreakerHalfOpenTrial(t *testing.T) {
 func waitState(t *testing.T, b *payment.Breaker, want payment.BreakerState) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for b.State() != want {
+	for stateOf(t, b) != want {
 		if time.Now().After(deadline) {
-			t.Fatalf("state %v; want %v", b.State(), want)
+			t.Fatalf("state %v; want %v", stateOf(t, b), want)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -472,7 +484,7 @@ func TestBreakerHalfOpenAdmitsExactlyOneTrial(t *testing.T) {
 	if n := e.requestsAtLeast(before+1) - before; n != 1 {
 		t.Errorf("%d requests reached the gateway during half-open; want only the trial's", n)
 	}
-	if s := e.b.State(); s != payment.BreakerClosed {
+	if s := stateOf(t, e.b); s != payment.BreakerClosed {
 		t.Errorf("state after the trial = %v; want closed", s)
 	}
 }
@@ -502,14 +514,15 @@ func TestBreakerTrialCanceledByItsCallerFreesTheSlot(t *testing.T) {
 	if err := <-trialErr; err == nil {
 		t.Fatal("canceled trial succeeded")
 	}
-	// No verdict: the next caller is the new trial, without waiting OpenFor.
-	if s := e.b.State(); s != payment.BreakerOpen {
-		t.Fatalf("state after a canceled trial = %v; want open", s)
+	// No verdict: the lease is expired, the next caller is the new trial
+	// without waiting OpenFor.
+	if st, err := e.b.Status(context.Background()); err != nil || st.State != payment.BreakerHalfOpen || st.ProbeExpiresAt.After(e.clock.Now()) {
+		t.Fatalf("status after a canceled trial = %+v, %v; want half-open with an expired lease", st, err)
 	}
 	if _, err := e.b.GetIntent(context.Background(), in.ID); err != nil {
 		t.Fatalf("next trial: %v", err)
 	}
-	if s := e.b.State(); s != payment.BreakerClosed {
+	if s := stateOf(t, e.b); s != payment.BreakerClosed {
 		t.Errorf("state = %v; want closed", s)
 	}
 	if got := e.transitions(); len(got) != 2 || !got[0] || got[1] {
@@ -521,18 +534,18 @@ func TestBreakerDefaults(t *testing.T) {
 	t.Parallel()
 	e := newBreakerEnv(t, 1)
 	in := e.intent(t, "pm_card_visa")
-	clock := &testClock{now: time.Now()}
-	b := payment.NewBreaker(e.raw, payment.BreakerOptions{Now: clock.Now})
+	clock := &testClock{now: time.Now().Truncate(time.Microsecond)}
+	b := payment.NewBreaker(e.raw, e.pool, payment.BreakerOptions{Now: clock.Now})
 	e.inject(t, stripefake.Fault{Kind: stripefake.Status500, Match: "GET /v1/payment_intents/*", Times: 5})
 	for i := range 5 {
-		if s := b.State(); s != payment.BreakerClosed {
+		if s := stateOf(t, b); s != payment.BreakerClosed {
 			t.Fatalf("state after %d failures = %v; want closed (default threshold 5)", i, s)
 		}
 		if _, err := b.GetIntent(context.Background(), in.ID); !apperr.Is(err, apperr.Transient) {
 			t.Fatalf("retrieve: %v", err)
 		}
 	}
-	if s := b.State(); s != payment.BreakerOpen {
+	if s := stateOf(t, b); s != payment.BreakerOpen {
 		t.Fatalf("state after 5 failures = %v; want open", s)
 	}
 	clock.Advance(30*time.Second - time.Nanosecond)
@@ -587,7 +600,7 @@ func TestChargeThroughBreakerPublishesPaymentMetrics(t *testing.T) {
 	fake := stripefake.StartTest(t)
 	clock := &testClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	var opened []bool
-	br := payment.NewBreaker(payment.NewStripe(payment.StripeConfig{SecretKey: stripefake.TestAPIKey, URL: fake.URL, Timeout: 5 * time.Second}),
+	br := payment.NewBreaker(payment.NewStripe(payment.StripeConfig{SecretKey: stripefake.TestAPIKey, URL: fake.URL, Timeout: 5 * time.Second}), pool,
 		payment.BreakerOptions{FailureThreshold: 3, Now: clock.Now, OnStateChange: func(open bool) { opened = append(opened, open) }})
 	var out bytes.Buffer
 	rec := metrics.NewEMF(&out, metrics.EMFOptions{Namespace: "Checkout", Now: clock.Now})
@@ -635,8 +648,8 @@ func TestChargeThroughBreakerPublishesPaymentMetrics(t *testing.T) {
 	}
 	err := charge(down, &want{1, "gateway_unavailable"})
 	wantOpenError(t, err)
-	if br.State() != payment.BreakerOpen {
-		t.Fatalf("breaker %v; want open", br.State())
+	if stateOf(t, br) != payment.BreakerOpen {
+		t.Fatalf("breaker %v; want open", stateOf(t, br))
 	}
 	before := len(fake.Requests())
 	err = charge(down, &want{1, "gateway_unavailable"})

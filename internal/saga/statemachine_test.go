@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/checkout-dev/checkout/internal/payment"
 	"github.com/checkout-dev/checkout/internal/saga"
 )
 
@@ -112,5 +113,86 @@ func TestDefinitionPassesASLValidator(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "valid") {
 		t.Fatalf("unexpected validator output: %s", out)
+	}
+}
+
+// TestGatewayUnavailableRetriesOutlastTheBreakerCooldown: while the
+// payment circuit breaker is open every payment step fails fast with
+// PaymentGatewayUnavailable; the state machine must keep retrying for
+// longer than the breaker's cooldown, or a short outage would fail (or
+// send to manual review) checkouts that one probe later would complete.
+func TestGatewayUnavailableRetriesOutlastTheBreakerCooldown(t *testing.T) {
+	raw, err := os.ReadFile(definitionFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type retrier struct {
+		ErrorEquals     []string
+		IntervalSeconds *float64
+		BackoffRate     *float64
+		MaxAttempts     *int
+		MaxDelaySeconds *float64
+		JitterStrategy  string
+	}
+	type state struct {
+		Type     string
+		Resource string
+		Retry    []retrier
+		Branches []struct{ States map[string]json.RawMessage }
+	}
+	var def struct{ States map[string]json.RawMessage }
+	if err := json.Unmarshal(raw, &def); err != nil {
+		t.Fatal(err)
+	}
+	cooldown := payment.DefaultBreakerCooldown.Seconds()
+	checked := map[string]bool{}
+	var walk func(states map[string]json.RawMessage)
+	walk = func(states map[string]json.RawMessage) {
+		for name, rs := range states {
+			var s state
+			if err := json.Unmarshal(rs, &s); err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range s.Branches {
+				walk(b.States)
+			}
+			for _, r := range s.Retry {
+				if !slices.Contains(r.ErrorEquals, "PaymentGatewayUnavailable") {
+					continue
+				}
+				checked[name] = true
+				interval, rate, attempts := 1.0, 2.0, 3
+				if r.IntervalSeconds != nil {
+					interval = *r.IntervalSeconds
+				}
+				if r.BackoffRate != nil {
+					rate = *r.BackoffRate
+				}
+				if r.MaxAttempts != nil {
+					attempts = *r.MaxAttempts
+				}
+				if r.JitterStrategy == "FULL" {
+					t.Errorf("%s: PaymentGatewayUnavailable Retry has JitterStrategy FULL: its window could be ~0 s; want NONE", name)
+				}
+				window, d := 0.0, interval
+				for range attempts {
+					delay := d
+					if r.MaxDelaySeconds != nil && delay > *r.MaxDelaySeconds {
+						delay = *r.MaxDelaySeconds
+					}
+					window += delay
+					d *= rate
+				}
+				if window <= cooldown {
+					t.Errorf("%s: PaymentGatewayUnavailable retries span %.0f s; want more than the breaker cooldown %.0f s", name, window, cooldown)
+				}
+			}
+		}
+	}
+	walk(def.States)
+	for _, step := range []string{"ChargePayment", "CapturePayment", "RefundPayment"} {
+		if !checked[step] {
+			t.Errorf("%s has no Retry on PaymentGatewayUnavailable", step)
+		}
 	}
 }
