@@ -164,6 +164,9 @@ func printMessage(e *env, v messageView, now time.Time) {
 	if v.Reason != "" {
 		fmt.Fprintf(w, "Reason   %s [%s]\n", v.Reason, v.ReasonSource)
 	}
+	if v.Permanent {
+		fmt.Fprintf(w, "Permanent  cannot succeed on retry; `dlq replay` leaves it unless --force\n")
+	}
 	if src := v.Attributes["DeadLetterQueueSourceArn"]; src != "" {
 		fmt.Fprintf(w, "From     %s\n", src)
 	}
@@ -222,7 +225,7 @@ the number of messages the queue held.`,
 				return err
 			}
 			n := q.intAttr("ApproximateNumberOfMessages") + q.intAttr("ApproximateNumberOfMessagesNotVisible")
-			a, err := startAudit(ctx, pool, e.actor(), "dlq.purge", q.Name, "", map[string]any{"approximate_messages": n, "url": q.URL})
+			a, err := startAudit(ctx, pool, e.actor(ctx), "dlq.purge", q.Name, "", map[string]any{"approximate_messages": n, "url": q.URL})
 			if err != nil {
 				return err
 			}

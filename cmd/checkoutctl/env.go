@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"syscall"
+
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -58,6 +62,7 @@ type env struct {
 	awsCfg    aws.Config
 	sqs       *awssqs.Client
 	pool      *pgxpool.Pool
+	actorName string // resolved by actor
 }
 
 // findEndpointsFile returns the endpoints file to use, or "".
@@ -237,15 +242,44 @@ func (e *env) auditDB(ctx context.Context, action string) (*pgxpool.Pool, error)
 	return pool, nil
 }
 
-// actor is who runs the command: --actor, else $USER.
-func (e *env) actor() string {
+// actor is who runs the command, as audit rows name it: --actor; else,
+// against AWS, the caller identity's ARN (STS GetCallerIdentity: the role or
+// user the credentials belong to, whoever's laptop it is); else the OS user.
+// Resolved once per run.
+func (e *env) actor(ctx context.Context) string {
 	if e.opts.actor != "" {
 		return e.opts.actor
 	}
-	if u := e.getenv("USER"); u != "" {
-		return u
+	if e.actorName != "" {
+		return e.actorName
 	}
-	return "unknown"
+	e.actorName = e.osUser()
+	if !e.local && e.awsCfg.Credentials != nil {
+		out, err := sts.NewFromConfig(e.awsCfg, func(o *sts.Options) {
+			if u := e.getenv("AWS_ENDPOINT_URL_STS"); u != "" {
+				o.BaseEndpoint = aws.String(u)
+			}
+		}).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err == nil && aws.ToString(out.Arn) != "" {
+			e.actorName = aws.ToString(out.Arn)
+		} else {
+			fmt.Fprintf(e.stderr, "checkoutctl: the AWS caller identity is unknown (%v); the audit names the OS user %s (pass --actor to name yourself)\n", err, e.actorName)
+		}
+	}
+	return e.actorName
+}
+
+// osUser is the operating system's user running the command.
+func (e *env) osUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	for _, k := range []string{"USER", "LOGNAME"} {
+		if u := e.getenv(k); u != "" {
+			return u
+		}
+	}
+	return "uid-" + strconv.Itoa(os.Getuid())
 }
 
 // isTerminal reports whether w is a terminal (progress bars only there).

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -26,6 +28,11 @@ type messageView struct {
 	BodyText          string            `json:"body_text,omitempty"`
 	Reason            string            `json:"failure_reason,omitempty"`
 	ReasonSource      string            `json:"failure_reason_source,omitempty"`
+	// Permanent: the message cannot succeed on retry (its body is not a
+	// valid event); `dlq replay` leaves it unless --force.
+	Permanent bool `json:"permanent,omitempty"`
+
+	bodySHA string // hex SHA-256 of the body, to find the consumer's record
 }
 
 func viewOf(m types.Message) messageView {
@@ -52,7 +59,10 @@ func viewOf(m types.Message) messageView {
 	} else {
 		v.BodyText = body
 	}
+	sum := sha256.Sum256([]byte(body))
+	v.bodySHA = hex.EncodeToString(sum[:])
 	v.Reason, v.ReasonSource = reasonFromMessage(v, body)
+	v.Permanent = v.ReasonSource == "schema"
 	return v
 }
 
@@ -173,12 +183,19 @@ func reviewReason(body string) string {
 	return ""
 }
 
+// consumerReason is a failure a consumer recorded for a message.
+type consumerReason struct {
+	text      string
+	permanent bool
+}
+
 // consumerReasons looks up the failures the consumers recorded for these
-// messages: by message id (AWS keeps it when it dead-letters a message) or
-// else by the event id in the body (servers that give the dead-lettered
-// copy a new id). Keys of the result are message ids.
-func (e *env) consumerReasons(ctx context.Context, vs []messageView) map[string]string {
-	out := map[string]string{}
+// messages: by message id (AWS keeps it when it dead-letters a message),
+// else by the event id in the body, else by the body's SHA-256 (servers
+// that give the dead-lettered copy a new id, bodies that hold no event id).
+// Keys of the result are message ids.
+func (e *env) consumerReasons(ctx context.Context, vs []messageView) map[string]consumerReason {
+	out := map[string]consumerReason{}
 	if e.databaseURL() == "" || len(vs) == 0 {
 		return out
 	}
@@ -188,8 +205,8 @@ func (e *env) consumerReasons(ctx context.Context, vs []messageView) map[string]
 		return out
 	}
 	ids := make([]string, 0, len(vs))
-	eventIDs := []string{}
-	byEvent := map[string][]string{}
+	eventIDs, shas := []string{}, []string{}
+	byEvent, bySHA := map[string][]string{}, map[string][]string{}
 	for _, v := range vs {
 		ids = append(ids, v.ID)
 		var probe struct {
@@ -201,24 +218,29 @@ func (e *env) consumerReasons(ctx context.Context, vs []messageView) map[string]
 				byEvent[u.String()] = append(byEvent[u.String()], v.ID)
 			}
 		}
+		if v.bodySHA != "" {
+			shas = append(shas, v.bodySHA)
+			bySHA[v.bodySHA] = append(bySHA[v.bodySHA], v.ID)
+		}
 	}
-	rows, err := pool.Query(ctx, `SELECT message_id, COALESCE(event_id::text, ''), consumer, reason, attempts
-		FROM consumer_failures WHERE message_id = ANY($1) OR event_id = ANY($2::uuid[]) ORDER BY last_at`, ids, eventIDs)
+	rows, err := pool.Query(ctx, `SELECT message_id, COALESCE(event_id::text, ''), COALESCE(body_sha256, ''), consumer, reason, attempts, permanent
+		FROM consumer_failures WHERE message_id = ANY($1) OR event_id = ANY($2::uuid[]) OR body_sha256 = ANY($3) ORDER BY last_at`, ids, eventIDs, shas)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "checkoutctl: consumer failure reasons unavailable: %v\n", err)
 		return out
 	}
 	defer rows.Close()
-	byMessage := map[string]string{}
+	byMessage := map[string]consumerReason{}
 	for rows.Next() {
-		var id, eventID, consumer, reason string
+		var id, eventID, sha, consumer, reason string
 		var attempts int
-		if rows.Scan(&id, &eventID, &consumer, &reason, &attempts) != nil {
+		var permanent bool
+		if rows.Scan(&id, &eventID, &sha, &consumer, &reason, &attempts, &permanent) != nil {
 			continue
 		}
-		r := fmt.Sprintf("%s (%s consumer, %d attempts)", reason, consumer, attempts)
+		r := consumerReason{text: fmt.Sprintf("%s (%s consumer, %d attempts)", reason, consumer, attempts), permanent: permanent}
 		byMessage[id] = r // later rows win: the latest failure
-		for _, mid := range byEvent[eventID] {
+		for _, mid := range append(byEvent[eventID], bySHA[sha]...) {
 			if _, exact := byMessage[mid]; !exact {
 				out[mid] = r
 			}
@@ -236,7 +258,8 @@ func (e *env) withReasons(ctx context.Context, vs []messageView) {
 	rs := e.consumerReasons(ctx, vs)
 	for i := range vs {
 		if r, ok := rs[vs[i].ID]; ok && (vs[i].ReasonSource == "" || vs[i].ReasonSource == "schema") {
-			vs[i].Reason, vs[i].ReasonSource = r, "consumer"
+			vs[i].Reason, vs[i].ReasonSource = r.text, "consumer"
+			vs[i].Permanent = vs[i].Permanent || r.permanent
 		}
 	}
 }

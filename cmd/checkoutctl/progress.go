@@ -29,7 +29,7 @@ func newProgress(w io.Writer, total int, label string) progress {
 	if total <= 0 {
 		step = 100
 	}
-	return &lineProgress{w: w, total: total, step: step, label: label}
+	return &lineProgress{w: w, total: total, step: step, label: label, printed: -1}
 }
 
 type barProgress struct{ bar *progressbar.ProgressBar }
@@ -42,6 +42,7 @@ type lineProgress struct {
 	w           io.Writer
 	total, step int
 	last        int
+	printed     int // the count last printed, -1 before the first line
 	label       string
 }
 
@@ -54,13 +55,17 @@ func (l *lineProgress) Set(done int) {
 	l.last = done
 }
 
+// Finish prints the final count, unless the last line already said it.
 func (l *lineProgress) Finish() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.print(l.last)
+	if l.printed != l.last {
+		l.print(l.last)
+	}
 }
 
 func (l *lineProgress) print(done int) {
+	l.printed = done
 	if l.total > 0 {
 		fmt.Fprintf(l.w, "%s: %d/%d messages (%d%%)\n", l.label, done, l.total, done*100/l.total)
 	} else {

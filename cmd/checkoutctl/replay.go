@@ -26,6 +26,7 @@ type replayOpts struct {
 	rate       float64
 	to         string
 	noMoveTask bool
+	force      bool
 	poll       time.Duration
 }
 
@@ -40,9 +41,12 @@ type replayResult struct {
 	Errors      []string `json:"errors,omitempty"`
 	MessageIDs  []string `json:"message_ids"`
 	NotFound    []string `json:"not_found,omitempty"`
-	TaskHandle  string   `json:"task_handle,omitempty"`
-	Interrupted bool     `json:"interrupted,omitempty"`
-	AuditID     int64    `json:"audit_id,omitempty"`
+	// SkippedPermanent are the messages left in the DLQ because they cannot
+	// succeed on retry (--force replays them too).
+	SkippedPermanent []string `json:"skipped_permanent,omitempty"`
+	TaskHandle       string   `json:"task_handle,omitempty"`
+	Interrupted      bool     `json:"interrupted,omitempty"`
+	AuditID          int64    `json:"audit_id,omitempty"`
 }
 
 func newDLQReplay(e *env) *cobra.Command {
@@ -53,13 +57,15 @@ func newDLQReplay(e *env) *cobra.Command {
 		Long: `Move messages of the dead-letter queue QUEUE back to its source queue
 (ListDeadLetterSourceQueues; --to when there are several).
 
-With --all and a server that supports it, SQS moves the messages itself
-(StartMessageMoveTask, followed until it completes). Otherwise, or with --id,
 checkoutctl receives each message, sends a copy (body and attributes) to the
 source queue and deletes the original only after the send is confirmed: a
 crash may duplicate a message, never lose it (the consumers are idempotent on
-the event id). The operation, its message ids and its outcome are recorded in
-ops_audit. Exit code 1 if any message failed or an --id was not found.`,
+the event id). A message that cannot succeed on retry (its body is not a
+valid event; "Permanent" in dlq show) stays in the DLQ unless --force. With
+--all --force and a server that supports it, SQS moves every message itself
+(StartMessageMoveTask, followed until it completes). The operation, its
+message ids and its outcome are recorded in ops_audit. Exit code 1 if any
+message failed or an --id was not found.`,
 		Example: `  checkoutctl dlq replay notification-dlq --all
   checkoutctl dlq replay shipping-dlq --id 0f8e... --id 77ab... --actor alice
   checkoutctl dlq replay analytics-dlq --all --dry-run
@@ -92,6 +98,7 @@ ops_audit. Exit code 1 if any message failed or an --id was not found.`,
 	f.Float64Var(&o.rate, "rate", 0, "at most N messages per second (0: no limit)")
 	f.StringVar(&o.to, "to", "", "destination queue when the DLQ has several sources")
 	f.BoolVar(&o.noMoveTask, "no-move-task", false, "always receive/send/delete, even where StartMessageMoveTask exists")
+	f.BoolVar(&o.force, "force", false, "replay messages that cannot succeed on retry too (and, with --all, let SQS move everything)")
 	return c
 }
 
@@ -119,6 +126,10 @@ func printReplay(e *env, r *replayResult) {
 	if len(r.NotFound) > 0 {
 		fmt.Fprintf(e.stdout, "  not found: %s\n", strings.Join(r.NotFound, ", "))
 	}
+	if n := len(r.SkippedPermanent); n > 0 {
+		fmt.Fprintf(e.stdout, "  left in the DLQ: %d messages that cannot succeed on retry (%s); --force replays them anyway\n",
+			n, strings.Join(r.SkippedPermanent, ", "))
+	}
 	if r.Interrupted {
 		fmt.Fprintln(e.stdout, "  interrupted: the messages not yet replayed are still in the dead-letter queue")
 	}
@@ -143,7 +154,7 @@ func (e *env) replay(ctx context.Context, arg string, o replayOpts) (*replayResu
 			return nil, err
 		}
 		detail := map[string]any{"destination": dest.Name, "requested_ids": o.ids, "all": o.all}
-		if a, err = startAudit(ctx, pool, e.actor(), "dlq.replay", dlq.Name, "", detail); err != nil {
+		if a, err = startAudit(ctx, pool, e.actor(ctx), "dlq.replay", dlq.Name, "", detail); err != nil {
 			return nil, err
 		}
 		res.AuditID = a.ID
@@ -153,7 +164,9 @@ func (e *env) replay(ctx context.Context, arg string, o replayOpts) (*replayResu
 		total = len(o.ids)
 	}
 	prog := newProgress(e.stderr, total, "replay "+dlq.Name)
-	if o.all && !o.dryRun && !o.noMoveTask {
+	// A move task moves everything: only with --force, which also sends
+	// back the messages that cannot succeed.
+	if o.all && !o.dryRun && !o.noMoveTask && o.force {
 		res.Mode = "move-task"
 		err = e.moveTask(ctx, dlq, dest, o, res, prog)
 		if err != nil && errors.Is(err, errMoveTaskUnsupported) {
@@ -181,7 +194,7 @@ func (e *env) replay(ctx context.Context, arg string, o replayOpts) (*replayResu
 			outcome = "partial"
 		}
 		detail := map[string]any{"mode": res.Mode, "replayed": res.Replayed, "failed": res.Failed,
-			"not_found": res.NotFound, "errors": res.Errors}
+			"not_found": res.NotFound, "errors": res.Errors, "skipped_permanent": res.SkippedPermanent, "force": o.force}
 		if res.TaskHandle != "" {
 			detail["task_handle"] = res.TaskHandle
 		}
@@ -305,6 +318,14 @@ func (e *env) replayByCopy(ctx context.Context, dlq, dest queue, o replayOpts, r
 			found[id] = true
 			take = append(take, m)
 		}
+		if !o.force {
+			var skip []types.Message
+			take, skip = e.splitPermanent(ctx, take)
+			held = append(held, skip...)
+			for _, m := range skip {
+				res.SkippedPermanent = append(res.SkippedPermanent, aws.ToString(m.MessageId))
+			}
+		}
 		if o.dryRun {
 			held = append(held, take...)
 			for _, m := range take {
@@ -336,6 +357,25 @@ func (e *env) replayByCopy(ctx context.Context, dlq, dest queue, o replayOpts, r
 	}
 	sort.Strings(res.NotFound)
 	return nil
+}
+
+// splitPermanent separates the messages that cannot succeed on retry (the
+// body is not a valid event, or a consumer recorded its failure as
+// permanent) from the rest.
+func (e *env) splitPermanent(ctx context.Context, msgs []types.Message) (retry, permanent []types.Message) {
+	views := make([]messageView, len(msgs))
+	for i, m := range msgs {
+		views[i] = viewOf(m)
+	}
+	e.withReasons(ctx, views)
+	for i, m := range msgs {
+		if views[i].Permanent {
+			permanent = append(permanent, m)
+		} else {
+			retry = append(retry, m)
+		}
+	}
+	return retry, permanent
 }
 
 // copyBatch sends msgs to dest and deletes from dlq those whose send

@@ -179,7 +179,7 @@ resolution cannot be recorded.`,
 			if !json.Valid([]byte(aws.ToString(m.Body))) {
 				detail["body"] = aws.ToString(m.Body)
 			}
-			a, err := startAudit(ctx, pool, e.actor(), "review.resolve", q.Name, note, detail)
+			a, err := startAudit(ctx, pool, e.actor(ctx), "review.resolve", q.Name, note, detail)
 			if err != nil {
 				_ = e.release(ctx, q, []types.Message{*m})
 				return err

@@ -31,6 +31,7 @@ func TestCheckoutctl(t *testing.T) {
 			t.Run("replay killed midway loses nothing", func(t *testing.T) { testReplayInterrupted(t, tg) })
 			t.Run("replay by id and dry run", func(t *testing.T) { testReplayByID(t, tg) })
 			t.Run("purge", func(t *testing.T) { testPurge(t, tg) })
+			t.Run("bodies that are no event show why and stay", func(t *testing.T) { testNoEventBodies(t, tg) })
 			t.Run("manual review", func(t *testing.T) { testReview(t, tg) })
 			t.Run("unknown queue", func(t *testing.T) {
 				r := ctl(context.Background(), tg.Endpoint, "", nil, "dlq", "show", "no-such-queue-dlq")
@@ -164,19 +165,16 @@ func testLifecycle(t *testing.T, tg eventstest.Target) {
 	}
 
 	// Replayed twice: the same event reaches the DLQ again (a duplicated
-	// replay) and everything is replayed with --all (the move task where
-	// the server has one): still one shipment.
+	// replay) and --all replays everything that can succeed: still one
+	// shipment. The invalid event cannot succeed, so it stays in the DLQ.
 	eventstest.Send(ctx, t, tg.Client, p.DLQURL, eventstest.JSON(ev))
 	eventstest.Send(ctx, t, tg.Client, p.DLQURL, eventstest.JSON(ev))
 	r = ctl(ctx, tg.Endpoint, dsn, nil, "dlq", "replay", p.DLQName, "--all", "--json")
 	mustCode(t, r, 0)
 	var res replayResult
 	r.json(t, &res)
-	if res.Replayed != 3 || res.Failed != 0 {
-		t.Fatalf("replay --all: %+v", res)
-	}
-	if tg.Name == "moto" && res.Mode != "receive-send-delete" {
-		t.Fatalf("moto has no StartMessageMoveTask; mode %s", res.Mode)
+	if res.Replayed != 2 || res.Failed != 0 || len(res.SkippedPermanent) != 1 || res.Mode != "receive-send-delete" {
+		t.Fatalf("replay --all: %+v; want 2 replayed and the invalid event left", res)
 	}
 	st, err = eventstest.Pump(ctx, tg.Client, p.URL, p.ARN, c.Handle, 20)
 	if err != nil {
@@ -185,17 +183,35 @@ func testLifecycle(t *testing.T, tg eventstest.Target) {
 	if n := shipments(); n != 1 {
 		t.Fatalf("shipments after the second replay = %d", n)
 	}
-	// The invalid event went back too and is dead-lettered again.
+	if st.Failed != 0 || eventstest.Depth(ctx, t, tg.Client, p.DLQURL) != 1 {
+		t.Fatalf("after replay --all: %+v, DLQ %d; want the invalid event still in the DLQ, untouched", st, eventstest.Depth(ctx, t, tg.Client, p.DLQURL))
+	}
+	// --force sends it back anyway (the move task where the server has
+	// one), and it is dead-lettered again.
+	r = ctl(ctx, tg.Endpoint, dsn, nil, "dlq", "replay", p.DLQName, "--all", "--force", "--json")
+	mustCode(t, r, 0)
+	res = replayResult{}
+	r.json(t, &res)
+	if res.Replayed != 1 || len(res.SkippedPermanent) != 0 {
+		t.Fatalf("replay --all --force: %+v", res)
+	}
+	if tg.Name == "moto" && res.Mode != "receive-send-delete" {
+		t.Fatalf("moto has no StartMessageMoveTask; mode %s", res.Mode)
+	}
+	st, err = eventstest.Pump(ctx, tg.Client, p.URL, p.ARN, c.Handle, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if st.Failed != 3 || eventstest.Depth(ctx, t, tg.Client, p.DLQURL) != 1 {
-		t.Fatalf("invalid message: %+v, DLQ %d", st, eventstest.Depth(ctx, t, tg.Client, p.DLQURL))
+		t.Fatalf("invalid message after --force: %+v, DLQ %d", st, eventstest.Depth(ctx, t, tg.Client, p.DLQURL))
 	}
 
 	var rows int
 	if err := db.QueryRow(ctx, `SELECT count(*) FROM ops_audit WHERE action = 'dlq.replay' AND outcome = 'ok' AND actor = 'tester' AND queue = $1`, p.DLQName).Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
-	if rows != 2 {
-		t.Fatalf("audit rows = %d, want 2", rows)
+	if rows != 3 {
+		t.Fatalf("audit rows = %d, want 3", rows)
 	}
 	var ids []string
 	if err := db.QueryRow(ctx, `SELECT message_ids FROM ops_audit WHERE action = 'dlq.replay' ORDER BY id LIMIT 1`).Scan(&ids); err != nil {
@@ -359,6 +375,51 @@ func testReplayByID(t *testing.T, tg eventstest.Target) {
 	}
 	r = ctl(ctx, tg.Endpoint, dsn, nil, "dlq", "replay", p.DLQName)
 	mustCode(t, r, 2)
+}
+
+// testNoEventBodies: bodies that hold no event at all (JSON of another
+// shape, plain text) are dead-lettered with a reason the consumer recorded;
+// dlq show finds it by the body's SHA-256 (the consumer had no event id to
+// record, and the DLQ copy may have a new message id), flags both as
+// permanent, and replay leaves them in the DLQ.
+func testNoEventBodies(t *testing.T, tg eventstest.Target) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dsn, db := auditDB(t)
+	p := eventstest.CreatePair(ctx, t, tg.Client, eventstest.Uniq("noevent"), 3)
+	c := shipping.NewConsumer(db, slog.New(slog.DiscardHandler))
+	eventstest.Send(ctx, t, tg.Client, p.URL, `{"note":"not an order"}`)
+	eventstest.Send(ctx, t, tg.Client, p.URL, `plain text`)
+	if _, err := eventstest.Pump(ctx, tg.Client, p.URL, p.ARN, c.Handle, 20); err != nil {
+		t.Fatal(err)
+	}
+	if d := eventstest.Depth(ctx, t, tg.Client, p.DLQURL); d != 2 {
+		t.Fatalf("DLQ depth %d; want both bodies dead-lettered", d)
+	}
+	r := ctl(ctx, tg.Endpoint, dsn, nil, "dlq", "show", p.DLQName, "--json")
+	mustCode(t, r, 0)
+	var shown struct {
+		Messages []messageView `json:"messages"`
+	}
+	r.json(t, &shown)
+	if len(shown.Messages) != 2 {
+		t.Fatalf("show: %d messages", len(shown.Messages))
+	}
+	for _, m := range shown.Messages {
+		if m.Reason == "" || !m.Permanent {
+			t.Errorf("message %s (%s%s): reason %q permanent %v; want a reason and the permanent flag", m.ID, m.Body, m.BodyText, m.Reason, m.Permanent)
+		}
+	}
+	r = ctl(ctx, tg.Endpoint, dsn, nil, "dlq", "replay", p.DLQName, "--all", "--json")
+	mustCode(t, r, 0)
+	var res replayResult
+	r.json(t, &res)
+	if res.Replayed != 0 || len(res.SkippedPermanent) != 2 {
+		t.Fatalf("replay: %+v; want both left in the DLQ", res)
+	}
+	if !strings.Contains(ctl(ctx, tg.Endpoint, dsn, nil, "dlq", "replay", p.DLQName, "--all").stdout, "--force replays them anyway") {
+		t.Error("the replay does not say how to replay the permanent messages")
+	}
 }
 
 func testPurge(t *testing.T, tg eventstest.Target) {

@@ -2,6 +2,8 @@ package events
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +19,7 @@ type Delivery struct {
 	MessageID    string
 	ReceiveCount int // ApproximateReceiveCount, 0 when SQS did not say
 	Event        OrderEvent
+	Body         string // the message body as received
 }
 
 // Work performs a consumer's side effect for one event inside tx, the
@@ -72,12 +75,12 @@ func (c *Consumer) Handle(ctx context.Context, in lambdaevents.SQSEvent) (lambda
 	for _, m := range in.Records {
 		ev, err := Decode([]byte(m.Body))
 		if err != nil {
-			c.failed(ctx, m.MessageId, "", err)
+			c.failed(ctx, m.MessageId, "", m.Body, err)
 			fail(m.MessageId)
 			continue
 		}
 		rc, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
-		valid = append(valid, Delivery{MessageID: m.MessageId, ReceiveCount: rc, Event: ev})
+		valid = append(valid, Delivery{MessageID: m.MessageId, ReceiveCount: rc, Event: ev, Body: m.Body})
 	}
 	if c.BatchWork != nil {
 		for _, id := range c.processBatch(ctx, valid) {
@@ -87,7 +90,7 @@ func (c *Consumer) Handle(ctx context.Context, in lambdaevents.SQSEvent) (lambda
 	}
 	for _, d := range valid {
 		if err := c.processOne(ctx, d); err != nil {
-			c.failed(ctx, d.MessageID, d.Event.EventID, err)
+			c.failed(ctx, d.MessageID, d.Event.EventID, d.Body, err)
 			fail(d.MessageID)
 		}
 	}
@@ -150,7 +153,7 @@ func (c *Consumer) processBatch(ctx context.Context, ds []Delivery) (failed []st
 	for _, d := range ds {
 		if c.Fault != nil {
 			if err := c.Fault(d); err != nil {
-				c.failed(ctx, d.MessageID, d.Event.EventID, err)
+				c.failed(ctx, d.MessageID, d.Event.EventID, d.Body, err)
 				failed = append(failed, d.MessageID)
 				continue
 			}
@@ -181,7 +184,7 @@ func (c *Consumer) processBatch(ctx context.Context, ds []Delivery) (failed []st
 	})
 	if err != nil {
 		for _, d := range ok {
-			c.failed(ctx, d.MessageID, d.Event.EventID, err)
+			c.failed(ctx, d.MessageID, d.Event.EventID, d.Body, err)
 			failed = append(failed, d.MessageID)
 		}
 		return failed
@@ -230,8 +233,10 @@ func claim(ctx context.Context, tx pgx.Tx, consumer string, d Delivery) (bool, e
 }
 
 // failed logs why a message was not processed and records it in
-// consumer_failures (best effort: a database outage only loses the note).
-func (c *Consumer) failed(ctx context.Context, messageID, eventID string, reason error) {
+// consumer_failures with its body's SHA-256 and whether it can never
+// succeed (an invalid event: permanent). Best effort: a database outage only
+// loses the note.
+func (c *Consumer) failed(ctx context.Context, messageID, eventID, body string, reason error) {
 	c.logger().WarnContext(ctx, "message not processed", "consumer", c.Name, "message_id", messageID,
 		"event_id", eventID, "reason", reason.Error(), "invalid", IsValidationError(reason))
 	if c.Pool == nil {
@@ -241,12 +246,14 @@ func (c *Consumer) failed(ctx context.Context, messageID, eventID string, reason
 	if eventID != "" {
 		ev = eventID
 	}
-	_, err := c.Pool.Exec(context.WithoutCancel(ctx), `INSERT INTO consumer_failures (consumer, message_id, event_id, reason)
-		VALUES ($1, $2, $3, $4)
+	sum := sha256.Sum256([]byte(body))
+	_, err := c.Pool.Exec(context.WithoutCancel(ctx), `INSERT INTO consumer_failures (consumer, message_id, event_id, reason, body_sha256, permanent)
+		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (consumer, message_id) DO UPDATE
 		SET reason = EXCLUDED.reason, event_id = COALESCE(EXCLUDED.event_id, consumer_failures.event_id),
+		    body_sha256 = EXCLUDED.body_sha256, permanent = EXCLUDED.permanent,
 		    attempts = consumer_failures.attempts + 1, last_at = now()`,
-		c.Name, messageID, ev, truncate(reason.Error(), 2000))
+		c.Name, messageID, ev, truncate(reason.Error(), 2000), hex.EncodeToString(sum[:]), IsValidationError(reason))
 	if err != nil {
 		c.logger().ErrorContext(ctx, "record consumer failure", "consumer", c.Name, "message_id", messageID, "err", err)
 	}
