@@ -10,6 +10,12 @@ ALTER TABLE consumer_failures
     ADD COLUMN permanent boolean NOT NULL DEFAULT false;
 CREATE INDEX consumer_failures_body_idx ON consumer_failures (body_sha256) WHERE body_sha256 IS NOT NULL;
 
+-- `checkoutctl reconcile --apply` records its runs too.
+ALTER TABLE ops_audit DROP CONSTRAINT ops_audit_action_check;
+ALTER TABLE ops_audit ADD CONSTRAINT ops_audit_action_check CHECK (action IN ('dlq.replay', 'dlq.purge', 'review.resolve', 'reconcile'));
+
 -- +goose Down
+ALTER TABLE ops_audit DROP CONSTRAINT ops_audit_action_check;
+ALTER TABLE ops_audit ADD CONSTRAINT ops_audit_action_check CHECK (action IN ('dlq.replay', 'dlq.purge', 'review.resolve'));
 DROP INDEX consumer_failures_body_idx;
 ALTER TABLE consumer_failures DROP COLUMN permanent, DROP COLUMN body_sha256;

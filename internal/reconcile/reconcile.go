@@ -71,6 +71,10 @@ type Reconciler struct {
 	// Requeue, when set, lets a failed message come back sooner than the
 	// queue's visibility timeout (consumer only).
 	Requeue Requeuer
+	// Actor names who acted in the sweep's audit rows; default
+	// "reconciliation" (the scheduled job). checkoutctl reconcile names
+	// its operator.
+	Actor string
 }
 
 // Result says what a reconciliation found and did.

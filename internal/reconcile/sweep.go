@@ -244,7 +244,7 @@ func (r *Reconciler) apply(ctx context.Context, f *Finding) {
 	}
 	f.Applied = true
 	r.log().InfoContext(ctx, "reconcile: swept", "checkout_id", id, "action", f.Action, "result", f.Result, "reason", f.Reason)
-	if err := audit.Write(ctx, r.Pool, audit.Entry{Actor: "reconciliation", Action: "reconcile_" + f.Action, CheckoutID: id,
+	if err := audit.Write(ctx, r.Pool, audit.Entry{Actor: r.actor(), Action: "reconcile_" + f.Action, CheckoutID: id,
 		Detail: map[string]any{"reason": f.Reason, "result": f.Result, "checkout_status": f.Checkout, "charge_status": f.Charge,
 			"intent": f.IntentID, "intent_status": f.Intent}}); err != nil {
 		f.Error = err.Error()
@@ -287,4 +287,12 @@ func (r *Reconciler) finish(ctx context.Context, id uuid.UUID) (string, error) {
 		return "", err
 	}
 	return "payment " + rev.Action + ", stock released, checkout failed", nil
+}
+
+// actor is who the sweep's audit rows name.
+func (r *Reconciler) actor() string {
+	if r.Actor != "" {
+		return r.Actor
+	}
+	return "reconciliation"
 }
