@@ -41,13 +41,14 @@ type Options struct {
 
 // Server is a running PostgreSQL cluster.
 type Server struct {
-	dataDir  string
-	sockDir  string
-	port     int
-	pgCtl    string
-	asOwner  []string // command prefix that runs a program as the cluster owner
-	temp     bool
-	external bool
+	dataDir   string
+	sockDir   string
+	shortSock string // a short socket folder of our own when sockDir is too long
+	port      int
+	pgCtl     string
+	asOwner   []string // command prefix that runs a program as the cluster owner
+	temp      bool
+	external  bool
 }
 
 // ErrNoPostgres explains how to get a PostgreSQL when none is found.
@@ -149,13 +150,17 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Log != nil {
 		opts.Log(logPath)
 	}
+	sock, err := s.socketDir(uid, gid)
+	if err != nil {
+		return nil, err
+	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		s.port, err = freePort()
 		if err != nil {
 			return nil, err
 		}
-		settings := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=128MB", s.port, s.sockDir)
+		settings := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=128MB", s.port, sock)
 		if !opts.Durable {
 			settings += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 		}
@@ -210,6 +215,34 @@ func (s *Server) cleanup() {
 	if s.temp {
 		os.RemoveAll(s.sockDir)
 	}
+	if s.shortSock != "" {
+		os.RemoveAll(s.shortSock)
+	}
+}
+
+// maxSocketDir keeps "<dir>/.s.PGSQL.<port>" within the 107 bytes a Unix
+// socket path may have.
+const maxSocketDir = 90
+
+// socketDir is where the server puts its Unix socket: next to its data,
+// unless that path is too long for a socket (a clone in a deep folder),
+// then a short folder of its own under the system's temp dir. Clients
+// connect over TCP either way.
+func (s *Server) socketDir(uid, gid int) (string, error) {
+	if len(s.sockDir) <= maxSocketDir {
+		return s.sockDir, nil
+	}
+	dir, err := os.MkdirTemp("", "pgsock-")
+	if err != nil {
+		return "", err
+	}
+	if uid >= 0 {
+		if err := os.Chown(dir, uid, gid); err != nil {
+			return "", fmt.Errorf("pgtest: chown %s: %w", dir, err)
+		}
+	}
+	s.shortSock = dir
+	return dir, nil
 }
 
 func (s *Server) run(ctx context.Context, args ...string) ([]byte, error) {

@@ -113,6 +113,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 
+	// A fresh clone has no data directory; with DATABASE_URL nothing else
+	// creates it before the endpoints file is written there.
+	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", opts.DataDir, err)
+	}
 	if s.tpl, err = sam.Load(opts.TemplatePath); err != nil {
 		return nil, err
 	}
