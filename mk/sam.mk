@@ -27,7 +27,7 @@ SAMLOCAL_PARAMS ?= StageName=local JwksUrl=https://auth.example.com/.well-known/
 # Every functions/<name>/ that has a main.go.
 LAMBDA_FUNCTIONS := $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
 
-.PHONY: lint-template build-arm64 clean-dist samlocal-deploy awslocal-queues awslocal-outputs awslocal-start-checkout
+.PHONY: lint-template build-arm64 lambda-bootstrap clean-dist samlocal-deploy awslocal-queues awslocal-outputs awslocal-start-checkout
 
 ## lint-template: cfn-lint template.yaml (exit 0 = clean, no errors and no warnings)
 lint-template:
@@ -41,18 +41,29 @@ lint-template:
 		echo "lint-template: $(CFN_LINT) not found; skipping (pip install cfn-lint to enable)"; \
 	fi
 
+# LAMBDA_BUILD is how every Lambda binary is built (static, -tags
+# lambda.norpc, stripped): by build-arm64, by `sam build` through
+# lambda-bootstrap, and by the tests that run the binaries.
+LAMBDA_BUILD = CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
+
 # build-lambdas builds every function as $(1)/<name>/bootstrap the way Lambda
-# runs it (static, -tags lambda.norpc, stripped); $(2) is the environment
-# choosing the target (e.g. GOOS=linux GOARCH=arm64; empty: the host).
+# runs it; $(2) is the environment choosing the target (e.g. GOOS=linux
+# GOARCH=arm64; empty: the host).
 define build-lambdas
 	@if [ -z "$(LAMBDA_FUNCTIONS)" ]; then echo "no functions/*/main.go yet"; fi
 	@set -e; for fn in $(LAMBDA_FUNCTIONS); do \
 		echo "build $(1)/$$fn/bootstrap"; \
 		mkdir -p $(1)/$$fn; \
-		CGO_ENABLED=0 $(2) $(GO) build -tags lambda.norpc -trimpath \
-			-ldflags "-s -w" -o $(1)/$$fn/bootstrap ./functions/$$fn; \
+		$(2) $(LAMBDA_BUILD) -o $(1)/$$fn/bootstrap ./functions/$$fn; \
 	done
 endef
+
+## lambda-bootstrap: FUNCTION=<name> ARTIFACTS_DIR=<dir>: one function as <dir>/bootstrap
+## (linux/arm64), the target each functions/<name>/Makefile calls for `sam build`.
+lambda-bootstrap:
+	@test -n "$(FUNCTION)" -a -n "$(ARTIFACTS_DIR)" || { echo "lambda-bootstrap: set FUNCTION and ARTIFACTS_DIR" >&2; exit 2; }
+	mkdir -p "$(ARTIFACTS_DIR)"
+	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o "$(ARTIFACTS_DIR)/bootstrap" ./functions/$(FUNCTION)
 
 ## build-arm64: build dist/<name>/bootstrap for every function (linux/arm64)
 build-arm64:

@@ -104,7 +104,7 @@ func TestRepoTemplateFunctions(t *testing.T) {
 			if f.Runtime != "provided.al2023" || f.Handler != "bootstrap" || !reflect.DeepEqual(f.Architectures, []string{"arm64"}) {
 				t.Errorf("runtime/handler/arch = %q %q %v", f.Runtime, f.Handler, f.Architectures)
 			}
-			if f.BuildMethod != "go1.x" {
+			if f.BuildMethod != "makefile" {
 				t.Errorf("BuildMethod = %q", f.BuildMethod)
 			}
 			env, _ := f.Env()
