@@ -30,7 +30,7 @@ func TestSamBuildIsTheProjectsBuild(t *testing.T) {
 			t.Errorf("%s: %v", id, err)
 			continue
 		}
-		if !regexp.MustCompile(`(?m)^build-` + id + `:`).Match(mk) || !strings.Contains(string(mk), "lambda-bootstrap FUNCTION="+f.Name+" ") {
+		if !regexp.MustCompile(`(?m)^build-`+id+`:`).Match(mk) || !strings.Contains(string(mk), "lambda-bootstrap FUNCTION="+f.Name+" ") {
 			t.Errorf("%s: %s/Makefile has no build-%s target building %s:\n%s", id, f.CodeURI, id, f.Name, mk)
 		}
 		// What make would run (-n: print, do not build).
