@@ -106,7 +106,9 @@ func envOr(k, def string) string {
 
 // databaseURLFromSecret builds a DSN from an RDS-managed secret
 // ({"username","password"}), DATABASE_PROXY_ENDPOINT (the RDS Proxy),
-// DATABASE_PORT and DATABASE_NAME, as template.yaml sets them.
+// DATABASE_PORT and DATABASE_NAME, as template.yaml sets them, with TLS
+// verified (sslmode=verify-full; DATABASE_SSLROOTCERT for a CA bundle of
+// its own).
 func databaseURLFromSecret(ctx context.Context) (string, error) {
 	arn, host := os.Getenv("DATABASE_SECRET_ARN"), os.Getenv("DATABASE_PROXY_ENDPOINT")
 	if arn == "" || host == "" {
@@ -124,8 +126,16 @@ func databaseURLFromSecret(ctx context.Context) (string, error) {
 	if err := json.Unmarshal([]byte(raw), &s); err != nil || s.Username == "" {
 		return "", fmt.Errorf("DATABASE_SECRET_ARN: the secret must be JSON with username and password")
 	}
+	// verify-full: the server's certificate must chain to a trusted root
+	// and name the host. RDS Proxy presents an ACM certificate (Amazon
+	// Root CA, in the Lambda runtime's trust store); a direct Aurora
+	// endpoint needs the RDS CA bundle: DATABASE_SSLROOTCERT names it.
+	q := url.Values{"sslmode": {"verify-full"}}
+	if ca := os.Getenv("DATABASE_SSLROOTCERT"); ca != "" {
+		q.Set("sslrootcert", ca)
+	}
 	u := url.URL{Scheme: "postgres", User: url.UserPassword(s.Username, s.Password), Host: host,
-		Path: "/" + envOr("DATABASE_NAME", "checkout"), RawQuery: "sslmode=require"}
+		Path: "/" + envOr("DATABASE_NAME", "checkout"), RawQuery: q.Encode()}
 	return u.String(), nil
 }
 
