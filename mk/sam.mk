@@ -4,10 +4,10 @@
 #                         cfn-lint: fails when CI is set, prints a skip notice otherwise.
 #   make build-arm64      every functions/<name>/ as dist/<name>/bootstrap (linux/arm64,
 #                         static, -tags lambda.norpc), the shape provided.al2023 runs.
-#   make samlocal-deploy  deploy to LocalStack with samlocal (LocalStack and samlocal
-#   make awslocal-queues  are NOT on this machine; these targets are for developers
-#   make awslocal-outputs who run LocalStack themselves: pip install aws-sam-cli-local
-#   make awslocal-start-checkout  awscli-local, then `localstack start`).
+#   make samlocal-deploy  deploy to LocalStack with samlocal (LocalStack and its tools
+#   make awslocal-queues  are NOT on this machine and these targets were never run
+#   make awslocal-outputs here: pip install localstack aws-sam-cli-local
+#   make awslocal-start-checkout  "awscli-local[ver1]", then `localstack start`).
 #
 # `make dev` does not need any of this: it reads template.yaml directly.
 
@@ -18,11 +18,14 @@ SAM_TEMPLATE ?= template.yaml
 SAM_STACK ?= checkout-local
 SAM_REGION ?= us-east-1
 DIST ?= dist
-# Parameters LocalStack needs (it does not check them); override as you like.
-SAMLOCAL_PARAMS ?= StageName=local JwksUrl=https://auth.example.com/.well-known/jwks.json \
-	StripeApiKeySecretArn=arn:aws:secretsmanager:$(SAM_REGION):000000000000:secret:checkout/local/stripe-api-key \
-	StripeWebhookSecretArn=arn:aws:secretsmanager:$(SAM_REGION):000000000000:secret:checkout/local/stripe-webhook-secret \
-	VpcId=vpc-00000000000000000 PrivateSubnetIds=subnet-00000000000000000,subnet-00000000000000001
+# LocalStack (community) has no RDS, WAFv2 or ElastiCache Serverless: the
+# deploy turns WAF and the cache off and points the functions at a
+# PostgreSQL the Lambda containers can reach (LOCALSTACK_DB_HOST, default
+# the Docker host where `make dev`'s or your own PostgreSQL listens).
+LOCALSTACK_DB_HOST ?= host.docker.internal
+LOCALSTACK_DB_PORT ?= 5432
+LOCALSTACK_DB_USER ?= postgres
+LOCALSTACK_DB_PASSWORD ?= postgres
 
 # Every functions/<name>/ that has a main.go.
 LAMBDA_FUNCTIONS := $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
@@ -79,10 +82,28 @@ endef
 ## samlocal-deploy: sam build + deploy against LocalStack (needs samlocal and a running LocalStack)
 samlocal-deploy:
 	$(call need_localstack_tool,$(SAMLOCAL),aws-sam-cli-local)
-	$(SAMLOCAL) build --template-file $(SAM_TEMPLATE)
+	$(call need_localstack_tool,$(AWSLOCAL),awscli-local[ver1])
+	@set -e; \
+	aws() { $(AWSLOCAL) --region $(SAM_REGION) "$$@"; }; \
+	vpc=$$(aws ec2 describe-vpcs --filters Name=isDefault,Values=true --query 'Vpcs[0].VpcId' --output text); \
+	subnets=$$(aws ec2 describe-subnets --filters Name=vpc-id,Values=$$vpc --query 'Subnets[].SubnetId' --output text | tr '\t' ','); \
+	sg=$$(aws ec2 describe-security-groups --filters Name=vpc-id,Values=$$vpc Name=group-name,Values=default --query 'SecurityGroups[0].GroupId' --output text); \
+	secret() { aws secretsmanager describe-secret --secret-id "$$1" --query ARN --output text 2>/dev/null || \
+		aws secretsmanager create-secret --name "$$1" --secret-string "$$2" --query ARN --output text; }; \
+	stripe=$$(secret checkout/local/stripe-api-key sk_test_local); \
+	hook=$$(secret checkout/local/stripe-webhook-secret whsec_local_dev_webhook_secret); \
+	db=$$(secret checkout/local/database '{"username":"$(LOCALSTACK_DB_USER)","password":"$(LOCALSTACK_DB_PASSWORD)"}'); \
+	echo "LocalStack: vpc $$vpc, subnets $$subnets, database $(LOCALSTACK_DB_HOST):$(LOCALSTACK_DB_PORT)"; \
+	$(SAMLOCAL) build --template-file $(SAM_TEMPLATE); \
 	$(SAMLOCAL) deploy --stack-name $(SAM_STACK) --region $(SAM_REGION) --resolve-s3 \
-		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-confirm-changeset \
-		--no-fail-on-empty-changeset --parameter-overrides $(SAMLOCAL_PARAMS)
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-confirm-changeset --no-fail-on-empty-changeset \
+		--parameter-overrides StageName=local EnableWaf=false EnableCache=false \
+		JwksUrl=https://auth.example.com/.well-known/jwks.json JwtIssuer=https://auth.example.com/ JwtAudience=checkout-api \
+		StripeApiKeySecretArn=$$stripe StripeWebhookSecretArn=$$hook VpcId=$$vpc PrivateSubnetIds=$$subnets \
+		ExistingDatabaseSecretArn=$$db ExistingProxyEndpoint=$(LOCALSTACK_DB_HOST) ExistingDatabaseSecurityGroupId=$$sg; \
+	api=$$(aws cloudformation describe-stack-resources --stack-name $(SAM_STACK) --logical-resource-id CheckoutApi \
+		--query 'StackResources[0].PhysicalResourceId' --output text); \
+	echo "API (LocalStack's form of ApiUrl): http://localhost:4566/restapis/$$api/local/_user_request_/v1/health"
 
 ## awslocal-queues: list the stack's SQS queues in LocalStack
 awslocal-queues:
