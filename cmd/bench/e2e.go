@@ -23,6 +23,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/auth"
 	"github.com/checkout-dev/checkout/internal/local/stack"
 	"github.com/checkout-dev/checkout/localaws/pgtest"
+	"github.com/checkout-dev/checkout/localaws/sfn"
 )
 
 // AWS list prices used for the cost estimate (us-east-1). They were copied
@@ -56,6 +57,9 @@ type E2EConfig struct {
 	// README says to prepare a hot SKU); 0 or 1 leaves it in one row, which
 	// every checkout then locks twice (reserve and order commit).
 	Buckets int
+
+	stack     *stack.Stack            // set by startStack
+	sfnQuotas map[string]sfn.APIQuota // the local Step Functions' quotas (nil: AWS's defaults)
 }
 
 // E2EResult is one concurrency of the e2e load (medians over runs).
@@ -402,12 +406,12 @@ func startStack(ctx context.Context, cfg *E2EConfig, stdout io.Writer) (func(), 
 	const freePort = "127.0.0.1:0" // each server binds its own: no port to reserve and free first
 	st, err := stack.Start(ctx, stack.Options{DataDir: dir, Addr: freePort, SQSAddr: freePort, SFNAddr: freePort,
 		StripeAddr: freePort, DatabaseURL: cfg.DatabaseURL, APIKey: cfg.APIKey, JWTSecret: cfg.JWTSecret,
-		Parameters: loadTestParameters, Log: slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		Parameters: loadTestParameters, SFNQuotas: cfg.sfnQuotas, Log: slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		stop()
 		return nil, fmt.Errorf("e2e: start the stack (see %s): %w", logf.Name(), err)
 	}
-	cfg.URL = st.APIURL
+	cfg.URL, cfg.stack = st.APIURL, st
 	fmt.Fprintf(stdout, "e2e: the stack serves on %s\n", cfg.URL)
 	cleanup = append(cleanup, st.Close)
 	deadline := time.Now().Add(time.Minute)

@@ -63,6 +63,11 @@ func run(args []string, stdout io.Writer) error {
 	e2eBuckets := fs.Int("e2e-buckets", 0, "e2e: split the SKU's stock over this many inventory buckets (0: one row, locked by every checkout)")
 	startStack := fs.Bool("start-stack", false, "e2e: start the local stack in process on free ports (temporary data dir, own durable PostgreSQL, request limits lifted), stop it afterwards")
 	dbURL := fs.String("db", os.Getenv("DATABASE_URL"), "e2e: the stack's PostgreSQL (for commit and transition counts); bench: the server to use")
+	flash := fs.Bool("flash", false, "a flash sale on the local stack it starts: -buyers released at once on -units, Step Functions' default quotas")
+	buyers := fs.Int("buyers", 5000, "flash: buyers")
+	units := fs.Int("units", 200, "flash: units on sale")
+	startBurst := fs.Int("start-burst", 0, "flash: StartExecution bucket (0: AWS's 1,300)")
+	startRate := fs.Float64("start-rate", 0, "flash: StartExecution refill per second (0: AWS's 300)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (with -start-stack: the whole local stack and the load) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -80,6 +85,9 @@ func run(args []string, stdout io.Writer) error {
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	if *flash {
+		return runFlash(ctx, FlashConfig{Buyers: *buyers, Units: *units, Out: *out, StartBurst: *startBurst, StartRate: *startRate}, stdout)
+	}
 	if *e2e {
 		cs, err := parseInts(*conc, []int{8, 32, 64})
 		if err != nil {
