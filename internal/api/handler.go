@@ -24,6 +24,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/catalog"
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/inventory"
+	"github.com/checkout-dev/checkout/internal/metrics"
 	"github.com/checkout-dev/checkout/internal/order"
 	"github.com/checkout-dev/checkout/internal/payment"
 )
@@ -46,7 +47,9 @@ type Deps struct {
 	// CORS lists the browser origins allowed to call the API; none turns
 	// CORS off (preflights are 403).
 	CORS CORS
-	Log  *slog.Logger // default slog.Default()
+	// Metrics receives ApiLatency and ApiServerErrors (nil: none).
+	Metrics metrics.Recorder
+	Log     *slog.Logger // default slog.Default()
 }
 
 // Handler serves the public API. It is safe for concurrent use.
@@ -92,9 +95,11 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 			h.log.ErrorContext(ctx, "panic serving request", "request_id", c.requestID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			resp, err = render(internalError()), nil
 		}
+		took := time.Since(start)
 		h.log.InfoContext(ctx, "request", "request_id", c.requestID, "method", req.HTTPMethod, "path", req.Path,
 			"route", routeName, "status", resp.StatusCode, "user", c.principal.UserID, "checkout_id", c.checkoutID,
-			"duration_ms", time.Since(start).Milliseconds())
+			"duration_ms", took.Milliseconds())
+		h.record(ctx, req, routeName, resp.StatusCode, took)
 	}()
 	res := h.serve(c, &routeName)
 	resp = render(res)
@@ -145,4 +150,23 @@ func (h *Handler) fail(c *call, err error) response {
 			"checkout_id", c.checkoutID, "err", err)
 	}
 	return res
+}
+
+// record publishes the request's metrics: its latency unless it was a long
+// poll (?wait=N, N > 0: the time is the buyer's wait), and a server error
+// for a 5xx answer.
+func (h *Handler) record(ctx context.Context, req events.APIGatewayProxyRequest, route string, status int, took time.Duration) {
+	if h.d.Metrics == nil {
+		return
+	}
+	var ms []metrics.Metric
+	if w, _ := query(req, "wait"); w == "" || w == "0" {
+		ms = append(ms, metrics.Metric{Name: metrics.ApiLatency, Value: float64(took.Microseconds()) / 1000, Unit: metrics.Milliseconds})
+	}
+	if status >= 500 {
+		ms = append(ms, metrics.Metric{Name: metrics.ApiServerErrors, Value: 1, Unit: metrics.Count})
+	}
+	if len(ms) > 0 {
+		h.d.Metrics.Record(ctx, metrics.Entry{Metrics: ms, Properties: map[string]any{"route": route, "status": status}})
+	}
 }

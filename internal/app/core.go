@@ -29,6 +29,7 @@ type Core struct {
 	Orders    *order.Service
 	Steps     *saga.Steps
 	cfg       Config
+	metrics   metrics.Recorder
 }
 
 // Option adjusts NewCore's wiring.
@@ -79,7 +80,7 @@ func NewCore(pool *pgxpool.Pool, gw payment.Gateway, cfg Config, log *slog.Logge
 		}
 		gw = payment.NewBreaker(gw, pool, bo)
 	}
-	c := &Core{Pool: pool, Catalog: catalog.NewStore(pool), Checkouts: checkout.NewStore(pool), cfg: cfg}
+	c := &Core{Pool: pool, Catalog: catalog.NewStore(pool), Checkouts: checkout.NewStore(pool), cfg: cfg, metrics: rec}
 	c.Checkouts.SetMaxUnfinished(cfg.MaxUnfinishedCheckouts)
 	c.Inventory = inventory.New(pool, inventory.Options{Strategy: cfg.Strategy, Logger: log})
 	c.Payments = payment.NewService(pool, gw, payment.Backoff{}, log).WithMetrics(rec)
@@ -132,7 +133,7 @@ func (c *Core) APIDeps(exec checkout.Executions, stock *inventory.Store, log *sl
 		stock = c.Inventory
 	}
 	return api.Deps{Pool: c.Pool, Catalog: c.Catalog, Checkouts: c.Checkouts, Orders: c.Orders, Inventory: stock, Log: log,
-		Payments: c.Payments, CORS: c.cfg.CORS,
+		Payments: c.Payments, CORS: c.cfg.CORS, Metrics: c.metrics,
 		Starter: c.Starter(exec, stock)}
 }
 

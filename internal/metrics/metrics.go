@@ -8,6 +8,11 @@
 //     final status; the latency alarm watches its p95.
 //   - CircuitBreakerOpen (None): 1 when the payment gateway's circuit
 //     breaker opens, 0 when it closes; the alarm watches its maximum.
+//   - ApiLatency (Milliseconds): one data point per API request answered
+//     at once (long polls with ?wait= excluded: their time is the buyer's
+//     wait, not ours); the alarm watches its p99.
+//   - ApiServerErrors (Count): one per API answer of 500 or more (503 busy
+//     included); the alarm watches their sum.
 //
 // A [Recorder] is the port; [EMF] writes CloudWatch Embedded Metric Format
 // lines (stdout in a Lambda, where CloudWatch Logs extracts the metrics with
@@ -29,6 +34,8 @@ const (
 	PaymentsFailed     = "PaymentsFailed"
 	CheckoutDuration   = "CheckoutDuration"
 	CircuitBreakerOpen = "CircuitBreakerOpen"
+	ApiLatency         = "ApiLatency"
+	ApiServerErrors    = "ApiServerErrors"
 )
 
 // DefaultNamespace is the CloudWatch namespace when METRICS_NAMESPACE is
