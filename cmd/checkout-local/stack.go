@@ -38,6 +38,7 @@ func runStack() error {
 		Parameters:   params,
 		LambdaFaults: faults,
 		SFNQuotas:    quotas,
+		RedisAddr:    os.Getenv("CHECKOUT_REDIS_ADDR"),
 		DataDir:      envOr("CHECKOUT_DATA_DIR", ".data"),
 		Addr:         envOr("CHECKOUT_ADDR", "127.0.0.1:3000"),
 		SQSAddr:      envOr("CHECKOUT_SQS_ADDR", "127.0.0.1:9324"),
@@ -85,6 +86,7 @@ checkout is serving (ready in %s)
   Step Functions  %s          (aws --endpoint-url %s stepfunctions list-executions --state-machine-arn %s)
   SQS             %s          (aws --endpoint-url %s sqs list-queues)
   Stripe          %s
+  Redis           %s
   PostgreSQL      see %s/endpoints.json
 
 Dev tokens (24 h; mint more with: go run ./cmd/checkout-local jwt --sub USER [--admin]):
@@ -103,7 +105,10 @@ requires_action: open its next_action.url and click Complete or Fail
 
 Ctrl-C stops; a restart resumes where it stopped.
 `, took.Round(time.Millisecond), s.APIURL, o.APIKey, s.SFNURL, s.SFNURL, s.StateMachineARN, s.SQSURL, s.SQSURL,
-		s.StripeURL, o.DataDir, user, admin, s.APIURL, o.APIKey, s.APIURL, o.APIKey)
+		s.StripeURL, s.RedisURL, o.DataDir, user, admin, s.APIURL, o.APIKey, s.APIURL, o.APIKey)
+	if s.RedisNotice != "" {
+		fmt.Fprintf(w, "NOTICE: %s\n", s.RedisNotice)
+	}
 	return nil
 }
 

@@ -18,6 +18,8 @@ var forbiddenInLambdas = []struct{ path, why string }{
 	{"github.com/checkout-dev/checkout/internal/local", "the local stack (make dev)"},
 	{"github.com/checkout-dev/checkout/internal/stripefake", "the Stripe fake"},
 	{"github.com/checkout-dev/checkout/internal/events/eventstest", "the consumers' test harness"},
+	{"github.com/checkout-dev/checkout/internal/redistest", "the Redis test harness (throwaway redis-server)"},
+	{"github.com/alicebob/miniredis/v2", "the embedded Redis fallback"},
 	{"testing", "the testing package"},
 }
 

@@ -25,11 +25,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/checkout-dev/checkout/internal/app"
 	"github.com/checkout-dev/checkout/internal/local/devdb"
 	"github.com/checkout-dev/checkout/internal/metrics"
 	"github.com/checkout-dev/checkout/internal/payment"
+	"github.com/checkout-dev/checkout/internal/redisconn"
+	"github.com/checkout-dev/checkout/internal/redistest"
 	"github.com/checkout-dev/checkout/internal/stripefake"
 	"github.com/checkout-dev/checkout/internal/webhook"
 	"github.com/checkout-dev/checkout/localaws/sam"
@@ -69,6 +72,10 @@ type Options struct {
 	// burst, 300/s), an empty map none (CHECKOUT_SFN_START_BURST and
 	// CHECKOUT_SFN_START_RATE in checkout-local).
 	SFNQuotas map[string]sfn.APIQuota
+	// RedisAddr is the loopback address of the stack's own redis-server
+	// (CHECKOUT_REDIS_ADDR); empty picks a free port. REDIS_URL in the
+	// environment uses that Redis instead.
+	RedisAddr string
 	// Parameters override the template's parameter defaults, as
 	// `sam deploy --parameter-overrides` would (e.g. ThrottleBurstLimit).
 	Parameters map[string]string
@@ -94,10 +101,15 @@ type Stack struct {
 	closers  []func()
 	sqsCli   *awssqs.Client
 	queueURL map[string]string // by queue logical id
+	redis    redis.UniversalClient
 
 	// URLs of what is served.
 	APIURL, SQSURL, SFNURL, StripeURL string
 	StateMachineARN                   string
+	// RedisURL is the Redis of the stack (REDIS_URL, else a redis-server of
+	// its own under DataDir/redis); RedisNotice is set when it is the
+	// embedded fallback (no redis-server on PATH).
+	RedisURL, RedisNotice string
 }
 
 // Start brings the stack up and returns once every part serves. Close
@@ -142,6 +154,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	cors, err := corsOrigins(s.tpl)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.startRedis(ctx); err != nil {
 		return nil, err
 	}
 	cfg := app.Config{Strategy: strat, ReservationTTL: reservationTTL(s.tpl), AuthenticationTimeout: authenticationTimeout(s.tpl), CORS: cors,
@@ -281,6 +296,7 @@ type Endpoints struct {
 	StateMachineARN string            `json:"state_machine_arn"`
 	Stack           string            `json:"stack"` // the prefix of the queue names
 	Queues          map[string]string `json:"queues"`
+	Redis           string            `json:"redis,omitempty"`
 	PID             int               `json:"pid"`
 }
 
@@ -290,7 +306,7 @@ func (s *Stack) writeEndpoints() error {
 		queues[q.Name] = s.queueURL[id]
 	}
 	b, err := json.MarshalIndent(Endpoints{API: s.APIURL, SQS: s.SQSURL, SFN: s.SFNURL, Stripe: s.StripeURL,
-		DatabaseURL: s.db.DSN, StateMachineARN: s.StateMachineARN, Stack: s.tpl.Values["AWS::StackName"], Queues: queues, PID: os.Getpid()}, "", "  ")
+		DatabaseURL: s.db.DSN, StateMachineARN: s.StateMachineARN, Redis: s.RedisURL, Stack: s.tpl.Values["AWS::StackName"], Queues: queues, PID: os.Getpid()}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -302,6 +318,24 @@ func (s *Stack) writeEndpoints() error {
 	s.closers = append(s.closers, func() { _ = os.Remove(path) })
 	return os.Rename(tmp, path)
 }
+
+// startRedis starts the stack's Redis (or uses REDIS_URL's) and connects.
+func (s *Stack) startRedis(ctx context.Context) error {
+	srv, err := redistest.Start(ctx, redistest.Options{DataDir: filepath.Join(s.opts.DataDir, "redis"), Addr: s.opts.RedisAddr})
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	s.closers = append(s.closers, func() { _ = srv.Stop() })
+	s.RedisURL, s.RedisNotice = srv.URL(), srv.Notice()
+	if s.redis, err = redisconn.Open(ctx, redisconn.Config{URL: s.RedisURL}); err != nil {
+		return err
+	}
+	s.closers = append(s.closers, func() { _ = s.redis.Close() })
+	return nil
+}
+
+// Redis is the stack's Redis client.
+func (s *Stack) Redis() redis.UniversalClient { return s.redis }
 
 // Core is the wired checkout core (for tests and tools).
 func (s *Stack) Core() *app.Core { return s.core }
