@@ -6,6 +6,8 @@ package main
 import (
 	"context"
 	"os"
+	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,7 +16,9 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/api"
 	"github.com/checkout-dev/checkout/internal/app"
+	"github.com/checkout-dev/checkout/internal/catalogcache"
 	"github.com/checkout-dev/checkout/internal/execution"
+	"github.com/checkout-dev/checkout/internal/redisconn"
 	"github.com/checkout-dev/checkout/internal/startqueue"
 )
 
@@ -48,6 +52,16 @@ func main() {
 			os.Exit(1)
 		}
 		deps.Starter.Deferred = startqueue.SQS{Client: sqsClient, QueueURL: url}
+	}
+	if cfg := redisconn.FromEnv(); cfg.URL != "" {
+		// The catalog entry of GET /v1/products/{sku} through Redis.
+		rdb, err := redisconn.New(cfg)
+		if err != nil {
+			log.Error("REDIS_URL", "err", err)
+			os.Exit(1)
+		}
+		ttl, _ := strconv.Atoi(os.Getenv("CATALOG_CACHE_TTL_SECONDS"))
+		deps.CatalogCache = catalogcache.New(rdb, core.Catalog.Get, time.Duration(ttl)*time.Second, "", log)
 	}
 	h := api.New(deps)
 	lambda.Start(h.Handle)

@@ -17,15 +17,20 @@ type productBody struct {
 	Available *int `json:"available,omitempty"`
 }
 
-// getProduct: GET /v1/products/{sku}: the catalog entry and the units
-// available now (on hand minus reserved, never negative).
+// getProduct: GET /v1/products/{sku}: the catalog entry (through the
+// catalog cache when there is one) and the units available now (on hand
+// minus reserved, never negative; always read live).
 func (h *Handler) getProduct(c *call) response {
 	sku := c.params["sku"]
 	lvl, err := h.d.Inventory.Level(c.ctx, sku)
 	if err != nil {
 		return h.fail(c, err)
 	}
-	p, err := h.d.Catalog.Get(c.ctx, sku)
+	get := h.d.Catalog.Get
+	if h.d.CatalogCache != nil {
+		get = h.d.CatalogCache.Get
+	}
+	p, err := get(c.ctx, sku)
 	if err != nil {
 		return h.fail(c, err)
 	}
@@ -85,6 +90,7 @@ func (h *Handler) putProduct(c *call) response {
 	if err != nil {
 		return h.fail(c, err)
 	}
+	h.invalidate(c, sku)
 	if created {
 		return jsonResponse(http.StatusCreated, p).with("Location", "/v1/products/"+sku)
 	}
@@ -103,6 +109,7 @@ func (h *Handler) getInventory(c *call) response {
 	if err != nil {
 		return h.fail(c, err)
 	}
+	h.invalidate(c, c.params["sku"])
 	return jsonResponse(http.StatusOK, lvl)
 }
 
@@ -141,4 +148,15 @@ func (h *Handler) health(c *call) response {
 		return unavailable("the database is not reachable")
 	}
 	return jsonResponse(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// invalidate drops sku's cached catalog entry after an admin change
+// committed (a failure is logged: the entry then lives out its TTL).
+func (h *Handler) invalidate(c *call, sku string) {
+	if h.d.CatalogCache == nil {
+		return
+	}
+	if err := h.d.CatalogCache.Invalidate(c.ctx, sku); err != nil {
+		h.log.WarnContext(c.ctx, "catalog cache: could not invalidate; the entry expires with its TTL", "sku", sku, "err", err)
+	}
 }

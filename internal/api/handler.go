@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkout-dev/checkout/internal/catalog"
+	"github.com/checkout-dev/checkout/internal/catalogcache"
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/metrics"
@@ -47,6 +48,9 @@ type Deps struct {
 	// CORS lists the browser origins allowed to call the API; none turns
 	// CORS off (preflights are 403).
 	CORS CORS
+	// CatalogCache, when set, serves GET /v1/products/{sku}'s catalog entry
+	// through Redis; admin changes invalidate it. Nil reads the database.
+	CatalogCache *catalogcache.Cache
 	// Metrics receives ApiLatency and ApiServerErrors (nil: none).
 	Metrics metrics.Recorder
 	Log     *slog.Logger // default slog.Default()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/api"
 	"github.com/checkout-dev/checkout/internal/auth"
+	"github.com/checkout-dev/checkout/internal/catalogcache"
 	"github.com/checkout-dev/checkout/internal/execution"
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/reconcile"
@@ -168,6 +169,7 @@ func (s *Stack) startAPI(runCtx context.Context) error {
 			deps.Starter.Deferred = startqueue.SQS{Client: s.sqsCli, QueueURL: url}
 		}
 	}
+	deps.CatalogCache = catalogcache.New(s.redis, s.core.Catalog.Get, time.Duration(apiEnvInt(s.tpl, "CATALOG_CACHE_TTL_SECONDS"))*time.Second, "", s.log)
 	apiHandler := api.New(deps)
 	functions := map[string]apigw.ProxyFunc{}
 	authorizers := map[string]apigw.AuthorizerFunc{}
