@@ -16,6 +16,7 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/api"
 	"github.com/checkout-dev/checkout/internal/app"
+	"github.com/checkout-dev/checkout/internal/cart"
 	"github.com/checkout-dev/checkout/internal/catalogcache"
 	"github.com/checkout-dev/checkout/internal/execution"
 	"github.com/checkout-dev/checkout/internal/redisconn"
@@ -54,7 +55,7 @@ func main() {
 		deps.Starter.Deferred = startqueue.SQS{Client: sqsClient, QueueURL: url}
 	}
 	if cfg := redisconn.FromEnv(); cfg.URL != "" {
-		// The catalog entry of GET /v1/products/{sku} through Redis.
+		// The catalog entry of GET /v1/products/{sku} through Redis, and the carts.
 		rdb, err := redisconn.New(cfg)
 		if err != nil {
 			log.Error("REDIS_URL", "err", err)
@@ -62,6 +63,10 @@ func main() {
 		}
 		ttl, _ := strconv.Atoi(os.Getenv("CATALOG_CACHE_TTL_SECONDS"))
 		deps.CatalogCache = catalogcache.New(rdb, core.Catalog.Get, time.Duration(ttl)*time.Second, "", log)
+		// Carts live in the same Redis.
+		hours, _ := strconv.Atoi(os.Getenv("CART_TTL_HOURS"))
+		deps.Carts = cart.New(rdb, cart.Options{TTL: time.Duration(hours) * time.Hour})
+		deps.CartLinks = rdb
 	}
 	h := api.New(deps)
 	lambda.Start(h.Handle)

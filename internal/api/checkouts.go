@@ -67,11 +67,15 @@ func (h *Handler) postCheckout(c *call) response {
 	if err := checkout.ValidateKey(key); err != nil {
 		return h.fail(c, err)
 	}
-	var req checkout.Request
-	if r := h.decodeBody(c, &req); r != nil {
+	var in checkoutInput
+	if r := h.decodeBody(c, &in); r != nil {
 		return *r
 	}
-	co, _, err := h.d.Checkouts.CreateOrGet(c.ctx, c.principal.UserID, key, req)
+	req, fromCart, err := h.request(c, in)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	co, created, err := h.d.Checkouts.CreateOrGet(c.ctx, c.principal.UserID, key, req)
 	if err != nil {
 		if ae := apperr.As(err); ae != nil {
 			if id, ok := ae.Details["checkout_id"].(string); ok {
@@ -81,6 +85,9 @@ func (h *Handler) postCheckout(c *call) response {
 		return h.fail(c, err)
 	}
 	c.checkoutID = co.ID.String()
+	if created {
+		h.rememberCart(c, c.checkoutID, fromCart)
+	}
 	co, err = h.d.Starter.Start(c.ctx, co)
 	if errors.Is(err, checkout.ErrNotStarted) {
 		h.log.ErrorContext(c.ctx, "start checkout", "request_id", c.requestID, "user", c.principal.UserID,
@@ -91,6 +98,7 @@ func (h *Handler) postCheckout(c *call) response {
 		return h.fail(c, err)
 	}
 	if checkout.IsFinal(co.Status) {
+		h.clearCartOf(c, co)
 		return jsonResponse(http.StatusOK, checkoutBody(co))
 	}
 	return jsonResponse(http.StatusAccepted, checkoutBody(co)).
@@ -127,6 +135,7 @@ func (h *Handler) getCheckout(c *call) response {
 	if err != nil {
 		return h.fail(c, err)
 	}
+	h.clearCartOf(c, co)
 	b := checkoutBody(co)
 	if co.Status == checkout.StatusRequiresAction && h.d.Payments != nil {
 		url, secret, ok, err := h.d.Payments.NextAction(c.ctx, co.ID)

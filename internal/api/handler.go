@@ -20,7 +20,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
+	cartstore "github.com/checkout-dev/checkout/internal/cart"
 	"github.com/checkout-dev/checkout/internal/catalog"
 	"github.com/checkout-dev/checkout/internal/catalogcache"
 	"github.com/checkout-dev/checkout/internal/checkout"
@@ -48,6 +50,12 @@ type Deps struct {
 	// CORS lists the browser origins allowed to call the API; none turns
 	// CORS off (preflights are 403).
 	CORS CORS
+	// Carts, when set, serves /v1/carts and checkouts from a cart;
+	// CartLinks (the same Redis) remembers which cart a checkout came from
+	// so the cart is cleared when the checkout completes. Nil: cart routes
+	// answer 503.
+	Carts     *cartstore.Store
+	CartLinks redis.UniversalClient
 	// CatalogCache, when set, serves GET /v1/products/{sku}'s catalog entry
 	// through Redis; admin changes invalidate it. Nil reads the database.
 	CatalogCache *catalogcache.Cache

@@ -161,9 +161,12 @@ func checkResponse(t *testing.T, req events.APIGatewayProxyRequest, resp events.
 		if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusNotFound {
 			t.Errorf("preflight answered %d; want 204, 403 or 404", resp.StatusCode)
 		}
-		if resp.StatusCode == http.StatusNoContent {
-			return
+	}
+	if resp.StatusCode == http.StatusNoContent {
+		if resp.Body != "" {
+			t.Errorf("204 with a body %q", resp.Body)
 		}
+		return
 	}
 	if ct := resp.Headers["Content-Type"]; ct != "application/json" {
 		t.Errorf("Content-Type = %q; want application/json", ct)

@@ -67,6 +67,16 @@ var routes = []route{
 	{"/v1/checkouts/{id}", []endpoint{
 		{http.MethodGet, user, (*Handler).getCheckout, []int{200, 400, 404}},
 	}},
+	{"/v1/carts", []endpoint{
+		{http.MethodPost, user, (*Handler).postCart, []int{201}},
+	}},
+	{"/v1/carts/{id}", []endpoint{
+		{http.MethodGet, user, (*Handler).getCart, []int{200, 400, 404}},
+		{http.MethodDelete, user, (*Handler).deleteCart, []int{204, 400, 404}},
+	}},
+	{"/v1/carts/{id}/items/{sku}", []endpoint{
+		{http.MethodPut, user, (*Handler).putCartItem, []int{200, 400, 404, 413, 415}},
+	}},
 	{"/v1/orders/{id}", []endpoint{
 		{http.MethodGet, user, (*Handler).getOrder, []int{200, 400, 404}},
 	}},

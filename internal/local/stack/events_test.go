@@ -73,6 +73,10 @@ func TestAPIEvents(t *testing.T) {
 		"api-put-admin-product.json":   "PUT /v1/admin/products/{sku}",
 		"api-health.json":              "GET /v1/health",
 		"api-preflight-checkouts.json": "OPTIONS /v1/checkouts",
+		"api-post-cart.json":           "POST /v1/carts",
+		"api-get-cart.json":            "GET /v1/carts/{id}",
+		"api-delete-cart.json":         "DELETE /v1/carts/{id}",
+		"api-put-cart-item.json":       "PUT /v1/carts/{id}/items/{sku}",
 		"stripe-webhook.json":          "POST /v1/webhooks/stripe",
 	}
 	covered := map[string]bool{}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/api"
 	"github.com/checkout-dev/checkout/internal/auth"
+	"github.com/checkout-dev/checkout/internal/cart"
 	"github.com/checkout-dev/checkout/internal/catalogcache"
 	"github.com/checkout-dev/checkout/internal/execution"
 	"github.com/checkout-dev/checkout/internal/inventory"
@@ -170,6 +171,8 @@ func (s *Stack) startAPI(runCtx context.Context) error {
 		}
 	}
 	deps.CatalogCache = catalogcache.New(s.redis, s.core.Catalog.Get, time.Duration(apiEnvInt(s.tpl, "CATALOG_CACHE_TTL_SECONDS"))*time.Second, "", s.log)
+	deps.Carts = cart.New(s.redis, cart.Options{TTL: time.Duration(apiEnvInt(s.tpl, "CART_TTL_HOURS")) * time.Hour})
+	deps.CartLinks = s.redis
 	apiHandler := api.New(deps)
 	functions := map[string]apigw.ProxyFunc{}
 	authorizers := map[string]apigw.AuthorizerFunc{}
