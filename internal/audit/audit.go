@@ -48,13 +48,27 @@ func Write(ctx context.Context, tx Execer, entries ...Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	q, args, err := Statement(entries...)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, q, args...); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// Statement returns the one statement that appends entries (at least one)
+// to audit_log, for a caller that sends it in a batch of its own (the
+// inventory's reservation round trip). Write runs it.
+func Statement(entries ...Entry) (string, []any, error) {
 	n := len(entries)
 	actors, actions, checkouts, skus, currencies, details := make([]string, n), make([]string, n), make([]*string, n),
 		make([]*string, n), make([]*string, n), make([]string, n)
 	quantities, amounts := make([]*int32, n), make([]*int64, n)
 	for i, e := range entries {
 		if e.Actor == "" || e.Action == "" {
-			return fmt.Errorf("audit: entry %d has no actor or action", i)
+			return "", nil, fmt.Errorf("audit: entry %d has no actor or action", i)
 		}
 		actors[i], actions[i], amounts[i] = e.Actor, e.Action, e.Amount
 		if e.CheckoutID != uuid.Nil {
@@ -77,18 +91,13 @@ func Write(ctx context.Context, tx Execer, entries ...Entry) error {
 		}
 		b, err := json.Marshal(d)
 		if err != nil {
-			return fmt.Errorf("audit: %s detail: %w", e.Action, err)
+			return "", nil, fmt.Errorf("audit: %s detail: %w", e.Action, err)
 		}
 		details[i] = string(b)
 	}
-	_, err := tx.Exec(ctx, `
+	return `
 		INSERT INTO audit_log (actor, action, checkout_id, sku, quantity, amount, currency, detail)
 		SELECT u.actor, u.action, u.checkout_id::uuid, u.sku, u.quantity, u.amount, u.currency, u.detail::jsonb
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::text[], $8::text[])
-		     AS u(actor, action, checkout_id, sku, quantity, amount, currency, detail)`,
-		actors, actions, checkouts, skus, quantities, amounts, currencies, details)
-	if err != nil {
-		return fmt.Errorf("audit: %s: %w", entries[0].Action, err)
-	}
-	return nil
+		     AS u(actor, action, checkout_id, sku, quantity, amount, currency, detail)`, []any{actors, actions, checkouts, skus, quantities, amounts, currencies, details}, nil
 }

@@ -2,11 +2,12 @@ package inventory
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/checkout-dev/checkout/internal/audit"
 )
 
 // auditEntry is one audit_log row.
@@ -34,32 +35,12 @@ func (s *Store) audit(ctx context.Context, tx pgx.Tx, entries []auditEntry) erro
 }
 
 // auditSQL returns the statement that appends entries (at least one) to
-// audit_log.
+// audit_log: the audit package's, so the reservation can send it in its
+// own round trip.
 func (s *Store) auditSQL(entries []auditEntry) (string, []any, error) {
-	actions := make([]string, len(entries))
-	checkouts := make([]string, len(entries))
-	skus := make([]string, len(entries))
-	qtys := make([]int32, len(entries))
-	details := make([]string, len(entries))
+	out := make([]audit.Entry, len(entries))
 	for i, e := range entries {
-		actions[i], skus[i], qtys[i] = e.action, e.sku, int32(e.quantity)
-		if e.checkoutID != uuid.Nil {
-			checkouts[i] = e.checkoutID.String()
-		}
-		d := e.detail
-		if d == nil {
-			d = map[string]any{}
-		}
-		b, err := json.Marshal(d)
-		if err != nil {
-			return "", nil, fmt.Errorf("audit detail: %w", err)
-		}
-		details[i] = string(b)
+		out[i] = audit.Entry{Actor: s.opts.Actor, Action: e.action, CheckoutID: e.checkoutID, Detail: e.detail}.Units(e.sku, e.quantity)
 	}
-	return `
-		INSERT INTO audit_log (actor, action, checkout_id, sku, quantity, detail)
-		SELECT $1, u.action, NULLIF(u.checkout_id, '')::uuid, u.sku, u.quantity, u.detail::jsonb
-		FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::text[])
-		     AS u(action, checkout_id, sku, quantity, detail)`,
-		[]any{s.opts.Actor, actions, checkouts, skus, qtys, details}, nil
+	return audit.Statement(out...)
 }
