@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/events"
+	"github.com/checkout-dev/checkout/localaws/pgtest"
 
 	"github.com/checkout-dev/checkout/internal/metrics"
 )
@@ -42,12 +42,13 @@ func (r *recorded) count(name string) int {
 func TestAPIPublishesLatencyAndServerErrors(t *testing.T) {
 	t.Parallel()
 	rec := &recorded{}
-	h := New(Deps{Metrics: rec})
+	pool := pgtest.NewPool(t)
+	pool.Close() // the health check's ping fails: a 5xx
+	h := New(Deps{Metrics: rec, Pool: pool})
 	do(t, h, newReq("GET", "/v1/nope"))                                               // 404: latency only
 	do(t, h, newReq("GET", "/v1/orders/x", asUser("ann")))                            // 400
 	do(t, h, newReq("GET", "/v1/checkouts/x", asUser("ann"), withQuery("wait", "5"))) // a long poll: no latency
-	resp, _ := h.Handle(context.Background(), newReq("GET", "/v1/health", func(r *events.APIGatewayProxyRequest) {}))
-	if resp.StatusCode < 500 {
+	if resp := do(t, h, newReq("GET", "/v1/health")); resp.StatusCode < 500 {
 		t.Fatalf("health without a database: %d; want a 5xx for this test", resp.StatusCode)
 	}
 	if n := rec.count(metrics.ApiLatency); n != 3 {
