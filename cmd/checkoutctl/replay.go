@@ -286,6 +286,7 @@ func (e *env) replayByCopy(ctx context.Context, dlq, dest queue, o replayOpts, r
 		}
 	}()
 	seen := map[string]bool{}
+	emptyRetries := 0
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -299,6 +300,13 @@ func (e *env) replayByCopy(ctx context.Context, dlq, dest queue, o replayOpts, r
 				return nil
 			}
 			return err
+		}
+		if len(msgs) == 0 && len(want) == 0 && emptyRetries < 5 && e.stillVisible(ctx, dlq) {
+			// A receive can come back empty while messages are visible
+			// (SQS says so for short polls; a loaded server, too): the
+			// queue's own count decides, a few times.
+			emptyRetries++
+			continue
 		}
 		if len(msgs) == 0 {
 			break
@@ -357,6 +365,13 @@ func (e *env) replayByCopy(ctx context.Context, dlq, dest queue, o replayOpts, r
 	}
 	sort.Strings(res.NotFound)
 	return nil
+}
+
+// stillVisible reports whether q's ApproximateNumberOfMessages is above
+// zero (false when it cannot be read).
+func (e *env) stillVisible(ctx context.Context, q queue) bool {
+	d, err := e.describe(ctx, q.URL)
+	return err == nil && d.intAttr("ApproximateNumberOfMessages") > 0
 }
 
 // splitPermanent separates the messages that cannot succeed on retry (the
