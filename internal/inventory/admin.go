@@ -62,6 +62,7 @@ func (s *Store) SetOnHand(ctx context.Context, sku string, onHand int) (Level, e
 	if err != nil {
 		return Level{}, err
 	}
+	s.rearm(ctx, sku) // an armed SKU's gate figure follows the new stock
 	return lvl, nil
 }
 

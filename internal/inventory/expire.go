@@ -30,8 +30,9 @@ func (s *Store) ExpireDue(ctx context.Context, limit int) (int, error) {
 	}
 	now := s.opts.Now()
 	var n int
+	var expired []uuid.UUID
 	err := s.run(ctx, "expire", uuid.Nil, func(tx pgx.Tx) error {
-		n = 0
+		n, expired = 0, nil
 		rows, err := tx.Query(ctx, `
 			WITH due AS (
 				SELECT checkout_id FROM reservations
@@ -101,6 +102,9 @@ func (s *Store) ExpireDue(ctx context.Context, limit int) (int, error) {
 			return err
 		}
 		n = len(checkouts)
+		for id := range checkouts {
+			expired = append(expired, id)
+		}
 		return nil
 	})
 	if err != nil {
@@ -108,6 +112,7 @@ func (s *Store) ExpireDue(ctx context.Context, limit int) (int, error) {
 	}
 	if n > 0 {
 		s.log.InfoContext(ctx, "inventory: expired reservations released", "checkouts", n)
+		s.gateRelease(ctx, expired...)
 	}
 	return n, nil
 }

@@ -66,5 +66,8 @@ func (s *Store) Release(ctx context.Context, checkoutID uuid.UUID) (released boo
 	if err != nil {
 		return false, err
 	}
+	// Always, even when nothing was released here: the gate's tombstone then
+	// keeps a late duplicate Reserve from taking units in the gate.
+	s.gateRelease(ctx, checkoutID)
 	return released, nil
 }

@@ -54,6 +54,9 @@ func (s *Store) Reserve(ctx context.Context, checkoutID uuid.UUID, lines []Line,
 		return Reservation{}, apperr.E(apperr.Internal, "internal", "inventory: unknown strategy %q", s.opts.Strategy)
 	}
 	expiresAt = expiresAt.UTC().Truncate(time.Microsecond)
+	if s.opts.Strategy == Gated {
+		return s.reserveGated(ctx, checkoutID, lines, sorted, expiresAt, now)
+	}
 	if err := s.soldOut.refuse(checkoutID, sorted); err != nil {
 		return Reservation{}, err // known sold out: no database round trip at all
 	}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/checkout-dev/checkout/internal/stockgate"
 )
 
 // Options configure a [Store]. The zero value is usable: every zero field
@@ -50,6 +52,18 @@ type Options struct {
 	// calls into one transaction (server-side strategies only). For
 	// comparison benchmarks; default false.
 	NoCombine bool
+	// Gate is the Redis stock gate the [Gated] strategy asks first. Release,
+	// ExpireDue and GateCommitted tell it when units come back or are sold,
+	// whatever the strategy. Nil: Gated behaves as [Bucketed].
+	Gate *stockgate.Gate
+	// GateBuckets is how many buckets ArmGate splits a SKU over (when it has
+	// fewer), so that gate-admitted buyers take from different rows.
+	// Default [DefaultGateBuckets].
+	GateBuckets int
+	// GateStaleAfter is how old a gate hold must be, with no reservation in
+	// the database, before the sync step returns its units (its caller died
+	// between the gate and the database). Default [DefaultGateStaleAfter].
+	GateStaleAfter time.Duration
 }
 
 // Store reserves, releases and commits stock. It is safe for concurrent use.
@@ -59,6 +73,7 @@ type Store struct {
 	log     *slog.Logger
 	soldOut *soldOutCache // shared by WithActor copies
 	combine *combiner     // per Store (a WithActor copy combines separately)
+	gate    *gateState    // shared by WithActor copies
 }
 
 // New returns a Store on pool. The caller keeps ownership of pool.
@@ -84,12 +99,19 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 	if opts.Actor == "" {
 		opts.Actor = "inventory"
 	}
+	if opts.GateBuckets <= 0 {
+		opts.GateBuckets = DefaultGateBuckets
+	}
+	opts.GateBuckets = min(opts.GateBuckets, MaxBuckets)
+	if opts.GateStaleAfter <= 0 {
+		opts.GateStaleAfter = DefaultGateStaleAfter
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	st := &Store{pool: pool, opts: opts, log: log.With("component", "inventory"), soldOut: newSoldOutCache(opts.SoldOutMaxAge),
-		combine: &combiner{}}
+		combine: &combiner{}, gate: &gateState{}}
 	st.soldOut.enabled.Store(opts.SoldOutCache)
 	return st
 }

@@ -135,6 +135,7 @@ func (s *Service) Create(ctx context.Context, checkoutID uuid.UUID) (o Order, cr
 	if err := tx.Commit(ctx); err != nil {
 		return Order{}, false, apperr.Wrap(apperr.Transient, "transient", err, "commit order")
 	}
+	s.inv.GateCommitted(ctx, checkoutID)
 	return o, true, nil
 }
 

@@ -13,6 +13,7 @@ var Owners = map[string]string{
 	"products":               "internal/catalog",
 	"inventory":              "internal/inventory",
 	"inventory_buckets":      "internal/inventory",
+	"inventory_gate":         "internal/inventory",
 	"reservations":           "internal/inventory",
 	"checkouts":              "internal/checkout",
 	"checkout_items":         "internal/checkout",
