@@ -19,7 +19,6 @@ import (
 	"github.com/checkout-dev/checkout/internal/cart"
 	"github.com/checkout-dev/checkout/internal/catalogcache"
 	"github.com/checkout-dev/checkout/internal/execution"
-	"github.com/checkout-dev/checkout/internal/redisconn"
 	"github.com/checkout-dev/checkout/internal/startqueue"
 )
 
@@ -54,13 +53,9 @@ func main() {
 		}
 		deps.Starter.Deferred = startqueue.SQS{Client: sqsClient, QueueURL: url}
 	}
-	if cfg := redisconn.FromEnv(); cfg.URL != "" {
-		// The catalog entry of GET /v1/products/{sku} through Redis, and the carts.
-		rdb, err := redisconn.New(cfg)
-		if err != nil {
-			log.Error("REDIS_URL", "err", err)
-			os.Exit(1)
-		}
+	if rdb := core.Redis; rdb != nil {
+		// The catalog entry of GET /v1/products/{sku} through Redis, and the
+		// carts, in the Redis of the stock gate (REDIS_URL).
 		ttl, _ := strconv.Atoi(os.Getenv("CATALOG_CACHE_TTL_SECONDS"))
 		deps.CatalogCache = catalogcache.New(rdb, core.Catalog.Get, time.Duration(ttl)*time.Second, "", log)
 		// Carts live in the same Redis.

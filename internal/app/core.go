@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/checkout-dev/checkout/internal/api"
 	"github.com/checkout-dev/checkout/internal/catalog"
@@ -16,7 +17,9 @@ import (
 	"github.com/checkout-dev/checkout/internal/order"
 	"github.com/checkout-dev/checkout/internal/payment"
 	"github.com/checkout-dev/checkout/internal/reconcile"
+	"github.com/checkout-dev/checkout/internal/redisconn"
 	"github.com/checkout-dev/checkout/internal/saga"
+	"github.com/checkout-dev/checkout/internal/stockgate"
 )
 
 // Core is the checkout domain wired on one pool and one gateway.
@@ -28,8 +31,12 @@ type Core struct {
 	Payments  *payment.Service
 	Orders    *order.Service
 	Steps     *saga.Steps
-	cfg       Config
-	metrics   metrics.Recorder
+	// Redis is the Redis layer's client (REDIS_URL) opened by OpenCore, nil
+	// without one: the stock gate is on it, and the API puts the catalog
+	// cache and the carts there too.
+	Redis   redis.UniversalClient
+	cfg     Config
+	metrics metrics.Recorder
 }
 
 // Option adjusts NewCore's wiring.
@@ -38,6 +45,23 @@ type Option func(*options)
 type options struct {
 	metrics metrics.Recorder
 	breaker *payment.BreakerOptions
+	gate    *stockgate.Gate
+}
+
+// WithGate gives the inventory the Redis stock gate g: the gated strategy
+// asks it first, and releases, expiries and sales are reported to it.
+// Without it the gated strategy reserves as the bucketed one.
+func WithGate(g *stockgate.Gate) Option {
+	return func(o *options) { o.gate = g }
+}
+
+// OpenGate returns the stock gate on rdb (namespace stockgate.DefaultNamespace,
+// the gate's default timeouts), or nil when rdb is nil.
+func OpenGate(rdb redis.UniversalClient) (*stockgate.Gate, error) {
+	if rdb == nil {
+		return nil, nil
+	}
+	return stockgate.New(rdb, stockgate.Options{})
 }
 
 // WithMetrics publishes the custom metrics (payments, checkout duration,
@@ -82,7 +106,7 @@ func NewCore(pool *pgxpool.Pool, gw payment.Gateway, cfg Config, log *slog.Logge
 	}
 	c := &Core{Pool: pool, Catalog: catalog.NewStore(pool), Checkouts: checkout.NewStore(pool), cfg: cfg, metrics: rec}
 	c.Checkouts.SetMaxUnfinished(cfg.MaxUnfinishedCheckouts)
-	c.Inventory = inventory.New(pool, inventory.Options{Strategy: cfg.Strategy, Logger: log})
+	c.Inventory = inventory.New(pool, inventory.Options{Strategy: cfg.Strategy, Logger: log, Gate: o.gate})
 	c.Payments = payment.NewService(pool, gw, payment.Backoff{}, log).WithMetrics(rec)
 	c.Orders = order.NewService(pool, c.Inventory)
 	c.Steps = &saga.Steps{Pool: pool, Checkouts: c.Checkouts, Inventory: c.Inventory, Payments: c.Payments, Orders: c.Orders,
@@ -102,7 +126,22 @@ func OpenCore(ctx context.Context, cfg Config, log *slog.Logger) (*Core, error) 
 	}
 	gw := payment.NewStripe(payment.StripeConfig{SecretKey: cfg.StripeSecretKey, URL: cfg.StripeAPIURL, ReturnURL: cfg.ReturnURL})
 	rec := metrics.NewEMF(os.Stdout, metrics.EMFOptions{Namespace: metrics.NamespaceFromEnv(), ErrorLog: log})
-	return NewCore(pool, gw, cfg, log, WithMetrics(rec), WithBreaker(payment.BreakerOptions{})), nil
+	opts := []Option{WithMetrics(rec), WithBreaker(payment.BreakerOptions{})}
+	var rdb redis.UniversalClient
+	if rc := redisconn.FromEnv(); rc.URL != "" {
+		// Connects lazily; a Redis that is down makes the gate fall back.
+		if rdb, err = redisconn.New(rc); err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		g, err := OpenGate(rdb)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, WithGate(g))
+	}
+	c := NewCore(pool, gw, cfg, log, opts...)
+	c.Redis = rdb
+	return c, nil
 }
 
 // OpenPool opens the pool of cfg.DatabaseURL with at most

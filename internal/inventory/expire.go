@@ -31,8 +31,9 @@ func (s *Store) ExpireDue(ctx context.Context, limit int) (int, error) {
 	now := s.opts.Now()
 	var n int
 	var expired []uuid.UUID
+	var expiredSKUs []string
 	err := s.run(ctx, "expire", uuid.Nil, func(tx pgx.Tx) error {
-		n, expired = 0, nil
+		n, expired, expiredSKUs = 0, nil, nil
 		rows, err := tx.Query(ctx, `
 			WITH due AS (
 				SELECT checkout_id FROM reservations
@@ -105,6 +106,9 @@ func (s *Store) ExpireDue(ctx context.Context, limit int) (int, error) {
 		for id := range checkouts {
 			expired = append(expired, id)
 		}
+		for r := range perRow {
+			expiredSKUs = append(expiredSKUs, r.sku)
+		}
 		return nil
 	})
 	if err != nil {
@@ -112,7 +116,7 @@ func (s *Store) ExpireDue(ctx context.Context, limit int) (int, error) {
 	}
 	if n > 0 {
 		s.log.InfoContext(ctx, "inventory: expired reservations released", "checkouts", n)
-		s.gateRelease(ctx, expired...)
+		s.gateRelease(ctx, expired, expiredSKUs)
 	}
 	return n, nil
 }

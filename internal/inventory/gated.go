@@ -131,19 +131,36 @@ func (s *Store) settleRefusedHold(ctx context.Context, checkoutID uuid.UUID, err
 	}
 }
 
-// gateRelease tells the gate that the checkouts' units are back in the
-// database (release, expiry). Best effort: a failure is logged, and the
-// sync step delivers it later.
-func (s *Store) gateRelease(ctx context.Context, ids ...uuid.UUID) {
+// gateRelease tells the gate that the checkouts' units of skus are back in
+// the database (release, expiry). A checkout the gate has no hold of (it was
+// reserved through the database alone, or its hold was lost with a Redis
+// restart) leaves the gate low by its units: the armed SKUs among skus are
+// then compared and repaired at once rather than at the next sync, so the
+// gate never refuses units the database has for longer than this call.
+// Best effort: a failure is logged, and the sync step repairs it later.
+func (s *Store) gateRelease(ctx context.Context, ids []uuid.UUID, skus []string) {
 	g := s.opts.Gate
 	if g == nil {
 		return
 	}
+	unknown := false
 	for _, id := range ids {
-		if _, err := g.Release(ctx, id); err != nil {
-			s.log.WarnContext(ctx, "inventory: stock gate release failed (the sync step will deliver it)",
+		st, err := g.Release(ctx, id)
+		if err != nil {
+			s.log.WarnContext(ctx, "inventory: stock gate release failed (the sync step will repair the gate)",
 				"checkout_id", id, "err", err)
 			return // Redis is down: the rest would fail the same way
+		}
+		unknown = unknown || st.Previous == stockgate.StateNone
+	}
+	if !unknown {
+		return
+	}
+	seen := map[string]bool{}
+	for _, sku := range skus {
+		if !seen[sku] {
+			seen[sku] = true
+			s.rearm(ctx, sku)
 		}
 	}
 }

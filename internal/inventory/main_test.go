@@ -15,10 +15,15 @@ import (
 	"github.com/checkout-dev/checkout/internal/apperr"
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/postgres"
+	"github.com/checkout-dev/checkout/internal/redistest"
+	"github.com/checkout-dev/checkout/internal/stockgate"
 	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m, postgres.Migrate) }
+func TestMain(m *testing.M) {
+	pgtest.AtExit(redistest.StopShared) // the gated fixtures' Redis
+	pgtest.Main(m, postgres.Migrate)
+}
 
 // quiet drops the store's logs in tests.
 var quiet = slog.New(slog.DiscardHandler)
@@ -48,17 +53,33 @@ type fixture struct {
 	pool  *pgxpool.Pool
 	store *inventory.Store
 	clock *clock
+	gate  *stockgate.Gate // Gated only
 }
 
 func newFixture(t testing.TB, strategy inventory.Strategy) *fixture {
 	t.Helper()
 	pool := pgtest.NewPool(t)
 	c := &clock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	store := inventory.New(pool, inventory.Options{Strategy: strategy, Now: c.Now, Actor: "test", Logger: quiet,
+	opts := inventory.Options{Strategy: strategy, Now: c.Now, Actor: "test", Logger: quiet,
 		// A lock wait in these tests only ends in a timeout on a machine so
 		// loaded that 5 s pass; a deadlock is still detected in 1 s.
-		LockTimeout: 30 * time.Second})
-	return &fixture{t: t, ctx: context.Background(), pool: pool, store: store, clock: c}
+		LockTimeout: 30 * time.Second}
+	if strategy == inventory.Gated {
+		opts.Gate, opts.GateBuckets = newGate(t, redistest.Shared(t)), testBuckets
+	}
+	store := inventory.New(pool, opts)
+	return &fixture{t: t, ctx: context.Background(), pool: pool, store: store, clock: c, gate: opts.Gate}
+}
+
+// newGate returns a stock gate of the test's own on srv.
+func newGate(t testing.TB, srv *redistest.Server) *stockgate.Gate {
+	t.Helper()
+	rdb, prefix := redistest.ClientOn(t, srv)
+	g, err := stockgate.New(rdb, stockgate.Options{Namespace: prefix + "gate", Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 // forEachStrategy runs fn as one subtest per strategy, each on its own
@@ -91,9 +112,14 @@ func (f *fixture) product(sku string, onHand int) {
 	if _, err := f.pool.Exec(f.ctx, `INSERT INTO inventory (sku, on_hand) VALUES ($1, $2)`, sku, onHand); err != nil {
 		f.t.Fatalf("insert inventory %s: %v", sku, err)
 	}
-	if f.store.Strategy() == inventory.Bucketed {
+	switch f.store.Strategy() {
+	case inventory.Bucketed:
 		if _, err := f.store.SetBuckets(f.ctx, sku, testBuckets); err != nil {
 			f.t.Fatalf("split %s: %v", sku, err)
+		}
+	case inventory.Gated: // armed, which splits it over testBuckets buckets
+		if _, err := f.store.ArmGate(f.ctx, sku); err != nil {
+			f.t.Fatalf("arm %s: %v", sku, err)
 		}
 	}
 }

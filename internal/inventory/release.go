@@ -28,6 +28,7 @@ func (s *Store) Release(ctx context.Context, checkoutID uuid.UUID) (released boo
 	if checkoutID == uuid.Nil {
 		return false, apperr.InvalidField("checkout_id", "is required")
 	}
+	var skus []string
 	err = s.run(ctx, "release", checkoutID, func(tx pgx.Tx) error {
 		released = false
 		held, err := loadReservation(ctx, tx, checkoutID, true)
@@ -36,6 +37,7 @@ func (s *Store) Release(ctx context.Context, checkoutID uuid.UUID) (released boo
 		}
 		var deltas []stockDelta
 		var entries []auditEntry
+		skus = skus[:0]
 		for _, h := range held {
 			switch h.status {
 			case StatusCommitted:
@@ -43,6 +45,7 @@ func (s *Store) Release(ctx context.Context, checkoutID uuid.UUID) (released boo
 					"the reservation of checkout %s was committed and cannot be released", checkoutID)
 			case StatusReserved:
 				deltas = append(deltas, stockDelta{sku: h.sku, bucket: h.bucket, reserved: -h.quantity})
+				skus = append(skus, h.sku)
 				entries = append(entries, auditEntry{action: ActionRelease, checkoutID: checkoutID, sku: h.sku,
 					quantity: h.quantity, detail: map[string]any{"reason": ReasonCompensation}})
 			}
@@ -68,6 +71,9 @@ func (s *Store) Release(ctx context.Context, checkoutID uuid.UUID) (released boo
 	}
 	// Always, even when nothing was released here: the gate's tombstone then
 	// keeps a late duplicate Reserve from taking units in the gate.
-	s.gateRelease(ctx, checkoutID)
+	if !released {
+		skus = nil
+	}
+	s.gateRelease(ctx, []uuid.UUID{checkoutID}, skus)
 	return released, nil
 }

@@ -32,6 +32,15 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
+// StopShared stops the package's shared server if it was started: for a
+// TestMain that cannot call [Main] because another harness runs the tests
+// (pgtest.AtExit(redistest.StopShared)).
+func StopShared() {
+	if shared.srv != nil {
+		shared.srv.Stop()
+	}
+}
+
 // Shared returns the test package's server, started on first use: REDIS_URL's
 // server, else a throwaway redis-server, else (not with CI=true) the
 // embedded fallback, which is then announced once on stderr and in tb's log.

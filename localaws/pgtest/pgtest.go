@@ -27,7 +27,17 @@ var (
 	server     *Server
 	template   string
 	startErr   error
+	atExit     []func()
 )
+
+// AtExit registers f to run after the package's tests, before [Main] stops
+// the cluster and exits: how a package stops other throwaway servers (a
+// Redis) it shares between its tests. Call it from TestMain before Main.
+func AtExit(f func()) {
+	mu.Lock()
+	atExit = append(atExit, f)
+	mu.Unlock()
+}
 
 // Main runs the package's tests and then stops the cluster that NewDB may have
 // started. migrations prepare, in order, the template database every test
@@ -41,6 +51,12 @@ func Main(m *testing.M, migrate ...Migration) {
 	migrations = migrate
 	mu.Unlock()
 	code := m.Run()
+	mu.Lock()
+	hooks := atExit
+	mu.Unlock()
+	for _, f := range hooks {
+		f()
+	}
 	mu.Lock()
 	if server != nil {
 		if server.external && template != "" {

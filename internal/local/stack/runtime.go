@@ -163,8 +163,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		MaxUnfinishedCheckouts: apiEnvInt(s.tpl, "MAX_UNFINISHED_CHECKOUTS")}
 	// As in a Lambda container: the gateway behind a circuit breaker, and
 	// the metrics the alarms watch (logged at debug level here).
+	gate, err := app.OpenGate(s.redis)
+	if err != nil {
+		return nil, err
+	}
 	s.core = app.NewCore(s.db.Pool, gw, cfg, s.log,
-		app.WithBreaker(payment.BreakerOptions{}), app.WithMetrics(metrics.NewSlog(s.log)))
+		app.WithBreaker(payment.BreakerOptions{}), app.WithMetrics(metrics.NewSlog(s.log)), app.WithGate(gate))
+	s.core.Redis = s.redis
 
 	if err := s.startSQS(ctx); err != nil {
 		return nil, err
