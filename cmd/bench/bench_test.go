@@ -25,6 +25,11 @@ func TestMeasureAccounting(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	cfg := Config{Variants: defaultVariants(), Concurrency: []int{1, 4}, Runs: 1, Stock: 24,
 		SoldOut: 100 * time.Millisecond, Buckets: 4}
+	var err error
+	if cfg.redis, err = startBenchRedis(context.Background(), func(s string) { t.Log(s) }); err != nil {
+		t.Fatal(err)
+	}
+	defer cfg.redis.Close()
 	samples, err := Measure(context.Background(), pool, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +47,16 @@ func TestMeasureAccounting(t *testing.T) {
 		if s.Rejects == 0 || s.RejectPerS <= 0 || s.SalePerSec <= 0 || s.P99ms < s.P50ms {
 			t.Errorf("%s c=%d: rates/latencies not measured: %+v", s.Variant, s.Clients, s)
 		}
+		switch s.Variant {
+		case "gated-single": // every unit through the gate, every rejection from it
+			if s.Gate == nil || s.Gate.Held != int64(s.Stock) || s.Gate.Fallback != 0 || s.Gate.Refused == 0 {
+				t.Errorf("%s c=%d: gate stats %+v", s.Variant, s.Clients, s.Gate)
+			}
+		case "gated-single-kill": // half through the gate, the rest through the database
+			if s.Gate == nil || s.Gate.Held < int64(s.Stock/2) || s.Gate.Fallback == 0 || s.BeforeKillPerSec <= 0 || s.AfterKillPerSec <= 0 {
+				t.Errorf("%s c=%d: gate stats %+v, before %.0f/s, after %.0f/s", s.Variant, s.Clients, s.Gate, s.BeforeKillPerSec, s.AfterKillPerSec)
+			}
+		}
 	}
 	// The bucketed SKUs really were split, and the split rows hold the sale.
 	var split int
@@ -54,15 +69,16 @@ func TestMeasureAccounting(t *testing.T) {
 			bucketed++
 		}
 	}
-	if bucketed != 4 || split != bucketed*len(cfg.Concurrency) {
-		t.Errorf("%d split SKUs for %d bucketed variants, want %d", split, bucketed, bucketed*len(cfg.Concurrency))
+	gated := 2 // gated-single and gated-single-kill: split when armed
+	if bucketed != 4 || split != (bucketed+gated)*len(cfg.Concurrency) {
+		t.Errorf("%d split SKUs for %d bucketed and %d gated variants, want %d", split, bucketed, gated, (bucketed+gated)*len(cfg.Concurrency))
 	}
 	// The sold-out phase of a cached variant is served from the cache; the
 	// others never touch one.
 	for _, s := range samples {
 		cached := s.Variant != RawUpdate && s.Variant != RawForUpdate &&
 			!strings.HasSuffix(s.Variant, suffixGo) && !strings.HasSuffix(s.Variant, suffixNoCache) &&
-			!strings.HasSuffix(s.Variant, suffixSingle)
+			!strings.Contains(s.Variant, suffixSingle)
 		if cached != (s.CacheHits > 0) {
 			t.Errorf("%s c=%d: %d cache hits", s.Variant, s.Clients, s.CacheHits)
 		}
@@ -83,6 +99,10 @@ func TestMeasureAccounting(t *testing.T) {
 	if len(g) != 5 || !g[4].Met {
 		t.Errorf("goals %+v", g)
 	}
+	gg := gateGoals(sum, 4)
+	if len(gg) != 5 || !gg[3].Met || !gg[4].Met {
+		t.Errorf("gate goals %+v", gg)
+	}
 }
 
 func TestStoreVariant(t *testing.T) {
@@ -97,11 +117,17 @@ func TestStoreVariant(t *testing.T) {
 		{"bucketed-go", inventory.Bucketed, true, true, false},
 		{"conditional-nocache", inventory.Conditional, false, true, false},
 		{"bucketed-single", inventory.Bucketed, false, true, false},
+		{"gated-single", inventory.Gated, false, true, false},
+		{"gated-single-kill", inventory.Gated, false, true, false},
+		{"bucketed-single-kill", "", false, false, false},
 		{"nope", "", false, false, false},
 		{"-go", "", false, false, false},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
-			o, err := storeVariant(tc.in)
+			o, kill, err := storeVariant(tc.in)
+			if kill != strings.HasSuffix(tc.in, suffixKill) && tc.ok {
+				t.Errorf("kill = %v", kill)
+			}
 			if (err == nil) != tc.ok {
 				t.Fatalf("err %v", err)
 			}

@@ -34,8 +34,9 @@ type Config struct {
 	Runs        int           // repetitions; medians are reported
 	Stock       int           // units per measurement at 8 clients or more (fewer clients: scaled down, at least 50)
 	SoldOut     time.Duration // how long the sold-out phase runs
-	Buckets     int           // buckets of the hot SKU for the bucketed strategy
+	Buckets     int           // buckets of the hot SKU for the bucketed and gated strategies
 	Progress    func(string)  `json:"-"` // optional progress lines
+	redis       *benchRedis   // the gated variants' Redis
 }
 
 // Sample is one measurement: one variant, one concurrency, one run.
@@ -59,6 +60,11 @@ type Sample struct {
 	CacheHits   int64   `json:"sold_out_cache_hits"` // refusals answered from the store's sold-out cache
 	Batches     int64   `json:"combined_batches"`    // combined Reserve transactions (2+ checkouts each)
 	Batched     int64   `json:"combined_entries"`    // Reserve calls they carried
+	// Gated variants: how the reserves went (inventory.GateStats), and for
+	// -kill the sale's rate before and after Redis was killed.
+	Gate             *inventory.GateStats `json:"gate,omitempty"`
+	BeforeKillPerSec float64              `json:"before_kill_per_sec,omitempty"`
+	AfterKillPerSec  float64              `json:"after_kill_per_sec,omitempty"`
 }
 
 // Measure runs every (run, concurrency, variant) on pool, whose database has
@@ -242,12 +248,17 @@ const (
 	suffixSingle  = "-single"  // Options.NoCombine: one transaction per Reserve (server-side function), no cache
 )
 
-// storeVariant parses "strategy[-go|-single|-nocache]".
-func storeVariant(v string) (inventory.Options, error) {
+// storeVariant parses "strategy[-go|-single|-nocache]", and
+// "gated-single-kill".
+func storeVariant(v string) (inventory.Options, bool, error) {
 	opts := inventory.Options{Actor: "bench", Logger: quietLogger}
 	cache := true
 	name := v
-	switch {
+	kill := strings.HasSuffix(v, suffixKill)
+	if kill {
+		name = strings.TrimSuffix(v, suffixKill)
+	}
+	switch v := name; {
 	case strings.HasSuffix(v, suffixGo):
 		name, opts.ClientSideReserve, cache = strings.TrimSuffix(v, suffixGo), true, false
 	case strings.HasSuffix(v, suffixNoCache):
@@ -256,24 +267,30 @@ func storeVariant(v string) (inventory.Options, error) {
 		name, opts.NoCombine, cache = strings.TrimSuffix(v, suffixSingle), true, false
 	}
 	st, err := inventory.ParseStrategy(name)
-	if err != nil || name == "" {
-		return opts, fmt.Errorf("unknown variant %q", v)
+	if err != nil || name == "" || (kill && st != inventory.Gated) {
+		return opts, false, fmt.Errorf("unknown variant %q", v)
 	}
 	opts.Strategy = st
 	opts.SoldOutCache = cache // marker: measureStore starts the listener
-	return opts, nil
+	return opts, kill, nil
 }
 
 // measureStore: one hot SKU, one checkout row per buyer, inventory.Store.Reserve.
 // Unless the variant says otherwise, the store runs the sold-out cache with
 // its LISTEN connection (StartSoldOutCache), as a long-lived process would.
 func measureStore(ctx context.Context, pool *pgxpool.Pool, variant string, seq, c, stock int, cfg Config) (Sample, error) {
-	opts, err := storeVariant(variant)
+	opts, kill, err := storeVariant(variant)
 	if err != nil {
 		return Sample{}, err
 	}
 	strategy := opts.Strategy
 	sku := fmt.Sprintf("BENCH-%d-%s", seq, uuid.NewString()[:8])
+	if strategy == inventory.Gated {
+		if opts.Gate, err = cfg.redis.gateFor(sku); err != nil {
+			return Sample{}, err
+		}
+		opts.GateBuckets = cfg.Buckets
+	}
 	if _, err := pool.Exec(ctx, `INSERT INTO products (sku, name, amount, currency) VALUES ($1, $1, 1999, 'USD')`, sku); err != nil {
 		return Sample{}, fmt.Errorf("product: %w", err)
 	}
@@ -295,6 +312,15 @@ func measureStore(ctx context.Context, pool *pgxpool.Pool, variant string, seq, 
 			return Sample{}, err
 		}
 	}
+	var k *killer
+	if strategy == inventory.Gated {
+		if _, err := store.ArmGate(ctx, sku); err != nil { // splits it over cfg.Buckets buckets
+			return Sample{}, err
+		}
+		if kill {
+			k = newKiller(cfg.redis, stock)
+		}
+	}
 	// Buyers: every unit plus one rejected buyer per client, and spares.
 	ids, err := insertCheckouts(ctx, pool, stock+2*c+16)
 	if err != nil {
@@ -314,14 +340,33 @@ func measureStore(ctx context.Context, pool *pgxpool.Pool, variant string, seq, 
 		_, err := store.Reserve(ctx, id, cart, expires)
 		switch {
 		case err == nil:
+			if k != nil {
+				k.success()
+			}
 			return ok, nil
 		case apperr.Is(err, apperr.OutOfStock):
 			return soldOut, nil
 		}
 		return failed, err
 	}
+	if k != nil {
+		k.start = time.Now()
+	}
 	s, firstErr := sale(ctx, c, nextID, attempt, cfg.SoldOut)
 	s.Variant, s.Stock = variant, stock
+	if strategy == inventory.Gated {
+		gs := store.GateStats()
+		s.Gate = &gs
+	}
+	if k != nil {
+		s.BeforeKillPerSec, s.AfterKillPerSec = k.rates()
+		if k.err != nil {
+			return s, fmt.Errorf("kill redis: %w", k.err)
+		}
+		if err := k.restart(ctx); err != nil {
+			return s, fmt.Errorf("restart redis: %w", err)
+		}
+	}
 	s.CacheHits = store.SoldOutStats().Hits
 	s.Batches, s.Batched = store.CombineStats()
 	lvl, err := store.Level(ctx, sku)
@@ -430,6 +475,9 @@ type Summary struct {
 	Errors      int     `json:"errors_total"`
 	PerBatch    float64 `json:"calls_per_combined_batch"` // over all runs; 0: nothing combined
 	CacheHits   int64   `json:"sold_out_cache_hits_total"`
+	// -kill variants: medians of the sale's rate before and after the kill.
+	BeforeKillPerSec float64 `json:"before_kill_per_sec,omitempty"`
+	AfterKillPerSec  float64 `json:"after_kill_per_sec,omitempty"`
 }
 
 // Summarize takes medians per (variant, clients) and the ratios to the raw
@@ -439,7 +487,7 @@ func Summarize(samples []Sample, variants []string, conc []int) []Summary {
 	for _, c := range conc {
 		for _, v := range variants {
 			var sum Summary
-			var sale, p50, p95, p99, rej []float64
+			var sale, p50, p95, p99, rej, before, after []float64
 			var batches, batched int64
 			for _, s := range samples {
 				if s.Variant != v || s.Clients != c {
@@ -447,6 +495,9 @@ func Summarize(samples []Sample, variants []string, conc []int) []Summary {
 				}
 				sum.Runs++
 				sale, p50, p95, p99, rej = append(sale, s.SalePerSec), append(p50, s.P50ms), append(p95, s.P95ms), append(p99, s.P99ms), append(rej, s.RejectPerS)
+				if s.BeforeKillPerSec > 0 {
+					before, after = append(before, s.BeforeKillPerSec), append(after, s.AfterKillPerSec)
+				}
 				batches += s.Batches
 				batched += s.Batched
 				sum.CacheHits += s.CacheHits
@@ -462,6 +513,7 @@ func Summarize(samples []Sample, variants []string, conc []int) []Summary {
 				sum.PerBatch = float64(batched) / float64(batches)
 			}
 			sum.SalePerSec, sum.P50ms, sum.P95ms, sum.P99ms, sum.RejectPerS = median(sale), median(p50), median(p95), median(p99), median(rej)
+			sum.BeforeKillPerSec, sum.AfterKillPerSec = median(before), median(after)
 			out = append(out, sum)
 		}
 	}

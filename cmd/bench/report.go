@@ -29,6 +29,10 @@ import (
 func defaultVariants() []string {
 	v := []string{RawUpdate, RawForUpdate}
 	for _, s := range inventory.Strategies {
+		if s == inventory.Gated { // one call per reservation, as on Lambda; and with Redis killed
+			v = append(v, string(s)+suffixSingle, string(s)+suffixSingle+suffixKill)
+			continue
+		}
 		v = append(v, string(s))
 		if s == inventory.DefaultStrategy {
 			v = append(v, string(s)+suffixNoCache, string(s)+suffixSingle, string(s)+suffixGo)
@@ -60,14 +64,17 @@ type Goal struct {
 
 // Report is what the JSON file holds.
 type Report struct {
-	When     time.Time `json:"when"`
-	Command  string    `json:"command"`
-	Machine  Machine   `json:"machine"`
-	Config   Config    `json:"config"`
-	Summary  []Summary `json:"summary"`
-	Goals    []Goal    `json:"goals"`
-	Samples  []Sample  `json:"samples"`
-	Duration string    `json:"duration"`
+	When    time.Time `json:"when"`
+	Command string    `json:"command"`
+	Machine Machine   `json:"machine"`
+	Config  Config    `json:"config"`
+	Summary []Summary `json:"summary"`
+	Goals   []Goal    `json:"goals"`
+	Samples []Sample  `json:"samples"`
+	// Catalog: GET /v1/products/{sku}'s read, from the database and through
+	// the Redis cache (measured when a gated variant runs, on its Redis).
+	Catalog  []CatalogSample `json:"catalog,omitempty"`
+	Duration string          `json:"duration"`
 }
 
 // benchInventory runs the inventory benchmark on its own durable cluster (or
@@ -98,13 +105,28 @@ func benchInventory(ctx context.Context, cfg Config, dbURL, outDir string, stdou
 		return err
 	}
 	fmt.Fprintf(stdout, "bench: %d CPUs, %s, fsync=%s synchronous_commit=%s, %s\n", m.CPUs, m.Postgres, m.Fsync, m.SyncCommit, m.Cluster)
+	if needsRedis(cfg.Variants) {
+		if cfg.redis, err = startBenchRedis(ctx, cfg.Progress); err != nil {
+			return err
+		}
+		defer cfg.redis.Close()
+	}
 	samples, err := Measure(ctx, pool, cfg)
 	if err != nil {
 		return err
 	}
 	rep := Report{When: time.Now().UTC(), Command: "go run ./cmd/bench " + strings.Join(os.Args[1:], " "), Machine: m,
 		Config: cfg, Samples: samples, Summary: Summarize(samples, cfg.Variants, cfg.Concurrency)}
-	rep.Goals = goals(rep.Summary, maxC)
+	if cfg.redis != nil {
+		for _, c := range cfg.Concurrency {
+			cs, err := measureCatalog(ctx, pool, cfg.redis, c, max(cfg.SoldOut, time.Second))
+			if err != nil {
+				return fmt.Errorf("catalog reads: %w", err)
+			}
+			rep.Catalog = append(rep.Catalog, cs...)
+		}
+	}
+	rep.Goals = append(goals(rep.Summary, maxC), gateGoals(rep.Summary, maxC)...)
 	rep.Duration = time.Since(began).Round(time.Second).String()
 	fmt.Fprintln(stdout)
 	fmt.Fprint(stdout, textTable(rep))
@@ -211,6 +233,41 @@ func goals(sum []Summary, c int) []Goal {
 	return out
 }
 
+// gateGoals checks the flash-sale targets of the gated strategy, one call
+// per reservation, at the highest concurrency measured.
+func gateGoals(sum []Summary, c int) []Goal {
+	var out []Goal
+	g := string(inventory.Gated) + suffixSingle
+	gs, ok := find(sum, g, c)
+	if !ok {
+		return nil
+	}
+	ratio := func(a, b float64) float64 {
+		if b == 0 {
+			return 0
+		}
+		return a / b
+	}
+	add := func(name string, v, target float64) {
+		out = append(out, Goal{Name: name, Value: v, Target: target, Met: v >= target})
+	}
+	if up, ok := find(sum, RawUpdate, c); ok {
+		add(fmt.Sprintf("%s reservations/s ÷ %s at %d clients", g, RawUpdate, c), ratio(gs.SalePerSec, up.SalePerSec), 2)
+	}
+	if fu, ok := find(sum, RawForUpdate, c); ok {
+		add(fmt.Sprintf("%s reservations/s ÷ %s at %d clients", g, RawForUpdate, c), ratio(gs.SalePerSec, fu.SalePerSec), 4)
+		add(fmt.Sprintf("%s sold-out rejections/s ÷ %s at %d clients", g, RawForUpdate, c), ratio(gs.RejectPerS, fu.RejectPerS), 20)
+	}
+	for _, v := range []string{g, g + suffixKill} {
+		if _, ok := find(sum, v, c); ok {
+			bad := sumBad(sum, v)
+			out = append(out, Goal{Name: fmt.Sprintf("%s oversell + undersell, all runs and concurrencies", v),
+				Value: float64(bad), Target: 0, Met: bad == 0})
+		}
+	}
+	return out
+}
+
 func sumBad(sum []Summary, variant string) int {
 	n := 0
 	for _, s := range sum {
@@ -237,6 +294,16 @@ func textTable(r Report) string {
 		}
 		fmt.Fprintf(&b, "goal: %-70s %8.2f (target %v) %s\n", g.Name, g.Value, g.Target, mark)
 	}
+	for _, s := range r.Summary {
+		if s.BeforeKillPerSec > 0 {
+			fmt.Fprintf(&b, "%s c=%d: %.0f reservations/s before Redis was killed, %.0f after (database path)\n",
+				s.Variant, s.Clients, s.BeforeKillPerSec, s.AfterKillPerSec)
+		}
+	}
+	for _, cs := range r.Catalog {
+		fmt.Fprintf(&b, "catalog reads from %-11s c=%-3d %8.0f reads/s  p50 %.2f ms  p99 %.2f ms  errors %d\n",
+			cs.Source, cs.Clients, cs.ReadsPerS, cs.P50ms, cs.P99ms, cs.Errors)
+	}
 	fmt.Fprintf(&b, "medians of %d run(s); took %s\n", r.Config.Runs, r.Duration)
 	return b.String()
 }
@@ -253,6 +320,26 @@ func markdown(r Report) string {
 	for _, s := range r.Summary {
 		fmt.Fprintf(&b, "| %s | %d | %.0f | %.2f | %.2f | %.2f | %.2f | %.0f | %.2f | %d | %d | %d | %.1f |\n",
 			s.Variant, s.Clients, s.SalePerSec, s.SaleRatio, s.P50ms, s.P95ms, s.P99ms, s.RejectPerS, s.RejectRatio, s.Oversell, s.Undersell, s.Errors, s.PerBatch)
+	}
+	var kills []Summary
+	for _, s := range r.Summary {
+		if s.BeforeKillPerSec > 0 {
+			kills = append(kills, s)
+		}
+	}
+	if len(kills) > 0 {
+		b.WriteString("\nRedis killed (SIGKILL) when half of the stock was sold; the rest sold through the database path:\n\n")
+		b.WriteString("| variant | clients | reservations/s before the kill | after the kill |\n|---|---:|---:|---:|\n")
+		for _, s := range kills {
+			fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f |\n", s.Variant, s.Clients, s.BeforeKillPerSec, s.AfterKillPerSec)
+		}
+	}
+	if len(r.Catalog) > 0 {
+		b.WriteString("\nCatalog reads (one product, GET /v1/products/{sku}'s read):\n\n")
+		b.WriteString("| source | clients | reads/s | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|---:|\n")
+		for _, cs := range r.Catalog {
+			fmt.Fprintf(&b, "| %s | %d | %.0f | %.2f | %.2f | %d |\n", cs.Source, cs.Clients, cs.ReadsPerS, cs.P50ms, cs.P99ms, cs.Errors)
+		}
 	}
 	b.WriteString("\n| goal | value | target | met |\n|---|---:|---:|---|\n")
 	for _, g := range r.Goals {
