@@ -14,7 +14,10 @@
 -- only refuses buyers the sync step then lets back in.
 --
 -- reservations.bucket and the audit detail keep the strategy as before
--- ('gated' in the audit detail).
+-- ('gated' in the audit detail). For every strategy, the check that each
+-- line's SKU is in the catalog and has an inventory row now reads the
+-- inventory row instead of inventory_levels, whose sum over a split SKU's
+-- buckets it never used.
 --
 -- inventory_gate lists the SKUs an admin armed in the gate: the sync step
 -- (sweeper) re-arms them after Redis comes back empty and repairs any
@@ -60,10 +63,10 @@ BEGIN
     o_status := NULL;
     FOR r IN
         SELECT u.sku AS s, u.qty AS q, (u.ord - 1)::integer AS o, p.sku IS NOT NULL AS known,
-               l.sku IS NOT NULL AS stocked, coalesce(l.available, 0) AS avail, coalesce(l.buckets, 1)::integer AS nb
+               i.sku IS NOT NULL AS stocked
         FROM unnest(p_skus, p_qtys) WITH ORDINALITY AS u(sku, qty, ord)
         LEFT JOIN products p ON p.sku = u.sku
-        LEFT JOIN inventory_levels l ON l.sku = u.sku
+        LEFT JOIN inventory i ON i.sku = u.sku -- not inventory_levels: no sum over the buckets here
         ORDER BY u.ord
     LOOP
         -- In the caller's order, the first SKU that is not in the catalog is

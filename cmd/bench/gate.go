@@ -44,7 +44,14 @@ func needsRedis(variants []string) bool {
 	return false
 }
 
+// quietRedisLog drops go-redis's own log lines (one per failed dial while
+// the kill variant's Redis is down; the gate reports the failure itself).
+type quietRedisLog struct{}
+
+func (quietRedisLog) Printf(context.Context, string, ...any) {}
+
 func startBenchRedis(ctx context.Context, progress func(string)) (*benchRedis, error) {
+	redis.SetLogger(quietRedisLog{})
 	srv, err := redistest.Start(ctx, redistest.Options{Private: true, NoAppendOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("redis for the gated variants: %w", err)

@@ -296,6 +296,7 @@ func (s *Store) SyncGate(ctx context.Context) (SyncResult, error) {
 			out.Repaired = append(out.Repaired, st)
 		}
 	}
+	s.gate.downUntil.Store(0) // Redis answered every call: reserves may ask it again now
 	if out.Discrepancy != 0 || len(out.Rearmed) > 0 || len(out.Disarmed) > 0 {
 		s.log.WarnContext(ctx, "inventory: stock gate repaired", "discrepancy", out.Discrepancy,
 			"repaired", len(out.Repaired), "rearmed", out.Rearmed, "disarmed", out.Disarmed)
