@@ -238,6 +238,7 @@ func TestGatedRedisKilledMidSale(t *testing.T) {
 	f.product("HOT", stock)
 	ids := f.checkouts(stock + buyers*4)
 	var next, sold, refused atomic.Int64
+	var aSale atomic.Value // a checkout that bought (not every buyer does: one whose call straddled the kill may find the stock gone)
 	var killOnce sync.Once
 	var wg sync.WaitGroup
 	expires := time.Now().Add(time.Hour)
@@ -252,6 +253,7 @@ func TestGatedRedisKilledMidSale(t *testing.T) {
 				_, err := store.Reserve(f.ctx, ids[i], lines("HOT", 1), expires)
 				switch {
 				case err == nil:
+					aSale.Store(ids[i])
 					if sold.Add(1) == stock/3 {
 						killOnce.Do(func() {
 							if err := srv.Kill(); err != nil {
@@ -299,8 +301,12 @@ func TestGatedRedisKilledMidSale(t *testing.T) {
 		t.Fatalf("gate after the sync: %+v; want armed, 0 available, no discrepancy", st)
 	}
 	// A release now reaches the gate again.
-	_, err = store.Release(f.ctx, ids[0])
+	buyer := aSale.Load().(uuid.UUID)
+	released, err := store.Release(f.ctx, buyer)
 	mustOK(t, err)
+	if !released {
+		t.Fatalf("release of a buyer released nothing: %v", f.statuses(buyer))
+	}
 	f.wantGate("HOT", 1, 0)
 	_, err = store.Reserve(f.ctx, f.checkout(), lines("HOT", 1), expires)
 	mustOK(t, err)
