@@ -129,5 +129,9 @@ func (s *Store) WithActor(actor string) *Store {
 	return &c
 }
 
+// Gate returns the stock gate of Options.Gate (nil without one), for a
+// second Store that must share it.
+func (s *Store) Gate() *stockgate.Gate { return s.opts.Gate }
+
 // Strategy reports the strategy Reserve uses.
 func (s *Store) Strategy() Strategy { return s.opts.Strategy }

@@ -159,7 +159,8 @@ func (s *Stack) startAPI(runCtx context.Context) error {
 	// The API's own inventory store answers sold-out SKUs from the cache
 	// (kept right by LISTEN/NOTIFY) before any checkout execution starts;
 	// the saga's store always asks the database.
-	apiInventory := inventory.New(s.db.Pool, inventory.Options{Strategy: s.core.Inventory.Strategy(), Logger: s.log, Actor: "api"})
+	apiInventory := inventory.New(s.db.Pool, inventory.Options{Strategy: s.core.Inventory.Strategy(), Logger: s.log, Actor: "api",
+		Gate: s.core.Inventory.Gate()})
 	if err := apiInventory.StartSoldOutCache(runCtx); err != nil {
 		return fmt.Errorf("sold-out cache: %w", err)
 	}
