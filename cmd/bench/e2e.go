@@ -52,6 +52,7 @@ type E2EConfig struct {
 	DatabaseURL            string // the stack's database: commit and transition counts
 	Out                    string
 	StartStack             bool // start the local stack in process first (startStack), stop it afterwards
+	NoTracing              bool // with StartStack: OpenTelemetry off, to measure what tracing costs
 	// Buckets splits the benchmark SKU's stock over that many
 	// inventory_buckets (PUT /v1/admin/inventory with "buckets", the way the
 	// README says to prepare a hot SKU); 0 or 1 leaves it in one row, which
@@ -404,7 +405,7 @@ func startStack(ctx context.Context, cfg *E2EConfig, stdout io.Writer) (func(), 
 	cleanup = append(cleanup, func() { logf.Close() })
 	fmt.Fprintf(stdout, "e2e: starting the local stack on free ports (log %s), limits lifted: %v\n", logf.Name(), loadTestParameters)
 	const freePort = "127.0.0.1:0" // each server binds its own: no port to reserve and free first
-	st, err := stack.Start(ctx, stack.Options{DataDir: dir, Addr: freePort, SQSAddr: freePort, SFNAddr: freePort,
+	st, err := stack.Start(ctx, stack.Options{NoTracing: cfg.NoTracing, DataDir: dir, Addr: freePort, SQSAddr: freePort, SFNAddr: freePort,
 		StripeAddr: freePort, DatabaseURL: cfg.DatabaseURL, APIKey: cfg.APIKey, JWTSecret: cfg.JWTSecret,
 		Parameters: loadTestParameters, SFNQuotas: cfg.sfnQuotas, Log: slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {

@@ -61,6 +61,7 @@ func run(args []string, stdout io.Writer) error {
 	jwtSecret := fs.String("jwt-secret", os.Getenv("CHECKOUT_JWT_SECRET"), "e2e: HS256 secret of the local authorizer")
 	duration := fs.Duration("duration", 10*time.Second, "e2e: load duration per concurrency")
 	e2eBuckets := fs.Int("e2e-buckets", 0, "e2e: split the SKU's stock over this many inventory buckets (0: one row, locked by every checkout)")
+	noTracing := fs.Bool("no-tracing", false, "e2e with -start-stack: OpenTelemetry off (to measure what tracing costs)")
 	startStack := fs.Bool("start-stack", false, "e2e: start the local stack in process on free ports (temporary data dir, own durable PostgreSQL, request limits lifted), stop it afterwards")
 	dbURL := fs.String("db", os.Getenv("DATABASE_URL"), "e2e: the stack's PostgreSQL (for commit and transition counts); bench: the server to use")
 	flash := fs.Bool("flash", false, "a flash sale on the local stack it starts: -buyers released at once on -units, Step Functions' default quotas")
@@ -97,7 +98,7 @@ func run(args []string, stdout io.Writer) error {
 			cs, *duration, *runs = []int{8}, 3*time.Second, 1
 		}
 		return runE2E(ctx, E2EConfig{URL: strings.TrimRight(*url, "/"), APIKey: *apiKey, JWTSecret: *jwtSecret,
-			Concurrency: cs, Duration: *duration, Runs: *runs, DatabaseURL: *dbURL, Out: *out, StartStack: *startStack, Buckets: *e2eBuckets}, stdout)
+			Concurrency: cs, Duration: *duration, Runs: *runs, DatabaseURL: *dbURL, Out: *out, StartStack: *startStack, NoTracing: *noTracing, Buckets: *e2eBuckets}, stdout)
 	}
 	cs, err := parseInts(*conc, []int{1, 8, 32, 64})
 	if err != nil {

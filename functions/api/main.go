@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -64,5 +63,5 @@ func main() {
 		deps.CartLinks = rdb
 	}
 	h := api.New(deps)
-	lambda.Start(h.Handle)
+	app.StartTraced(h.Handle)
 }

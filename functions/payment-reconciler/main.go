@@ -8,8 +8,6 @@ import (
 	"context"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/checkout-dev/checkout/internal/app"
 	"github.com/checkout-dev/checkout/internal/reconcile"
 )
@@ -35,5 +33,5 @@ func main() {
 	core.Steps.Resumer = app.MustResumer(log)
 	rec := core.Reconciler(reconcile.SQSReviewer{Client: client, QueueURL: queue}, log)
 	rec.Requeue = reconcile.SQSRequeuer{Client: client, QueueURL: events}
-	lambda.Start(rec.Handle)
+	app.StartTraced(rec.Handle)
 }

@@ -11,8 +11,6 @@ import (
 	"context"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/checkout-dev/checkout/internal/app"
 	"github.com/checkout-dev/checkout/internal/execution"
 	"github.com/checkout-dev/checkout/internal/startqueue"
@@ -38,5 +36,5 @@ func main() {
 	c := &startqueue.Consumer{Checkouts: core.Checkouts,
 		Starter: core.Starter(execution.SFN{Client: client, StateMachineARN: machine}, nil), Log: log,
 		Queue: sqsClient, QueueURL: os.Getenv("START_QUEUE_URL")}
-	lambda.Start(c.Handle)
+	app.StartTraced(c.Handle)
 }

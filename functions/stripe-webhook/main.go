@@ -9,14 +9,13 @@ import (
 	"context"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/checkout-dev/checkout/internal/app"
 	"github.com/checkout-dev/checkout/internal/webhook"
 )
 
 func main() {
 	log := app.Logger().With("function", "stripe-webhook")
+	app.SetupTracing("stripe-webhook", log)
 	ctx := context.Background()
 	exit := func(msg string, err error) {
 		log.Error(msg, "err", err)
@@ -42,5 +41,5 @@ func main() {
 	if err != nil {
 		exit("start-up", err)
 	}
-	lambda.Start(webhook.New(pool, secret, webhook.SQSForwarder{Client: client, QueueURL: queue}, log).Handle)
+	app.StartTraced(webhook.New(pool, secret, webhook.SQSForwarder{Client: client, QueueURL: queue}, log).Handle)
 }

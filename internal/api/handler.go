@@ -95,6 +95,7 @@ type call struct {
 // "internal error").
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest) (resp events.APIGatewayProxyResponse, err error) {
 	start := time.Now()
+	ctx, span := requestSpan(ctx, req)
 	c := &call{ctx: ctx, req: req, principal: principalOf(req), requestID: req.RequestContext.RequestID}
 	if c.requestID == "" {
 		if v, ok := Header(req, "X-Request-Id"); ok {
@@ -108,9 +109,10 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 			resp, err = render(internalError()), nil
 		}
 		took := time.Since(start)
+		endRequestSpan(span, routeName, resp.StatusCode, c.checkoutID)
 		h.log.InfoContext(ctx, "request", "request_id", c.requestID, "method", req.HTTPMethod, "path", req.Path,
 			"route", routeName, "status", resp.StatusCode, "user", c.principal.UserID, "checkout_id", c.checkoutID,
-			"duration_ms", took.Milliseconds())
+			"duration_ms", took.Milliseconds(), "trace_id", span.SpanContext().TraceID().String())
 		h.record(ctx, req, routeName, resp.StatusCode, took)
 	}()
 	res := h.serve(c, &routeName)

@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/checkout-dev/checkout/internal/execution"
 	"github.com/checkout-dev/checkout/internal/saga"
 )
@@ -18,7 +16,7 @@ import (
 func RunStep(name saga.Step) {
 	core, log := MustOpenCore(string(name))
 	core.Steps.Resumer = MustResumer(log)
-	lambda.Start(core.Steps.Handler(name))
+	StartTraced(core.Steps.Handler(name))
 }
 
 // MustResumer returns the Step Functions client that completes the task
@@ -38,6 +36,7 @@ func MustResumer(log *slog.Logger) execution.SFN {
 // failure it logs the error and exits the process with status 1.
 func MustOpenCore(function string) (*Core, *slog.Logger) {
 	log := Logger().With("function", function)
+	SetupTracing(function, log)
 	ctx := context.Background()
 	cfg, err := FromEnv(ctx)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/apperr"
 	"github.com/checkout-dev/checkout/internal/catalog"
 	"github.com/checkout-dev/checkout/internal/postgres"
+	"github.com/checkout-dev/checkout/internal/tracing"
 )
 
 // PricedItem is a cart line priced from the catalog when the checkout was recorded.
@@ -46,6 +47,9 @@ type Checkout struct {
 	Compensating bool
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// Traceparent is the W3C traceparent of the request that created the
+	// checkout: its trace is the checkout's (internal/tracing).
+	Traceparent string
 }
 
 // Request returns the checkout's cart as the client sent it.
@@ -112,10 +116,10 @@ func (s *Store) CreateOrGet(ctx context.Context, userID, key string, req Request
 		}
 		id := uuid.New()
 		tag, err := tx.Exec(ctx, `
-			INSERT INTO checkouts (id, user_id, idempotency_key, request_fingerprint, amount, currency, payment_method)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			INSERT INTO checkouts (id, user_id, idempotency_key, request_fingerprint, amount, currency, payment_method, traceparent)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, ''))
 			ON CONFLICT (user_id, idempotency_key) DO NOTHING`,
-			id, userID, key, fp, amount, req.Currency, req.PaymentMethod)
+			id, userID, key, fp, amount, req.Currency, req.PaymentMethod, tracing.Traceparent(ctx))
 		if err != nil {
 			return fmt.Errorf("checkout: insert: %w", err)
 		}
@@ -201,13 +205,13 @@ func price(ctx context.Context, tx pgx.Tx, req Request) ([]PricedItem, int64, ma
 const selectCheckout = `
 	SELECT c.id, c.user_id, c.idempotency_key, c.status, coalesce(c.failure_code, ''), coalesce(c.failure_message, ''),
 	       c.amount, c.currency, c.payment_method, coalesce(c.execution_id, ''), c.created_at, c.updated_at, o.id,
-	       c.compensation_started_at IS NOT NULL
+	       c.compensation_started_at IS NOT NULL, coalesce(c.traceparent, '')
 	FROM checkouts c LEFT JOIN orders o ON o.checkout_id = c.id`
 
 func scanCheckout(row pgx.Row) (Checkout, error) {
 	var c Checkout
 	err := row.Scan(&c.ID, &c.UserID, &c.IdempotencyKey, &c.Status, &c.FailureCode, &c.FailureMessage,
-		&c.Amount, &c.Currency, &c.PaymentMethod, &c.ExecutionID, &c.CreatedAt, &c.UpdatedAt, &c.OrderID, &c.Compensating)
+		&c.Amount, &c.Currency, &c.PaymentMethod, &c.ExecutionID, &c.CreatedAt, &c.UpdatedAt, &c.OrderID, &c.Compensating, &c.Traceparent)
 	return c, err
 }
 

@@ -12,6 +12,11 @@ import (
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/checkout-dev/checkout/internal/tracing"
 )
 
 // Delivery is one validated event as received from SQS.
@@ -20,6 +25,9 @@ type Delivery struct {
 	ReceiveCount int // ApproximateReceiveCount, 0 when SQS did not say
 	Event        OrderEvent
 	Body         string // the message body as received
+	// TraceHeader is the message's AWSTraceHeader (X-Ray form): the
+	// checkout's trace, which the consumer's span continues.
+	TraceHeader string
 }
 
 // Work performs a consumer's side effect for one event inside tx, the
@@ -80,21 +88,43 @@ func (c *Consumer) Handle(ctx context.Context, in lambdaevents.SQSEvent) (lambda
 			continue
 		}
 		rc, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
-		valid = append(valid, Delivery{MessageID: m.MessageId, ReceiveCount: rc, Event: ev, Body: m.Body})
+		valid = append(valid, Delivery{MessageID: m.MessageId, ReceiveCount: rc, Event: ev, Body: m.Body,
+			TraceHeader: m.Attributes["AWSTraceHeader"]})
 	}
 	if c.BatchWork != nil {
-		for _, id := range c.processBatch(ctx, valid) {
+		spans := make(map[string]trace.Span, len(valid))
+		for _, d := range valid {
+			_, spans[d.MessageID] = c.span(ctx, d)
+		}
+		failed := c.processBatch(ctx, valid)
+		for _, id := range failed {
 			fail(id)
+			spans[id].SetStatus(codes.Error, "not processed")
+		}
+		for _, sp := range spans {
+			sp.End()
 		}
 		return resp, nil
 	}
 	for _, d := range valid {
-		if err := c.processOne(ctx, d); err != nil {
+		sctx, span := c.span(ctx, d)
+		err := c.processOne(sctx, d)
+		if err != nil {
 			c.failed(ctx, d.MessageID, d.Event.EventID, d.Body, err)
 			fail(d.MessageID)
 		}
+		tracing.End(span, err)
 	}
 	return resp, nil
+}
+
+// span starts the span of one delivery, continuing the checkout's trace
+// from the message's AWSTraceHeader.
+func (c *Consumer) span(ctx context.Context, d Delivery) (context.Context, trace.Span) {
+	ctx = tracing.WithXRayHeader(ctx, d.TraceHeader)
+	return tracing.Tracer().Start(ctx, "consume "+c.Name, trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(tracing.AttrService.String("consumer:"+c.Name), tracing.AttrCheckoutID.String(d.Event.Order.CheckoutID),
+			attribute.String("messaging.message.id", d.MessageID), attribute.String("checkout.event_id", d.Event.EventID)))
 }
 
 func (c *Consumer) logger() *slog.Logger {

@@ -50,7 +50,8 @@ func NewStripe(cfg StripeConfig) *Stripe {
 	}
 	bc := &stripe.BackendConfig{
 		// Its own transport: connections are not shared with other clients.
-		HTTPClient:        &http.Client{Timeout: timeout, Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		HTTPClient: &http.Client{Timeout: timeout,
+			Transport: tracedTransport{next: http.DefaultTransport.(*http.Transport).Clone()}},
 		MaxNetworkRetries: stripe.Int64(0),
 		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
 	}

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/checkout-dev/checkout/internal/strictjson"
+	"github.com/checkout-dev/checkout/internal/tracing"
 )
 
 // Handler is one step as a Lambda sees it: raw JSON in, raw JSON out. It
@@ -73,10 +76,12 @@ func (s *Steps) Handler(name Step) Handler {
 
 func handle[T any](s *Steps, name Step, fn func(context.Context, T) (T, error)) Handler {
 	return Handler{name: name, invoke: func(ctx context.Context, payload []byte) (out []byte, err error) {
+		ctx, span := stepSpan(ctx, name, payload)
 		defer func() {
 			if r := recover(); r != nil {
 				err = toStepError(ctx, s.log(), name, fmt.Errorf("panic: %v", r))
 			}
+			tracing.End(span, err)
 		}()
 		var in T
 		if err := strictjson.Decode(payload, &in); err != nil {
@@ -88,6 +93,26 @@ func handle[T any](s *Steps, name Step, fn func(context.Context, T) (T, error)) 
 		}
 		return json.Marshal(res)
 	}}
+}
+
+// stepSpan starts the step's span: a child of the state's span (the local
+// Step Functions) or of the Lambda's X-Ray header, else of the checkout's
+// traceparent in the input.
+func stepSpan(ctx context.Context, name Step, payload []byte) (context.Context, trace.Span) {
+	var in struct {
+		CheckoutID  string `json:"checkout_id"`
+		Traceparent string `json:"traceparent"`
+		State       *struct {
+			CheckoutID  string `json:"checkout_id"`
+			Traceparent string `json:"traceparent"`
+		} `json:"state"`
+	}
+	_ = json.Unmarshal(payload, &in) // a bad payload is the step's to refuse
+	if in.State != nil {
+		in.CheckoutID, in.Traceparent = in.State.CheckoutID, in.State.Traceparent
+	}
+	ctx = tracing.ParentFromLambda(ctx, in.Traceparent)
+	return tracing.Start(ctx, "step:"+string(name), "step "+string(name), tracing.AttrCheckoutID.String(in.CheckoutID))
 }
 
 // causeMessage extracts the human message from a caught error's Cause: a

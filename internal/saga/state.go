@@ -52,6 +52,10 @@ type State struct {
 	RequiresAction *StepError `json:"requires_action,omitempty"`
 	// Capture is CapturePayment's result.
 	Capture *Capture `json:"capture,omitempty"`
+	// Traceparent is the checkout's trace (W3C traceparent of the request
+	// that created it): steps continue it when nothing else gives them a
+	// parent span (internal/tracing).
+	Traceparent string `json:"traceparent,omitempty"`
 }
 
 // DefaultAuthenticationTimeout is how long a checkout waits for its
@@ -125,7 +129,7 @@ type Outcome struct {
 func StateFor(c checkout.Checkout) State {
 	req := c.Request()
 	return State{CheckoutID: c.ID.String(), UserID: c.UserID, Items: req.Items, Currency: c.Currency,
-		Amount: c.Amount, PaymentMethod: c.PaymentMethod,
+		Amount: c.Amount, PaymentMethod: c.PaymentMethod, Traceparent: c.Traceparent,
 		AuthenticationTimeoutSeconds: int(DefaultAuthenticationTimeout / time.Second)}
 }
 

@@ -30,8 +30,9 @@ import (
 //     without SendTaskHeartbeat (States.HeartbeatTimeout) or TimeoutSeconds
 //     (States.Timeout, enforced by the interpreter).
 type taskRunner struct {
-	e   *Executor
-	arn string
+	e     *Executor
+	arn   string
+	trace string // the execution's traceparent (trace.go)
 }
 
 const (
@@ -39,7 +40,13 @@ const (
 	sqsSendMessage = "arn:aws:states:::sqs:sendMessage"
 )
 
-func (r *taskRunner) RunTask(ctx context.Context, req asl.TaskRequest) (json.RawMessage, error) {
+func (r *taskRunner) RunTask(ctx context.Context, req asl.TaskRequest) (out json.RawMessage, err error) {
+	ctx, span := stateSpan(ctx, r.trace, req)
+	defer func() { endStateSpan(span, err) }()
+	return r.runTask(ctx, req)
+}
+
+func (r *taskRunner) runTask(ctx context.Context, req asl.TaskRequest) (json.RawMessage, error) {
 	res, wait := strings.CutSuffix(req.Resource, ".waitForTaskToken")
 	if wait {
 		out, done, err := r.e.registerToken(ctx, r.arn, req)

@@ -249,7 +249,7 @@ func (e *Executor) runExpress(ctx context.Context, x express) (map[string]any, e
 	sm, def, name, input, arn := x.sm, x.def, x.name, x.input, x.arn
 	start := e.now()
 	env := &asl.Env{
-		Runner: &taskRunner{e: e, arn: arn}, Clock: e.opts.Clock, Random: e.opts.Random, Region: e.opts.Region,
+		Runner: &taskRunner{e: e, arn: arn, trace: executionTrace(json.RawMessage(input))}, Clock: e.opts.Clock, Random: e.opts.Random, Region: e.opts.Region,
 		Execution: asl.ExecutionInfo{ID: arn, Name: name, Input: json.RawMessage(input), StartTime: start,
 			RoleArn: sm.RoleArn, StateMachineID: sm.StateMachineArn, StateMachineName: sm.Name},
 	}

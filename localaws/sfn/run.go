@@ -60,7 +60,7 @@ func (e *Executor) runExecution(ctx context.Context, arn string) {
 	}
 	smParts, _ := parseARN(smArn, "stateMachine")
 	env := &asl.Env{
-		Runner: &taskRunner{e: e, arn: arn}, Clock: e.opts.Clock, Random: e.opts.Random, Region: e.opts.Region,
+		Runner: &taskRunner{e: e, arn: arn, trace: executionTrace(json.RawMessage(input))}, Clock: e.opts.Clock, Random: e.opts.Random, Region: e.opts.Region,
 		Execution: asl.ExecutionInfo{ID: arn, Name: name, Input: json.RawMessage(input), StartTime: start.UTC(),
 			RoleArn: e.defaultRole(), StateMachineID: smArn, StateMachineName: strings.Join(smParts, ":")},
 	}

@@ -92,6 +92,11 @@ func (e *Executor) sqsSend(ctx context.Context, input json.RawMessage) (json.Raw
 			in.MessageAttributes[k] = v
 		}
 	}
+	if h := xrayHeader(ctx); h != "" {
+		// As Step Functions does when the state machine traces with X-Ray.
+		in.MessageSystemAttributes = map[string]types.MessageSystemAttributeValue{
+			"AWSTraceHeader": {DataType: aws.String("String"), StringValue: aws.String(h)}}
+	}
 	out, err := client.SendMessage(ctx, in)
 	if err != nil {
 		if ctx.Err() != nil {

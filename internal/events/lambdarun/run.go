@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkout-dev/checkout/internal/app"
@@ -35,6 +34,7 @@ func RunConfigured[C any](name string,
 	configure func(ctx context.Context, log *slog.Logger) (C, error),
 	build func(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, cfg C) (*events.Consumer, error)) {
 	log := app.Logger().With("function", name)
+	app.SetupTracing(name, log)
 	ctx := context.Background()
 	exit := func(msg string, err error) {
 		log.Error(msg, "err", err)
@@ -59,5 +59,5 @@ func RunConfigured[C any](name string,
 	if c.Fault, err = events.FaultFromEnv(); err != nil {
 		exit("configuration", err)
 	}
-	lambda.Start(c.Handle)
+	app.StartTraced(c.Handle)
 }

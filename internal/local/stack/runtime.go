@@ -29,6 +29,7 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/app"
 	"github.com/checkout-dev/checkout/internal/local/devdb"
+	"github.com/checkout-dev/checkout/internal/local/devtrace"
 	"github.com/checkout-dev/checkout/internal/metrics"
 	"github.com/checkout-dev/checkout/internal/payment"
 	"github.com/checkout-dev/checkout/internal/redisconn"
@@ -56,6 +57,9 @@ const (
 // Options configure the stack. Zero values take the defaults the README
 // documents (cmd/checkout-local reads them from the environment).
 type Options struct {
+	// NoTracing leaves OpenTelemetry off (no spans recorded or stored), to
+	// measure what tracing costs (cmd/bench -e2e -no-tracing).
+	NoTracing    bool
 	TemplatePath string // default template.yaml
 	DataDir      string // default .data: PostgreSQL cluster, endpoints.json, outbox files
 	Addr         string // API front; default 127.0.0.1:3000 (CHECKOUT_ADDR)
@@ -143,6 +147,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.closers = append(s.closers, func() { _ = s.db.Close() })
+	// Traces stay in the stack's PostgreSQL (devtrace), the local X-Ray.
+	exp, err := devtrace.NewExporter(ctx, s.db.Pool)
+	if err != nil {
+		return nil, err
+	}
+	if !opts.NoTracing {
+		s.closers = append(s.closers, devtrace.Register(exp))
+	}
 
 	gw, err := s.startPayments()
 	if err != nil {
