@@ -24,13 +24,17 @@ import (
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/order"
 	"github.com/checkout-dev/checkout/internal/postgres"
+	"github.com/checkout-dev/checkout/internal/redistest"
 	"github.com/checkout-dev/checkout/internal/saga"
 	"github.com/checkout-dev/checkout/localaws"
 	"github.com/checkout-dev/checkout/localaws/pgtest"
 	localsfn "github.com/checkout-dev/checkout/localaws/sfn"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m, postgres.Migrate, localaws.Migrate) }
+func TestMain(m *testing.M) {
+	pgtest.AtExit(redistest.StopShared) // the stock gate tests' Redis
+	pgtest.Main(m, postgres.Migrate, localaws.Migrate)
+}
 
 // env is one handler on a fresh database with a seeded catalog.
 type env struct {

@@ -87,6 +87,11 @@ var routes = []route{
 		{http.MethodGet, admin, (*Handler).getInventory, []int{200, 400, 404}},
 		{http.MethodPut, admin, (*Handler).putInventory, []int{200, 400, 404, 413, 415, 422}},
 	}},
+	{"/v1/admin/inventory/{sku}/gate", []endpoint{
+		{http.MethodGet, admin, (*Handler).getGate, []int{200, 400, 404}},
+		{http.MethodPut, admin, (*Handler).putGate, []int{200, 400, 404, 413, 415}},
+		{http.MethodDelete, admin, (*Handler).deleteGate, []int{200, 400, 404}},
+	}},
 	{"/v1/admin/products/{sku}", []endpoint{
 		{http.MethodPut, admin, (*Handler).putProduct, []int{200, 201, 400, 413, 415}},
 	}},

@@ -13,6 +13,12 @@
 //     wait, not ours); the alarm watches its p99.
 //   - ApiServerErrors (Count): one per API answer of 500 or more (503 busy
 //     included); the alarm watches their sum.
+//   - InventoryDiscrepancy (Count): one per sync of the Redis stock gate
+//     by the sweeper (every run, when the inventory has a gate): the sum
+//     over the armed SKUs of |gate − database| the sync found and repaired
+//     (0 when the gate was exact). Not published without a gate, nor by a
+//     sync that failed before finding anything. The alarm fires when it
+//     stays above 0 (the gate keeps drifting between syncs).
 //
 // A [Recorder] is the port; [EMF] writes CloudWatch Embedded Metric Format
 // lines (stdout in a Lambda, where CloudWatch Logs extracts the metrics with
@@ -30,12 +36,13 @@ import (
 
 // Metric names, as template.yaml's alarms spell them.
 const (
-	PaymentsAttempted  = "PaymentsAttempted"
-	PaymentsFailed     = "PaymentsFailed"
-	CheckoutDuration   = "CheckoutDuration"
-	CircuitBreakerOpen = "CircuitBreakerOpen"
-	ApiLatency         = "ApiLatency"
-	ApiServerErrors    = "ApiServerErrors"
+	PaymentsAttempted    = "PaymentsAttempted"
+	PaymentsFailed       = "PaymentsFailed"
+	CheckoutDuration     = "CheckoutDuration"
+	CircuitBreakerOpen   = "CircuitBreakerOpen"
+	ApiLatency           = "ApiLatency"
+	ApiServerErrors      = "ApiServerErrors"
+	InventoryDiscrepancy = "InventoryDiscrepancy"
 )
 
 // DefaultNamespace is the CloudWatch namespace when METRICS_NAMESPACE is

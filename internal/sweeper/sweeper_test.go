@@ -10,11 +10,15 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/postgres"
+	"github.com/checkout-dev/checkout/internal/redistest"
 	"github.com/checkout-dev/checkout/internal/sweeper"
 	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m, postgres.Migrate) }
+func TestMain(m *testing.M) {
+	pgtest.AtExit(redistest.StopShared) // the stock gate tests' Redis
+	pgtest.Main(m, postgres.Migrate)
+}
 
 func TestSweepReleasesOnlyExpiredHolds(t *testing.T) {
 	t.Parallel()

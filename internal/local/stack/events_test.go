@@ -78,6 +78,10 @@ func TestAPIEvents(t *testing.T) {
 		"api-delete-cart.json":         "DELETE /v1/carts/{id}",
 		"api-put-cart-item.json":       "PUT /v1/carts/{id}/items/{sku}",
 		"stripe-webhook.json":          "POST /v1/webhooks/stripe",
+
+		"api-get-admin-inventory-gate.json":    "GET /v1/admin/inventory/{sku}/gate",
+		"api-put-admin-inventory-gate.json":    "PUT /v1/admin/inventory/{sku}/gate",
+		"api-delete-admin-inventory-gate.json": "DELETE /v1/admin/inventory/{sku}/gate",
 	}
 	covered := map[string]bool{}
 	for file, want := range files {

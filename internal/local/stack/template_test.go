@@ -108,7 +108,7 @@ func TestRepoTemplateFunctions(t *testing.T) {
 				t.Errorf("BuildMethod = %q", f.BuildMethod)
 			}
 			env, _ := f.Env()
-			for k, v := range map[string]string{"LOG_LEVEL": "INFO", "INVENTORY_STRATEGY": "bucketed", "RESERVATION_TTL": "15m", "DATABASE_NAME": "checkout"} {
+			for k, v := range map[string]string{"LOG_LEVEL": "INFO", "INVENTORY_STRATEGY": "gated", "RESERVATION_TTL": "15m", "DATABASE_NAME": "checkout"} {
 				if env[k] != v {
 					t.Errorf("env %s = %q, want %q", k, env[k], v)
 				}
@@ -179,6 +179,10 @@ func TestRepoTemplateRoutes(t *testing.T) {
 		{"GET", "/v1/admin/inventory/{sku}", "ApiFunction", "JwtAuthorizer", true},
 		{"OPTIONS", "/v1/admin/inventory/{sku}", "ApiFunction", "", false},
 		{"PUT", "/v1/admin/inventory/{sku}", "ApiFunction", "JwtAuthorizer", true},
+		{"DELETE", "/v1/admin/inventory/{sku}/gate", "ApiFunction", "JwtAuthorizer", true},
+		{"GET", "/v1/admin/inventory/{sku}/gate", "ApiFunction", "JwtAuthorizer", true},
+		{"OPTIONS", "/v1/admin/inventory/{sku}/gate", "ApiFunction", "", false},
+		{"PUT", "/v1/admin/inventory/{sku}/gate", "ApiFunction", "JwtAuthorizer", true},
 		{"OPTIONS", "/v1/admin/products/{sku}", "ApiFunction", "", false},
 		{"PUT", "/v1/admin/products/{sku}", "ApiFunction", "JwtAuthorizer", true},
 		{"OPTIONS", "/v1/carts", "ApiFunction", "", false},
