@@ -127,7 +127,9 @@
     var opts = {
       width: chartWidth(id), height: 220,
       scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(max || 0, 1) * 1.1]; } } },
-      axes: [{}, { label: yLabel, size: 50 }],
+      axes: [{ space: 70, values: function (u, ticks) {
+        return ticks.map(function (t) { return new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); });
+      } }, { label: yLabel, size: 50 }],
       series: [{}].concat(series),
       legend: { live: true },
     };
@@ -144,9 +146,9 @@
         { label: "failed", stroke: "#cf222e", width: 2 },
       ], "per s");
       charts.latency = makeChart("chart-latency", [
-        { label: "p50", stroke: "#1a7f37", width: 2, spanGaps: false },
-        { label: "p95", stroke: "#b35900", width: 2, spanGaps: false },
-        { label: "p99", stroke: "#cf222e", width: 2, spanGaps: false },
+        { label: "p50", stroke: "#1a7f37", width: 2, spanGaps: false, points: { show: true, size: 5 } },
+        { label: "p95", stroke: "#b35900", width: 2, spanGaps: false, points: { show: true, size: 5 } },
+        { label: "p99", stroke: "#cf222e", width: 2, spanGaps: false, points: { show: true, size: 5 } },
       ], "ms");
       window.addEventListener("resize", function () {
         charts.rate.setSize({ width: chartWidth("chart-rate"), height: 220 });
