@@ -122,7 +122,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	ensureSpans(t, s, id)
 
 	// The browser.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless, chromedp.WindowSize(1440, 1000),
@@ -130,6 +130,13 @@ func TestDashboardInABrowser(t *testing.T) {
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(alloc, chromedp.WithLogf(t.Logf))
 	defer cancelBrowser()
+
+	// Start the browser and its tab before anything else uses the context:
+	// chromedp allocates them on first use, and two first uses at once
+	// (the console reader below and the first action) race.
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start Chromium (%s): %v", bin, err)
+	}
 
 	// Every exception the page throws and every console error fails the test.
 	var mu sync.Mutex
@@ -151,9 +158,26 @@ func TestDashboardInABrowser(t *testing.T) {
 		}
 	}()
 
+	// diagnose says what the page shows when a wait failed.
+	diagnose := func() string {
+		dctx, dcancel := context.WithTimeout(bctx, 10*time.Second)
+		defer dcancel()
+		state, err := chromedp.Run(dctx, chromedp.Evaluate[string](`document.getElementById("refresh").textContent + " | " +
+			document.querySelectorAll("#checkouts tbody tr").length + " rows | trace: " + document.getElementById("trace-empty").textContent`))
+		mu.Lock()
+		defer mu.Unlock()
+		return fmt.Sprintf("page state %q (err %v); page errors %v", state, err, pageErrors)
+	}
+
 	row := chromedp.CSS(fmt.Sprintf(`#checkouts tbody tr[data-id=%q]`, id))
-	if err := chromedp.Do(bctx, chromedp.Navigate(s.DashboardURL), chromedp.WaitVisible(row)); err != nil {
-		t.Fatalf("the checkout's row never appeared: %v", err)
+	if err := chromedp.Do(bctx, chromedp.Navigate(s.DashboardURL)); err != nil {
+		t.Fatalf("open %s: %v", s.DashboardURL, err)
+	}
+	wctx, wcancel := context.WithTimeout(bctx, time.Minute)
+	err = chromedp.Do(wctx, chromedp.WaitVisible(row))
+	wcancel()
+	if err != nil {
+		t.Fatalf("the checkout's row never appeared: %v; %s", err, diagnose())
 	}
 	// The table is redrawn every 2 s; a click that lands during a redraw is
 	// lost, so click until the timeline has a bar.
@@ -169,7 +193,7 @@ func TestDashboardInABrowser(t *testing.T) {
 			break
 		}
 		if attempt == 3 || ctx.Err() != nil {
-			t.Fatalf("no bar in the timeline after clicking the checkout %d times: %v", attempt, err)
+			t.Fatalf("no bar in the timeline after clicking the checkout %d times: %v; %s", attempt, err, diagnose())
 		}
 	}
 
