@@ -83,6 +83,7 @@ func banner(w io.Writer, s *stack.Stack, o stack.Options, took time.Duration) er
 checkout is serving (ready in %s)
 
   API             %s          (x-api-key: %s)
+  Dashboard       %s
   Step Functions  %s          (aws --endpoint-url %s stepfunctions list-executions --state-machine-arn %s)
   SQS             %s          (aws --endpoint-url %s sqs list-queues)
   Stripe          %s
@@ -104,7 +105,7 @@ requires_action: open its next_action.url and click Complete or Fail
 (README: "3-D Secure by hand").
 
 Ctrl-C stops; a restart resumes where it stopped.
-`, took.Round(time.Millisecond), s.APIURL, o.APIKey, s.SFNURL, s.SFNURL, s.StateMachineARN, s.SQSURL, s.SQSURL,
+`, took.Round(time.Millisecond), s.APIURL, o.APIKey, s.DashboardURL, s.SFNURL, s.SFNURL, s.StateMachineARN, s.SQSURL, s.SQSURL,
 		s.StripeURL, s.RedisURL, o.DataDir, user, admin, s.APIURL, o.APIKey, s.APIURL, o.APIKey)
 	if s.RedisNotice != "" {
 		fmt.Fprintf(w, "NOTICE: %s\n", s.RedisNotice)

@@ -18,6 +18,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/catalogcache"
 	"github.com/checkout-dev/checkout/internal/execution"
 	"github.com/checkout-dev/checkout/internal/inventory"
+	"github.com/checkout-dev/checkout/internal/local/devdash"
 	"github.com/checkout-dev/checkout/internal/reconcile"
 	"github.com/checkout-dev/checkout/internal/startqueue"
 	"github.com/checkout-dev/checkout/internal/sweeper"
@@ -195,11 +196,12 @@ func (s *Stack) startAPI(runCtx context.Context) error {
 	front := apigw.New(apigw.Config{Api: apiDef, Routes: s.tpl.Routes, RateRules: s.tpl.RateRules,
 		APIKeys: []string{s.opts.APIKey}, Functions: functions, Authorizers: authorizers,
 		Region: Region, AccountID: AccountID, Log: s.log.With("component", "apigw")})
-	url, err := s.serve(s.opts.Addr, front)
+	url, err := s.serve(s.opts.Addr, s.withDashboard(front))
 	if err != nil {
 		return err
 	}
 	s.APIURL = url
+	s.DashboardURL = url + devdash.Prefix
 	return nil
 }
 

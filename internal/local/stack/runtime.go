@@ -28,6 +28,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/checkout-dev/checkout/internal/app"
+	"github.com/checkout-dev/checkout/internal/local/devdash"
 	"github.com/checkout-dev/checkout/internal/local/devdb"
 	"github.com/checkout-dev/checkout/internal/local/devtrace"
 	"github.com/checkout-dev/checkout/internal/metrics"
@@ -106,6 +107,7 @@ type Stack struct {
 	sqsCli   *awssqs.Client
 	queueURL map[string]string // by queue logical id
 	redis    redis.UniversalClient
+	dashRec  *devdash.Recorder // the local dashboard's in-memory metrics
 
 	// URLs of what is served.
 	APIURL, SQSURL, SFNURL, StripeURL string
@@ -114,6 +116,8 @@ type Stack struct {
 	// its own under DataDir/redis); RedisNotice is set when it is the
 	// embedded fallback (no redis-server on PATH).
 	RedisURL, RedisNotice string
+	// DashboardURL is the local dashboard's page (APIURL + /_dev/).
+	DashboardURL string
 }
 
 // Start brings the stack up and returns once every part serves. Close
@@ -179,8 +183,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The metrics are also kept in memory for the local dashboard (/_dev/).
+	s.dashRec = devdash.NewRecorder(devdash.RecorderOptions{})
 	s.core = app.NewCore(s.db.Pool, gw, cfg, s.log,
-		app.WithBreaker(payment.BreakerOptions{}), app.WithMetrics(metrics.NewSlog(s.log)), app.WithGate(gate))
+		app.WithBreaker(payment.BreakerOptions{}), app.WithMetrics(devdash.Tee{metrics.NewSlog(s.log), s.dashRec}), app.WithGate(gate))
 	s.core.Redis = s.redis
 
 	if err := s.startSQS(ctx); err != nil {
