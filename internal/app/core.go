@@ -156,6 +156,11 @@ func OpenPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	return pgxpool.NewWithConfig(ctx, pcfg)
 }
 
+// Metrics is the recorder the core publishes through (a no-op one without
+// WithMetrics), for the other parts of a process: the sweeper's
+// InventoryDiscrepancy.
+func (c *Core) Metrics() metrics.Recorder { return c.metrics }
+
 // Reconciler returns the payment reconciler on the core's ledger and
 // gateway, handing problems to rev and resuming executions that wait for
 // their customer through the steps' Resumer (set it first).

@@ -243,7 +243,7 @@ func (s *Stack) scheduled(fn *sam.Function) func(context.Context) error {
 	log := s.log.With("function", fn.Name)
 	switch fn.Name {
 	case "sweeper":
-		sw := &sweeper.Sweeper{Inventory: s.core.Inventory, Log: log}
+		sw := &sweeper.Sweeper{Inventory: s.core.Inventory, Log: log, Metrics: s.core.Metrics()}
 		return func(ctx context.Context) error { _, err := sw.Run(ctx); return err }
 	case "reconciliation":
 		lit, _ := fn.Env()
