@@ -189,5 +189,5 @@ func value(v attribute.Value) any {
 	case attribute.FLOAT64:
 		return v.AsFloat64()
 	}
-	return v.Emit()
+	return v.String()
 }
