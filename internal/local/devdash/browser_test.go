@@ -2,8 +2,6 @@ package devdash_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/checkout-dev/checkout/internal/auth"
+	"github.com/checkout-dev/checkout/internal/local/devtrace"
 	"github.com/checkout-dev/checkout/internal/local/stack"
 	"github.com/checkout-dev/checkout/internal/stripefake"
 	"github.com/checkout-dev/checkout/localaws/pgtest"
@@ -119,7 +118,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		}
 	}
 	call("GET", "/v1/checkouts/"+id, "", nil) // an answer at once: a latency point
-	ensureSpans(t, s, id)
+	waitForTrace(t, s, id)
 
 	// The browser.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -266,69 +265,27 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 }
 
-// ensureSpans makes sure checkout id has a trace in devtrace.spans: the
-// tracing's own spans when it recorded some, else a trace shaped like the
-// saga's (the table is created when the tracing has not made it), so this
-// test does not depend on the tracing having landed.
-func ensureSpans(t *testing.T, s *stack.Stack, id string) {
+// waitForTrace waits until the stack's tracing has stored checkout id's
+// trace, the consumers' spans included (they end last), and returns how
+// many spans it has.
+func waitForTrace(t *testing.T, s *stack.Stack, id string) int {
 	t.Helper()
 	ctx := context.Background()
 	pool := s.Core().Pool
-	if _, err := pool.Exec(ctx, spansDDL); err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM devtrace.spans WHERE checkout_id = $1`, id).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n > 0 {
-		t.Logf("checkout %s has %d spans of the tracing's own", id, n)
-		return
-	}
-	var start, end time.Time
-	if err := pool.QueryRow(ctx, `SELECT created_at, COALESCE(completed_at, updated_at) FROM checkouts WHERE id = $1`, id).Scan(&start, &end); err != nil {
-		t.Fatal(err)
-	}
-	total := end.Sub(start)
-	if total < 50*time.Millisecond {
-		total = 50 * time.Millisecond
-	}
-	at := func(f float64) time.Time { return start.Add(time.Duration(f * float64(total))) }
-	hexID := func(n int) string {
-		b := make([]byte, n)
-		_, _ = rand.Read(b)
-		return hex.EncodeToString(b)
-	}
-	trace := hexID(16)
-	ids := map[string]string{}
-	spans := []struct {
-		key, parent, name, service string
-		from, to                   float64
-		status, message            string
-	}{
-		{"api", "", "POST /v1/checkouts", "api", 0, 0.08, "ok", ""},
-		{"sfn", "api", "execution " + id, "sfn", 0.06, 1, "ok", ""},
-		{"reserve", "sfn", "ReserveStock", "step:reserve-stock", 0.08, 0.22, "ok", ""},
-		{"charge", "sfn", "ChargePayment", "step:charge-payment", 0.24, 0.55, "ok", ""},
-		{"stripe1", "charge", "POST /v1/payment_intents", "stripe", 0.26, 0.36, "error", "status 500: retried with the same idempotency key"},
-		{"stripe2", "charge", "POST /v1/payment_intents", "stripe", 0.40, 0.53, "ok", ""},
-		{"order", "sfn", "CreateOrder", "step:create-order", 0.57, 0.70, "ok", ""},
-		{"capture", "sfn", "CapturePayment", "step:capture-payment", 0.72, 0.88, "ok", ""},
-		{"publish", "sfn", "PublishOrderEvent", "sfn", 0.90, 0.98, "ok", ""},
-		{"ship", "publish", "shipping", "consumer:shipping", 0.93, 1, "ok", ""},
-	}
-	for _, sp := range spans {
-		ids[sp.key] = hexID(8)
-		var checkoutID any
-		if sp.parent == "" || sp.service == "sfn" {
-			checkoutID = id
-		}
-		if _, err := pool.Exec(ctx, `INSERT INTO devtrace.spans (trace_id, span_id, parent_id, name, service, start_time, end_time,
-			status, status_message, attributes, checkout_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			trace, ids[sp.key], ids[sp.parent], sp.name, sp.service, at(sp.from), at(sp.to), sp.status, sp.message,
-			`{"fixture": "devdash browser test"}`, checkoutID); err != nil {
+	var n, consumers int
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		devtrace.Flush(ctx)
+		err := pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE service LIKE 'consumer:%') FROM devtrace.spans
+			WHERE trace_id IN (SELECT trace_id FROM devtrace.spans WHERE checkout_id = $1)`, id).Scan(&n, &consumers)
+		if err != nil {
 			t.Fatal(err)
 		}
+		if consumers == 3 {
+			t.Logf("checkout %s: %d spans", id, n)
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkout %s: %d spans, %d of the 3 consumers' after 30 s", id, n, consumers)
+		}
 	}
-	t.Logf("checkout %s: no spans from the tracing; inserted %d", id, len(spans))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkout-dev/checkout/internal/local/devdash"
+	"github.com/checkout-dev/checkout/internal/local/devtrace"
 	"github.com/checkout-dev/checkout/internal/metrics"
 	"github.com/checkout-dev/checkout/internal/postgres"
 	"github.com/checkout-dev/checkout/localaws"
@@ -22,24 +23,9 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m, postgres.Migrate, localaws.Migrate) }
 
-// spansDDL is the tracing's table, as its contract spells it (the tracing
-// creates it in the stack; the tests make it themselves).
-const spansDDL = `
-CREATE SCHEMA IF NOT EXISTS devtrace;
-CREATE TABLE IF NOT EXISTS devtrace.spans (
-  trace_id    text NOT NULL,
-  span_id     text NOT NULL,
-  parent_id   text NOT NULL DEFAULT '',
-  name        text NOT NULL,
-  service     text NOT NULL,
-  start_time  timestamptz NOT NULL,
-  end_time    timestamptz NOT NULL,
-  status      text NOT NULL DEFAULT 'ok',
-  status_message text NOT NULL DEFAULT '',
-  attributes  jsonb NOT NULL DEFAULT '{}',
-  checkout_id uuid,
-  PRIMARY KEY (trace_id, span_id)
-)`
+// spansDDL is the tracing's table (the stack creates it; these tests,
+// without a stack, make it themselves).
+const spansDDL = devtrace.Schema
 
 func TestRecorderKeepsTheWindowAndABoundedRing(t *testing.T) {
 	t.Parallel()
