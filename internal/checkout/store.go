@@ -97,6 +97,9 @@ func (s *Store) CreateOrGet(ctx context.Context, userID, key string, req Request
 	if err := req.Validate(); err != nil {
 		return Checkout{}, false, err
 	}
+	traceparent := tracing.Traceparent(ctx) // the request's: the saga's states are its children
+	ctx, span := tracing.StartSQL(ctx, "checkout.create")
+	defer func() { tracing.End(span, err) }()
 	fp := Fingerprint(req)
 	err = postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		existing, found, err := getByKey(ctx, tx, userID, key)
@@ -119,7 +122,7 @@ func (s *Store) CreateOrGet(ctx context.Context, userID, key string, req Request
 			INSERT INTO checkouts (id, user_id, idempotency_key, request_fingerprint, amount, currency, payment_method, traceparent)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, ''))
 			ON CONFLICT (user_id, idempotency_key) DO NOTHING`,
-			id, userID, key, fp, amount, req.Currency, req.PaymentMethod, tracing.Traceparent(ctx))
+			id, userID, key, fp, amount, req.Currency, req.PaymentMethod, traceparent)
 		if err != nil {
 			return fmt.Errorf("checkout: insert: %w", err)
 		}

@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/checkout-dev/checkout/internal/apperr"
 	"github.com/checkout-dev/checkout/internal/stockgate"
+	"github.com/checkout-dev/checkout/internal/tracing"
 )
 
 // Defaults of the gate options.
@@ -63,7 +65,12 @@ func (s *Store) reserveGated(ctx context.Context, checkoutID uuid.UUID, lines, s
 	for i, l := range lines {
 		gl[i] = stockgate.Line{SKU: l.SKU, Quantity: l.Quantity}
 	}
-	r, err := g.Reserve(ctx, checkoutID, gl)
+	gctx, gspan := tracing.Start(ctx, "redis", "stockgate.Reserve")
+	r, err := g.Reserve(gctx, checkoutID, gl)
+	if err == nil {
+		gspan.SetAttributes(tracing.AttrOutcome.String(r.Outcome.String()))
+	}
+	tracing.End(gspan, err)
 	if err != nil {
 		if errors.Is(err, stockgate.ErrUnavailable) {
 			s.gate.downUntil.Store(time.Now().Add(gateBackoff).UnixNano())
@@ -81,7 +88,9 @@ func (s *Store) reserveGated(ctx context.Context, checkoutID uuid.UUID, lines, s
 	case stockgate.NotArmed:
 		return s.reserveFallback(ctx, checkoutID, lines, sorted, expiresAt, now)
 	}
-	res, err := s.reserveFn(ctx, checkoutID, lines, sorted, expiresAt, now)
+	sctx, sspan := tracing.StartSQL(ctx, "inventory_reserve", attribute.String("inventory.strategy", string(Gated)))
+	res, err := s.reserveFn(sctx, checkoutID, lines, sorted, expiresAt, now)
+	tracing.End(sspan, err)
 	if err != nil {
 		s.settleRefusedHold(ctx, checkoutID, err)
 		return Reservation{}, err
@@ -99,7 +108,9 @@ func (s *Store) reserveFallback(ctx context.Context, checkoutID uuid.UUID, lines
 		return Reservation{}, err
 	}
 	gen := b.soldOut.generation()
-	res, err := b.reserve(ctx, checkoutID, lines, sorted, expiresAt, now)
+	sctx, span := tracing.StartSQL(ctx, "inventory_reserve", attribute.String("inventory.strategy", string(Bucketed)))
+	res, err := b.reserve(sctx, checkoutID, lines, sorted, expiresAt, now)
+	tracing.End(span, err)
 	if err != nil {
 		b.soldOut.noteErr(gen, err)
 		return Reservation{}, err

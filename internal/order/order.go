@@ -18,6 +18,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/payment"
 	"github.com/checkout-dev/checkout/internal/postgres"
+	"github.com/checkout-dev/checkout/internal/tracing"
 )
 
 // Item is one order line, priced and named as sold.
@@ -72,6 +73,8 @@ func NewService(pool *pgxpool.Pool, inv *inventory.Store) *Service {
 // reservation_expired: the reservations expired first; the money must be
 // refunded); Transient (database contention; retry).
 func (s *Service) Create(ctx context.Context, checkoutID uuid.UUID) (o Order, created bool, err error) {
+	ctx, span := tracing.StartSQL(ctx, "order.create", tracing.AttrCheckoutID.String(checkoutID.String()))
+	defer func() { tracing.End(span, err) }()
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return Order{}, false, apperr.Wrap(apperr.Transient, "transient", err, "begin")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -76,12 +78,18 @@ func (s *Steps) Handler(name Step) Handler {
 
 func handle[T any](s *Steps, name Step, fn func(context.Context, T) (T, error)) Handler {
 	return Handler{name: name, invoke: func(ctx context.Context, payload []byte) (out []byte, err error) {
-		ctx, span := stepSpan(ctx, name, payload)
+		ctx, span, checkoutID := stepSpan(ctx, name, payload)
+		start := time.Now()
 		defer func() {
 			if r := recover(); r != nil {
 				err = toStepError(ctx, s.log(), name, fmt.Errorf("panic: %v", r))
 			}
 			tracing.End(span, err)
+			// One line per state transition the saga's Lambdas make, with
+			// the ids that join it to the request's line and the trace.
+			s.log().InfoContext(ctx, "step", "step", string(name), "checkout_id", checkoutID,
+				"trace_id", span.SpanContext().TraceID().String(), "duration_ms", time.Since(start).Milliseconds(),
+				"error", errorName(err))
 		}()
 		var in T
 		if err := strictjson.Decode(payload, &in); err != nil {
@@ -98,7 +106,7 @@ func handle[T any](s *Steps, name Step, fn func(context.Context, T) (T, error)) 
 // stepSpan starts the step's span: a child of the state's span (the local
 // Step Functions) or of the Lambda's X-Ray header, else of the checkout's
 // traceparent in the input.
-func stepSpan(ctx context.Context, name Step, payload []byte) (context.Context, trace.Span) {
+func stepSpan(ctx context.Context, name Step, payload []byte) (context.Context, trace.Span, string) {
 	var in struct {
 		CheckoutID  string `json:"checkout_id"`
 		Traceparent string `json:"traceparent"`
@@ -112,7 +120,21 @@ func stepSpan(ctx context.Context, name Step, payload []byte) (context.Context, 
 		in.CheckoutID, in.Traceparent = in.State.CheckoutID, in.State.Traceparent
 	}
 	ctx = tracing.ParentFromLambda(ctx, in.Traceparent)
-	return tracing.Start(ctx, "step:"+string(name), "step "+string(name), tracing.AttrCheckoutID.String(in.CheckoutID))
+	ctx, span := tracing.Start(ctx, "step:"+string(name), "step "+string(name), tracing.AttrCheckoutID.String(in.CheckoutID))
+	return ctx, span, in.CheckoutID
+}
+
+// errorName is the state machine's name of a step's error ("" for none):
+// its Go type name, as aws-lambda-go reports it.
+func errorName(err error) string {
+	if err == nil {
+		return ""
+	}
+	t := reflect.TypeOf(err)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Name()
 }
 
 // causeMessage extracts the human message from a caught error's Cause: a

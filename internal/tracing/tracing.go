@@ -60,6 +60,12 @@ func Start(ctx context.Context, service, name string, attrs ...attribute.KeyValu
 	return Tracer().Start(ctx, name, trace.WithAttributes(append(attrs, AttrService.String(service))...))
 }
 
+// StartSQL starts the span of a database transaction of note ("sql NAME",
+// service postgres).
+func StartSQL(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	return Start(ctx, "postgres", "sql "+name, append(attrs, attribute.String("db.system", "postgresql"))...)
+}
+
 // End ends span, marking it as an error when err is not nil.
 func End(span trace.Span, err error) {
 	if err != nil {

@@ -94,6 +94,26 @@ func TestCheckoutIsOneTrace(t *testing.T) {
 			t.Errorf("no step:%s span under state %s", fn, state)
 		}
 	}
+	// The database transactions of note and the stock gate, under the span
+	// that made them.
+	under := func(name, parentService string) bool {
+		for _, s := range spans {
+			if s.Name == name && parentOf(s).Service == parentService {
+				return true
+			}
+		}
+		return false
+	}
+	for _, w := range []struct{ name, parent string }{
+		{"sql checkout.create", "api"},
+		{"stockgate.Reserve", "step:reserve-stock"},
+		{"sql inventory_reserve", "step:reserve-stock"},
+		{"sql order.create", "step:create-order"},
+	} {
+		if !under(w.name, w.parent) {
+			t.Errorf("no %q span under %s", w.name, w.parent)
+		}
+	}
 	stripeUnder := map[string]bool{}
 	for _, s := range spans {
 		if s.Service == "stripe" {
