@@ -36,6 +36,8 @@ type GateState struct {
 	Buckets int        `json:"buckets"`
 	ArmedAt *time.Time `json:"armed_at,omitempty"`
 	ArmedBy string     `json:"armed_by,omitempty"`
+
+	wasInGate bool // in Redis before the call (a sync re-armed it when false)
 }
 
 // errNoGate is the answer of the gate admin calls when the store has no gate.
@@ -215,7 +217,7 @@ func (s *Store) armTx(ctx context.Context, tx pgx.Tx, sku string, dry bool) (Gat
 		return GateState{}, err
 	}
 	st.InGate, st.GateAvailable, st.GateHeld = lvl.Armed, lvl.Available, lvl.Held
-	st.Discrepancy = res.Discrepancy()
+	st.Discrepancy, st.wasInGate = res.Discrepancy(), res.WasArmed
 	return st, nil
 }
 
@@ -274,13 +276,8 @@ func (s *Store) SyncGate(ctx context.Context) (SyncResult, error) {
 	}
 	for _, sku := range armed {
 		var st GateState
-		var was bool
 		err := s.run(ctx, "sync_gate", uuid.Nil, func(tx pgx.Tx) error {
-			lvl, err := g.Level(ctx, sku)
-			if err != nil {
-				return err
-			}
-			was = lvl.Armed
+			var err error
 			st, err = s.armTx(ctx, tx, sku, false)
 			return err
 		})
@@ -288,7 +285,7 @@ func (s *Store) SyncGate(ctx context.Context) (SyncResult, error) {
 			return out, err
 		}
 		out.SKUs++
-		if !was {
+		if !st.wasInGate {
 			out.Rearmed = append(out.Rearmed, sku)
 		}
 		if st.Discrepancy != 0 {

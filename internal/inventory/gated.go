@@ -104,19 +104,10 @@ func (s *Store) reserveFallback(ctx context.Context, checkoutID uuid.UUID, lines
 	s.gate.fallback.Add(1)
 	b := *s
 	b.opts.Strategy = Bucketed
-	if err := b.soldOut.refuse(checkoutID, sorted); err != nil {
-		return Reservation{}, err
-	}
-	gen := b.soldOut.generation()
-	sctx, span := tracing.StartSQL(ctx, "inventory_reserve", attribute.String("inventory.strategy", string(Bucketed)))
-	res, err := b.reserve(sctx, checkoutID, lines, sorted, expiresAt, now)
+	ctx, span := tracing.StartSQL(ctx, "inventory_reserve", attribute.String("inventory.strategy", string(Bucketed)))
+	res, err := b.reserveCached(ctx, checkoutID, lines, sorted, expiresAt, now)
 	tracing.End(span, err)
-	if err != nil {
-		b.soldOut.noteErr(gen, err)
-		return Reservation{}, err
-	}
-	b.soldOut.reserved(checkoutID)
-	return res, nil
+	return res, err
 }
 
 // settleRefusedHold gives the gate back a hold whose database write was

@@ -57,6 +57,13 @@ func (s *Store) Reserve(ctx context.Context, checkoutID uuid.UUID, lines []Line,
 	if s.opts.Strategy == Gated {
 		return s.reserveGated(ctx, checkoutID, lines, sorted, expiresAt, now)
 	}
+	return s.reserveCached(ctx, checkoutID, lines, sorted, expiresAt, now)
+}
+
+// reserveCached is the database reserve behind the sold-out cache: a line
+// known to lack the units is refused without a round trip, and the answer
+// teaches the cache.
+func (s *Store) reserveCached(ctx context.Context, checkoutID uuid.UUID, lines, sorted []Line, expiresAt, now time.Time) (Reservation, error) {
 	if err := s.soldOut.refuse(checkoutID, sorted); err != nil {
 		return Reservation{}, err // known sold out: no database round trip at all
 	}
