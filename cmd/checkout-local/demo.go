@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"reflect"
 	"time"
 
 	"github.com/google/uuid"
@@ -75,7 +74,7 @@ func demo(ctx context.Context, core *app.Core, out io.Writer) error {
 		failed := ""
 		for _, step := range []saga.Step{saga.FnReserveStock, saga.FnChargePayment, saga.FnCreateOrder} {
 			if st, err = invoke(ctx, core, out, step, st); err != nil {
-				failed = typeName(err)
+				failed = saga.ErrorName(err)
 				break
 			}
 		}
@@ -115,7 +114,7 @@ func invoke[T any](ctx context.Context, core *app.Core, out io.Writer, step saga
 	start := time.Now()
 	res, err := core.Steps.Handler(step).Invoke(ctx, payload)
 	if err != nil {
-		fmt.Fprintf(out, "  %-15s → %s: %v (%s)\n", step, typeName(err), err, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(out, "  %-15s → %s: %v (%s)\n", step, saga.ErrorName(err), err, time.Since(start).Round(time.Millisecond))
 		return in, err
 	}
 	var next T
@@ -148,12 +147,4 @@ func summary(step saga.Step, res []byte) string {
 		}
 	}
 	return ""
-}
-
-func typeName(err error) string {
-	t := reflect.TypeOf(err)
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	return t.Name()
 }

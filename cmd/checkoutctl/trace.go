@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -90,60 +89,46 @@ func colorful(out io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd())) && os.Getenv("NO_COLOR") == ""
 }
 
-// printWaterfall prints spans depth-first under their parents, children in
-// start order, each with its offset from the trace's start, its duration and
-// a bar placed on a common time scale.
+// printWaterfall prints spans as devtrace.Tree orders them (depth-first,
+// children in start order), each with its offset from the trace's start,
+// its duration and a bar placed on a common time scale.
 func printWaterfall(w io.Writer, checkoutID uuid.UUID, traceID string, spans []devtrace.Span, width int, color bool) {
 	start, end := spans[0].Start, spans[0].End
-	byID := map[string]bool{}
 	for _, s := range spans {
-		start = minTime(start, s.Start)
-		end = maxTime(end, s.End)
-		byID[s.SpanID] = true
-	}
-	children := map[string][]devtrace.Span{}
-	for _, s := range spans {
-		parent := s.ParentID
-		if !byID[parent] {
-			parent = "" // a root, or a parent outside this trace's spans
+		if s.Start.Before(start) {
+			start = s.Start
 		}
-		children[parent] = append(children[parent], s)
+		if s.End.After(end) {
+			end = s.End
+		}
 	}
-	for _, cs := range children {
-		slices.SortStableFunc(cs, func(a, b devtrace.Span) int { return a.Start.Compare(b.Start) })
-	}
+	tree := devtrace.Tree(spans)
 	total := end.Sub(start)
 	fmt.Fprintf(w, "checkout %s  trace %s  %d spans  %s\n\n", checkoutID, traceID, len(spans), ms(total))
 	nameW := 0
-	var walk func(parent string, depth int, visit func(devtrace.Span, int))
-	walk = func(parent string, depth int, visit func(devtrace.Span, int)) {
-		for _, s := range children[parent] {
-			visit(s, depth)
-			walk(s.SpanID, depth+1, visit)
-		}
+	for _, n := range tree {
+		nameW = max(nameW, 2*n.Depth+len(label(n.Span)))
 	}
-	walk("", 0, func(s devtrace.Span, d int) { nameW = max(nameW, 2*d+len(label(s))) })
 	nameW = min(nameW, 70)
-	walk("", 0, func(s devtrace.Span, d int) {
-		name := strings.Repeat("  ", d) + label(s)
+	for _, n := range tree {
+		name := strings.Repeat("  ", n.Depth) + label(n.Span)
 		if len(name) > nameW {
 			name = name[:nameW-1] + "…"
 		}
-		off := s.Start.Sub(start)
-		bar := barOf(off, s.Duration(), total, width)
+		off := n.Start.Sub(start)
 		mark := " "
-		if s.Status == "error" {
+		if n.Status == "error" {
 			mark = "✗"
 		}
-		line := fmt.Sprintf("%s %-*s %9s %9s  |%s|", mark, nameW, name, "+"+ms(off), ms(s.Duration()), bar)
-		if s.Status == "error" && s.StatusMessage != "" {
-			line += "  " + s.StatusMessage
+		line := fmt.Sprintf("%s %-*s %9s %9s  |%s|", mark, nameW, name, "+"+ms(off), ms(n.Duration()), barOf(off, n.Duration(), total, width))
+		if n.Status == "error" && n.StatusMessage != "" {
+			line += "  " + n.StatusMessage
 		}
-		if color && s.Status == "error" {
+		if color && n.Status == "error" {
 			line = "\x1b[31m" + line + "\x1b[0m"
 		}
 		fmt.Fprintln(w, line)
-	})
+	}
 }
 
 // label is the span's name, with its service when the name does not say it
@@ -171,20 +156,6 @@ func barOf(off, d, total time.Duration, width int) string {
 
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 // xraySpans reads a trace from AWS X-Ray: its segments and their nested

@@ -95,6 +95,10 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, fn TxFunc) error {
 // deadlock (40P01): the transaction may succeed if run again.
 func IsRetryable(err error) bool { return hasCode(err, "40001") || hasCode(err, "40P01") }
 
+// IsUndefinedTable reports whether err says a table or schema does not
+// exist (42P01 undefined_table, 3F000 invalid_schema_name).
+func IsUndefinedTable(err error) bool { return hasCode(err, "42P01") || hasCode(err, "3F000") }
+
 func hasCode(err error, code string) bool {
 	var pgErr interface{ SQLState() string }
 	return errors.As(err, &pgErr) && pgErr.SQLState() == code

@@ -89,7 +89,7 @@ func handle[T any](s *Steps, name Step, fn func(context.Context, T) (T, error)) 
 			// the ids that join it to the request's line and the trace.
 			s.log().InfoContext(ctx, "step", "step", string(name), "checkout_id", checkoutID,
 				"trace_id", span.SpanContext().TraceID().String(), "duration_ms", time.Since(start).Milliseconds(),
-				"error", errorName(err))
+				"error", ErrorName(err))
 		}()
 		var in T
 		if err := strictjson.Decode(payload, &in); err != nil {
@@ -124,9 +124,9 @@ func stepSpan(ctx context.Context, name Step, payload []byte) (context.Context, 
 	return ctx, span, in.CheckoutID
 }
 
-// errorName is the state machine's name of a step's error ("" for none):
-// its Go type name, as aws-lambda-go reports it.
-func errorName(err error) string {
+// ErrorName is the state machine's name of a step's error ("" for none):
+// its Go type name, as aws-lambda-go reports it as errorType.
+func ErrorName(err error) string {
 	if err == nil {
 		return ""
 	}

@@ -141,22 +141,6 @@ func TraceID(tp string) string {
 	return sc.TraceID().String()
 }
 
-// XRayHeader renders ctx's span as an X-Ray trace header
-// ("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
-// the form of the AWSTraceHeader SQS attribute; "" without a span.
-func XRayHeader(ctx context.Context) string {
-	sc := trace.SpanContextFromContext(ctx)
-	if !sc.IsValid() {
-		return ""
-	}
-	id := sc.TraceID().String()
-	sampled := "0"
-	if sc.IsSampled() {
-		sampled = "1"
-	}
-	return fmt.Sprintf("Root=1-%s-%s;Parent=%s;Sampled=%s", id[:8], id[8:], sc.SpanID().String(), sampled)
-}
-
 var xrayRoot = regexp.MustCompile(`^1-([0-9a-f]{8})-([0-9a-f]{24})$`)
 
 // WithXRayHeader returns ctx carrying the remote span of an X-Ray trace

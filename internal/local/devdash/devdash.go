@@ -23,7 +23,6 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
-	"errors"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -37,10 +36,9 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/checkout-dev/checkout/internal/local/devtrace"
 	"github.com/checkout-dev/checkout/internal/metrics"
 )
 
@@ -545,21 +543,21 @@ func (h *Handler) serveCheckouts(w http.ResponseWriter, r *http.Request) {
 }
 
 // Span is one span of a trace (a row of devtrace.spans), with its start
-// relative to the trace's first span.
+// relative to the trace's first span and its depth in the tree.
 type Span struct {
-	TraceID       string          `json:"trace_id"`
-	SpanID        string          `json:"span_id"`
-	ParentID      string          `json:"parent_id"`
-	Name          string          `json:"name"`
-	Service       string          `json:"service"`
-	Start         time.Time       `json:"start"`
-	End           time.Time       `json:"end"`
-	OffsetMs      float64         `json:"offset_ms"`
-	DurationMs    float64         `json:"duration_ms"`
-	Status        string          `json:"status"`
-	StatusMessage string          `json:"status_message,omitempty"`
-	Attributes    json.RawMessage `json:"attributes"`
-	Depth         int             `json:"depth"` // 0 for a root; a parent's depth + 1
+	TraceID       string         `json:"trace_id"`
+	SpanID        string         `json:"span_id"`
+	ParentID      string         `json:"parent_id"`
+	Name          string         `json:"name"`
+	Service       string         `json:"service"`
+	Start         time.Time      `json:"start"`
+	End           time.Time      `json:"end"`
+	OffsetMs      float64        `json:"offset_ms"`
+	DurationMs    float64        `json:"duration_ms"`
+	Status        string         `json:"status"`
+	StatusMessage string         `json:"status_message,omitempty"`
+	Attributes    map[string]any `json:"attributes"`
+	Depth         int            `json:"depth"` // 0 for a root; a parent's depth + 1
 }
 
 // Trace is the body of GET /_dev/api/checkouts/{id}/trace. Available is
@@ -571,101 +569,42 @@ type Trace struct {
 	DurationMs float64 `json:"duration_ms"`
 }
 
+// serveTrace answers a checkout's spans in the order the timeline draws
+// them (devtrace.Tree: each root by start, each span's children right
+// after it).
 func (h *Handler) serveTrace(w http.ResponseWriter, r *http.Request, raw string) {
 	id, err := uuid.Parse(raw)
 	if err != nil || strings.Contains(raw, "/") {
 		writeError(w, http.StatusBadRequest, "invalid_checkout_id", "the checkout id must be a UUID")
 		return
 	}
-	tr := Trace{CheckoutID: id.String(), Available: true, Spans: []Span{}}
-	rows, err := h.o.Pool.Query(r.Context(), `
-		SELECT trace_id, span_id, parent_id, name, service, start_time, end_time, status, status_message, attributes
-		  FROM devtrace.spans
-		 WHERE trace_id IN (SELECT trace_id FROM devtrace.spans WHERE checkout_id = $1)
-		 ORDER BY start_time, span_id`, id)
-	if err != nil {
-		var pe *pgconn.PgError
-		// 42P01 undefined_table, 3F000 invalid_schema_name: no tracing here.
-		if errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "3F000") {
-			tr.Available = false
-			writeJSON(w, http.StatusOK, tr)
-			return
-		}
-		h.fail(w, r, "devtrace.spans", err)
-		return
-	}
-	spans, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Span, error) {
-		var s Span
-		var attrs []byte
-		err := row.Scan(&s.TraceID, &s.SpanID, &s.ParentID, &s.Name, &s.Service, &s.Start, &s.End, &s.Status, &s.StatusMessage, &attrs)
-		if len(attrs) == 0 {
-			attrs = []byte("{}")
-		}
-		s.Attributes = attrs
-		return s, err
-	})
+	spans, available, err := devtrace.ByCheckout(r.Context(), h.o.Pool, id)
 	if err != nil {
 		h.fail(w, r, "devtrace.spans", err)
 		return
 	}
-	tr.Spans = ordered(spans)
-	for _, s := range tr.Spans {
-		tr.DurationMs = math.Max(tr.DurationMs, s.OffsetMs+s.DurationMs)
-	}
-	writeJSON(w, http.StatusOK, tr)
-}
-
-// ordered sets each span's offset, duration and depth and orders them as
-// the timeline draws them: each root by start time, each span's children
-// right after it by start time. A span whose parent is missing counts as a
-// root.
-func ordered(spans []Span) []Span {
+	tr := Trace{CheckoutID: id.String(), Available: available, Spans: []Span{}}
 	if len(spans) == 0 {
-		return []Span{}
+		writeJSON(w, http.StatusOK, tr)
+		return
 	}
 	t0 := spans[0].Start
-	byID := map[string]bool{}
 	for _, s := range spans {
 		if s.Start.Before(t0) {
 			t0 = s.Start
 		}
-		byID[s.TraceID+"/"+s.SpanID] = true
 	}
-	children := map[string][]int{}
-	var roots []int
-	for i := range spans {
-		s := &spans[i]
-		s.OffsetMs = float64(s.Start.Sub(t0).Microseconds()) / 1000
-		s.DurationMs = math.Max(0, float64(s.End.Sub(s.Start).Microseconds())/1000)
-		if s.ParentID == "" || s.ParentID == s.SpanID || !byID[s.TraceID+"/"+s.ParentID] {
-			roots = append(roots, i)
-			continue
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	for _, n := range devtrace.Tree(spans) {
+		attrs := n.Attributes
+		if attrs == nil {
+			attrs = map[string]any{}
 		}
-		k := s.TraceID + "/" + s.ParentID
-		children[k] = append(children[k], i)
+		s := Span{TraceID: n.TraceID, SpanID: n.SpanID, ParentID: n.ParentID, Name: n.Name, Service: n.Service,
+			Start: n.Start, End: n.End, OffsetMs: ms(n.Start.Sub(t0)), DurationMs: math.Max(0, ms(n.Duration())),
+			Status: n.Status, StatusMessage: n.StatusMessage, Attributes: attrs, Depth: n.Depth}
+		tr.Spans = append(tr.Spans, s)
+		tr.DurationMs = math.Max(tr.DurationMs, s.OffsetMs+s.DurationMs)
 	}
-	out := make([]Span, 0, len(spans))
-	seen := make([]bool, len(spans))
-	var walk func(i, depth int)
-	walk = func(i, depth int) {
-		if seen[i] {
-			return // a cycle in bad data
-		}
-		seen[i] = true
-		s := spans[i]
-		s.Depth = depth
-		out = append(out, s)
-		for _, c := range children[s.TraceID+"/"+s.SpanID] {
-			walk(c, depth+1)
-		}
-	}
-	for _, i := range roots {
-		walk(i, 0)
-	}
-	for i := range spans { // spans only reachable through a cycle
-		if !seen[i] {
-			walk(i, 0)
-		}
-	}
-	return out
+	writeJSON(w, http.StatusOK, tr)
 }
