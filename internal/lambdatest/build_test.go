@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// rieModule is the pinned Runtime Interface Emulator (see shared TOOLS.md).
+// rieModule is the pinned Runtime Interface Emulator (the aws-lambda-runtime-interface-emulator module, pinned here).
 const rieModule = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d"
 
 // buildParallelism bounds concurrent `go build`s (a 2-core machine).
