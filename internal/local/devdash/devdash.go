@@ -542,22 +542,13 @@ func (h *Handler) serveCheckouts(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"checkouts": out})
 }
 
-// Span is one span of a trace (a row of devtrace.spans), with its start
-// relative to the trace's first span and its depth in the tree.
+// Span is one stored span with its start relative to the trace's first
+// span and its depth in the tree.
 type Span struct {
-	TraceID       string         `json:"trace_id"`
-	SpanID        string         `json:"span_id"`
-	ParentID      string         `json:"parent_id"`
-	Name          string         `json:"name"`
-	Service       string         `json:"service"`
-	Start         time.Time      `json:"start"`
-	End           time.Time      `json:"end"`
-	OffsetMs      float64        `json:"offset_ms"`
-	DurationMs    float64        `json:"duration_ms"`
-	Status        string         `json:"status"`
-	StatusMessage string         `json:"status_message,omitempty"`
-	Attributes    map[string]any `json:"attributes"`
-	Depth         int            `json:"depth"` // 0 for a root; a parent's depth + 1
+	devtrace.Span
+	OffsetMs   float64 `json:"offset_ms"`
+	DurationMs float64 `json:"duration_ms"`
+	Depth      int     `json:"depth"` // 0 for a root; a parent's depth + 1
 }
 
 // Trace is the body of GET /_dev/api/checkouts/{id}/trace. Available is
@@ -596,13 +587,7 @@ func (h *Handler) serveTrace(w http.ResponseWriter, r *http.Request, raw string)
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	for _, n := range devtrace.Tree(spans) {
-		attrs := n.Attributes
-		if attrs == nil {
-			attrs = map[string]any{}
-		}
-		s := Span{TraceID: n.TraceID, SpanID: n.SpanID, ParentID: n.ParentID, Name: n.Name, Service: n.Service,
-			Start: n.Start, End: n.End, OffsetMs: ms(n.Start.Sub(t0)), DurationMs: math.Max(0, ms(n.Duration())),
-			Status: n.Status, StatusMessage: n.StatusMessage, Attributes: attrs, Depth: n.Depth}
+		s := Span{Span: n.Span, OffsetMs: ms(n.Start.Sub(t0)), DurationMs: math.Max(0, ms(n.Duration())), Depth: n.Depth}
 		tr.Spans = append(tr.Spans, s)
 		tr.DurationMs = math.Max(tr.DurationMs, s.OffsetMs+s.DurationMs)
 	}
