@@ -2,7 +2,6 @@ package inventory
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,6 +32,12 @@ import (
 // caller's value afterwards. A lock timeout, serialization failure or
 // deadlock is returned as [apperr.Transient]; tx is then aborted and the
 // caller must retry its whole transaction.
+//
+// The stock rows (a hot SKU's one row, in a flash sale the most contended
+// lock of the system) are locked last, in the same round trip as the
+// lock_timeout restore: call CommitTx as the last step before COMMIT, so
+// the row stays locked for that round trip and the commit only, not for the
+// rest of the caller's transaction.
 func (s *Store) CommitTx(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID) error {
 	if checkoutID == uuid.Nil {
 		return apperr.InvalidField("checkout_id", "is required")
@@ -42,24 +47,28 @@ func (s *Store) CommitTx(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID) e
 		pgInterval(s.opts.LockTimeout)).Scan(&prev, nil); err != nil {
 		return classify("commit", err)
 	}
-	err := s.commitTx(ctx, tx, checkoutID)
+	err := s.commitTx(ctx, tx, checkoutID, prev)
 	if err != nil && apperr.As(err) == nil {
 		return classify("commit", err) // tx is aborted: nothing to restore
-	}
-	// Success or a refusal: tx is still usable, give back the caller's setting.
-	if _, rerr := tx.Exec(ctx, `SELECT set_config('lock_timeout', $1, true)`, prev); rerr != nil && err == nil {
-		return classify("commit", rerr)
 	}
 	return err
 }
 
-func (s *Store) commitTx(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID) error {
+// restoreLockTimeout gives the caller's lock_timeout (prev) back.
+func restoreLockTimeout(ctx context.Context, tx pgx.Tx, prev string) error {
+	_, err := tx.Exec(ctx, `SELECT set_config('lock_timeout', $1, true)`, prev)
+	return err
+}
+
+// commitTx does CommitTx's work and gives back the caller's lock_timeout
+// (prev) on success or refusal; on any other error tx is aborted.
+func (s *Store) commitTx(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID, prev string) error {
 	held, err := loadReservation(ctx, tx, checkoutID, true)
 	if err != nil {
 		return err
 	}
 	if len(held) == 0 {
-		return apperr.E(apperr.State, "reservation_not_found", "checkout %s holds no reservation", checkoutID)
+		return refuse(ctx, tx, prev, apperr.E(apperr.State, "reservation_not_found", "checkout %s holds no reservation", checkoutID))
 	}
 	now := s.opts.Now()
 	var deltas []stockDelta
@@ -68,29 +77,44 @@ func (s *Store) commitTx(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID) e
 		switch h.status {
 		case StatusReleased:
 			if h.reason == ReasonExpired {
-				return apperr.E(apperr.Expired, "reservation_expired",
-					"the reservation of checkout %s expired at %s", checkoutID, h.expiresAt.Format(time.RFC3339))
+				return refuse(ctx, tx, prev, apperr.E(apperr.Expired, "reservation_expired",
+					"the reservation of checkout %s expired at %s", checkoutID, h.expiresAt.Format(time.RFC3339)))
 			}
-			return apperr.E(apperr.State, "reservation_released",
-				"the reservation of checkout %s was released (%s)", checkoutID, h.reason)
+			return refuse(ctx, tx, prev, apperr.E(apperr.State, "reservation_released",
+				"the reservation of checkout %s was released (%s)", checkoutID, h.reason))
 		case StatusReserved:
 			if !h.expiresAt.After(now) {
-				return apperr.E(apperr.Expired, "reservation_expired",
-					"the reservation of checkout %s expired at %s", checkoutID, h.expiresAt.Format(time.RFC3339))
+				return refuse(ctx, tx, prev, apperr.E(apperr.Expired, "reservation_expired",
+					"the reservation of checkout %s expired at %s", checkoutID, h.expiresAt.Format(time.RFC3339)))
 			}
 			deltas = append(deltas, stockDelta{sku: h.sku, bucket: h.bucket, reserved: -h.quantity, onHand: -h.quantity})
 			entries = append(entries, auditEntry{action: ActionCommit, checkoutID: checkoutID, sku: h.sku, quantity: h.quantity})
 		}
 	}
 	if len(deltas) == 0 {
-		return nil // already committed
+		return restoreLockTimeout(ctx, tx, prev) // already committed
 	}
-	if _, err := tx.Exec(ctx, `UPDATE reservations SET status = 'committed', updated_at = now()
-		WHERE checkout_id = $1 AND status = 'reserved'`, checkoutID); err != nil {
-		return fmt.Errorf("mark committed: %w", err)
-	}
-	if err := applyDeltas(ctx, tx, deltas); err != nil {
+	q, args, err := s.auditSQL(entries)
+	if err != nil {
 		return err
 	}
-	return s.audit(ctx, tx, entries)
+	// One round trip, last, so the caller's COMMIT follows at once: the
+	// stock rows, the reservation's status, its audit rows and the
+	// lock_timeout restore.
+	b := &pgx.Batch{}
+	queueDeltas(b, deltas)
+	b.Queue(`UPDATE reservations SET status = 'committed', updated_at = now()
+		WHERE checkout_id = $1 AND status = 'reserved'`, checkoutID)
+	b.Queue(q, args...)
+	b.Queue(`SELECT set_config('lock_timeout', $1, true)`, prev)
+	return sendDeltas(tx.SendBatch(ctx, b), deltas)
+}
+
+// refuse gives the caller's lock_timeout (prev) back and returns the refusal
+// err; tx stays usable.
+func refuse(ctx context.Context, tx pgx.Tx, prev string, err error) error {
+	if rerr := restoreLockTimeout(ctx, tx, prev); rerr != nil {
+		return rerr
+	}
+	return err
 }

@@ -59,6 +59,12 @@ func applyDeltas(ctx context.Context, tx pgx.Tx, deltas []stockDelta) error {
 		return nil
 	}
 	b := &pgx.Batch{}
+	queueDeltas(b, deltas)
+	return sendDeltas(tx.SendBatch(ctx, b), deltas)
+}
+
+// queueDeltas queues the stock row updates of deltas on b, in their order.
+func queueDeltas(b *pgx.Batch, deltas []stockDelta) {
 	for _, d := range deltas {
 		if d.bucket == 0 {
 			b.Queue(`UPDATE inventory SET reserved = reserved + $2, on_hand = on_hand + $3,
@@ -68,7 +74,11 @@ func applyDeltas(ctx context.Context, tx pgx.Tx, deltas []stockDelta) error {
 		b.Queue(`UPDATE inventory_buckets SET reserved = reserved + $2, on_hand = on_hand + $3,
 			updated_at = now() WHERE sku = $1 AND bucket = $4`, d.sku, d.reserved, d.onHand, d.bucket)
 	}
-	br := tx.SendBatch(ctx, b)
+}
+
+// sendDeltas reads the results of the updates queueDeltas queued first on
+// br's batch and closes br (which reads any statements queued after them).
+func sendDeltas(br pgx.BatchResults, deltas []stockDelta) error {
 	for _, d := range deltas {
 		tag, err := br.Exec()
 		if err == nil && tag.RowsAffected() != 1 {

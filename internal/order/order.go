@@ -98,9 +98,6 @@ func (s *Service) Create(ctx context.Context, checkoutID uuid.UUID) (o Order, cr
 	if err != nil {
 		return Order{}, false, err
 	}
-	if err := s.inv.CommitTx(ctx, tx, checkoutID); err != nil {
-		return Order{}, false, err
-	}
 	skus := make([]string, len(c.Items))
 	for i, it := range c.Items {
 		skus[i] = it.SKU
@@ -133,6 +130,13 @@ func (s *Service) Create(ctx context.Context, checkoutID uuid.UUID) (o Order, cr
 	}
 	o, _, err = byCheckout(ctx, tx, checkoutID)
 	if err != nil {
+		return Order{}, false, err
+	}
+	// The units are sold last: a refusal (the reservation expired or was
+	// released) rolls back everything above, and the SKU's stock row, the
+	// hottest lock of a flash sale, stays locked only for that round trip
+	// and the COMMIT.
+	if err := s.inv.CommitTx(ctx, tx, checkoutID); err != nil {
 		return Order{}, false, err
 	}
 	if err := tx.Commit(ctx); err != nil {
