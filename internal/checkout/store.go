@@ -65,12 +65,13 @@ func (c Checkout) Request() Request {
 type Store struct {
 	pool          *pgxpool.Pool
 	maxUnfinished int
+	status        *statusHub // wakes Wait when a status notification arrives
 }
 
 // NewStore returns a Store on pool, allowing DefaultMaxUnfinished
 // unfinished checkouts per customer.
 func NewStore(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool, maxUnfinished: DefaultMaxUnfinished}
+	return &Store{pool: pool, maxUnfinished: DefaultMaxUnfinished, status: newStatusHub()}
 }
 
 // CreateOrGet records a checkout for (userID, key), pricing req from the
@@ -205,17 +206,38 @@ func price(ctx context.Context, tx pgx.Tx, req Request) ([]PricedItem, int64, ma
 	return out, total, caps, nil
 }
 
+// selectCheckout reads a checkout, its order's id and its items (as arrays
+// in SKU order) in one statement: the saga's steps and the API's polls read
+// a checkout several times per checkout.
 const selectCheckout = `
 	SELECT c.id, c.user_id, c.idempotency_key, c.status, coalesce(c.failure_code, ''), coalesce(c.failure_message, ''),
 	       c.amount, c.currency, c.payment_method, coalesce(c.execution_id, ''), c.created_at, c.updated_at, o.id,
-	       c.compensation_started_at IS NOT NULL, coalesce(c.traceparent, '')
-	FROM checkouts c LEFT JOIN orders o ON o.checkout_id = c.id`
+	       c.compensation_started_at IS NOT NULL, coalesce(c.traceparent, ''),
+	       coalesce(i.skus, '{}'), coalesce(i.quantities, '{}'), coalesce(i.unit_amounts, '{}')
+	FROM checkouts c LEFT JOIN orders o ON o.checkout_id = c.id
+	LEFT JOIN LATERAL (SELECT array_agg(sku ORDER BY sku) AS skus, array_agg(quantity ORDER BY sku) AS quantities,
+	                          array_agg(unit_amount ORDER BY sku) AS unit_amounts
+	                   FROM checkout_items WHERE checkout_id = c.id) i ON true`
 
 func scanCheckout(row pgx.Row) (Checkout, error) {
 	var c Checkout
+	var skus []string
+	var quantities []int
+	var amounts []int64
 	err := row.Scan(&c.ID, &c.UserID, &c.IdempotencyKey, &c.Status, &c.FailureCode, &c.FailureMessage,
-		&c.Amount, &c.Currency, &c.PaymentMethod, &c.ExecutionID, &c.CreatedAt, &c.UpdatedAt, &c.OrderID, &c.Compensating, &c.Traceparent)
-	return c, err
+		&c.Amount, &c.Currency, &c.PaymentMethod, &c.ExecutionID, &c.CreatedAt, &c.UpdatedAt, &c.OrderID, &c.Compensating, &c.Traceparent,
+		&skus, &quantities, &amounts)
+	if err != nil {
+		return c, err
+	}
+	if len(quantities) != len(skus) || len(amounts) != len(skus) {
+		return c, fmt.Errorf("checkout %s: items read as %d skus, %d quantities, %d amounts", c.ID, len(skus), len(quantities), len(amounts))
+	}
+	c.Items = make([]PricedItem, len(skus))
+	for i := range skus {
+		c.Items[i] = PricedItem{SKU: skus[i], Quantity: quantities[i], UnitAmount: amounts[i]}
+	}
+	return c, nil
 }
 
 func getByKey(ctx context.Context, q postgres.Querier, userID, key string) (Checkout, bool, error) {
@@ -226,8 +248,7 @@ func getByKey(ctx context.Context, q postgres.Querier, userID, key string) (Chec
 	if err != nil {
 		return Checkout{}, false, fmt.Errorf("checkout: get by key: %w", err)
 	}
-	c.Items, err = items(ctx, q, c.ID)
-	return c, err == nil, err
+	return c, true, nil
 }
 
 func get(ctx context.Context, q postgres.Querier, id uuid.UUID) (Checkout, error) {
@@ -238,20 +259,7 @@ func get(ctx context.Context, q postgres.Querier, id uuid.UUID) (Checkout, error
 	if err != nil {
 		return Checkout{}, fmt.Errorf("checkout: get: %w", err)
 	}
-	c.Items, err = items(ctx, q, id)
-	return c, err
-}
-
-func items(ctx context.Context, q postgres.Querier, id uuid.UUID) ([]PricedItem, error) {
-	rows, err := q.Query(ctx, `SELECT sku, quantity, unit_amount FROM checkout_items WHERE checkout_id = $1 ORDER BY sku`, id)
-	if err != nil {
-		return nil, fmt.Errorf("checkout: items: %w", err)
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (PricedItem, error) {
-		var it PricedItem
-		err := r.Scan(&it.SKU, &it.Quantity, &it.UnitAmount)
-		return it, err
-	})
+	return c, nil
 }
 
 // Get returns the checkout id. Errors: apperr NotFound.
@@ -267,28 +275,6 @@ func (s *Store) GetForUser(ctx context.Context, id uuid.UUID, userID string) (Ch
 		return Checkout{}, apperr.E(apperr.NotFound, "not_found", "no checkout %s", id)
 	}
 	return c, err
-}
-
-// Wait returns checkout id once its status is final or requires_action
-// (the customer must act), or when d has passed, whichever comes first,
-// polling with a growing interval. It returns the
-// latest state on timeout; ctx cancellation returns ctx's error.
-func (s *Store) Wait(ctx context.Context, id uuid.UUID, userID string, d time.Duration) (Checkout, error) {
-	deadline := time.Now().Add(d)
-	interval := 20 * time.Millisecond
-	for {
-		c, err := s.GetForUser(ctx, id, userID)
-		if err != nil || c.Status.Final() || c.Status == StatusRequiresAction || !time.Now().Before(deadline) {
-			return c, err
-		}
-		wait := min(interval, time.Until(deadline))
-		select {
-		case <-ctx.Done():
-			return c, ctx.Err()
-		case <-time.After(wait):
-		}
-		interval = min(interval*2, 250*time.Millisecond)
-	}
 }
 
 // SetExecution records the state machine execution that runs checkout id.

@@ -166,6 +166,11 @@ func (s *Stack) startAPI(runCtx context.Context) error {
 		return fmt.Errorf("sold-out cache: %w", err)
 	}
 	deps := s.core.APIDeps(execution.SFN{Client: s.sfnClient(), StateMachineARN: s.StateMachineARN}, apiInventory, s.log)
+	// A long poll (GET /v1/checkouts/{id}?wait=N) answers when the status
+	// notification arrives, not on its next poll.
+	if err := deps.Checkouts.StartStatusListener(runCtx, s.log); err != nil {
+		return fmt.Errorf("checkout status listener: %w", err)
+	}
 	if fn, ok := s.tpl.FunctionByName("api"); ok {
 		// A start the local Step Functions throttles is queued, as on AWS.
 		if url, err := s.envQueueURL(fn, "START_QUEUE_URL"); err == nil {
