@@ -130,38 +130,49 @@ func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 	if len(spans) == 0 {
 		return nil
 	}
-	b := &pgx.Batch{}
-	for _, s := range spans {
+	n := len(spans)
+	traceIDs, spanIDs, parents, names, services := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	starts, ends := make([]time.Time, n), make([]time.Time, n)
+	statuses, messages, attributes := make([]string, n), make([]string, n), make([]string, n)
+	checkouts := make([]*uuid.UUID, n)
+	for i, s := range spans {
 		attrs := map[string]any{}
-		service := s.InstrumentationScope().Name
-		var checkoutID *uuid.UUID
+		services[i] = s.InstrumentationScope().Name
 		for _, kv := range s.Attributes() {
 			switch kv.Key {
 			case tracing.AttrService:
-				service = kv.Value.AsString()
+				services[i] = kv.Value.AsString()
 				continue
 			case tracing.AttrCheckoutID:
 				if id, err := uuid.Parse(kv.Value.AsString()); err == nil {
-					checkoutID = &id
+					checkouts[i] = &id
 				}
 			}
 			attrs[string(kv.Key)] = value(kv.Value)
 		}
 		js, _ := json.Marshal(attrs)
-		status := "ok"
+		attributes[i] = string(js)
+		statuses[i] = "ok"
 		if s.Status().Code == codes.Error {
-			status = "error"
+			statuses[i] = "error"
 		}
-		parent := ""
 		if s.Parent().IsValid() {
-			parent = s.Parent().SpanID().String()
+			parents[i] = s.Parent().SpanID().String()
 		}
-		b.Queue(`INSERT INTO devtrace.spans (trace_id, span_id, parent_id, name, service, start_time, end_time,
-			status, status_message, attributes, checkout_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-			ON CONFLICT DO NOTHING`,
-			s.SpanContext().TraceID().String(), s.SpanContext().SpanID().String(), parent, s.Name(), service,
-			s.StartTime(), s.EndTime(), status, s.Status().Description, js, checkoutID)
+		traceIDs[i], spanIDs[i], names[i] = s.SpanContext().TraceID().String(), s.SpanContext().SpanID().String(), s.Name()
+		starts[i], ends[i], messages[i] = s.StartTime(), s.EndTime(), s.Status().Description
 	}
+	// One statement per batch of spans, committed without waiting for the
+	// WAL flush: a crash may lose the last moment of local traces, never
+	// anything of the product's.
+	b := &pgx.Batch{}
+	b.Queue(`SET LOCAL synchronous_commit = off`)
+	b.Queue(`INSERT INTO devtrace.spans (trace_id, span_id, parent_id, name, service, start_time, end_time,
+			status, status_message, attributes, checkout_id)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
+			$8::text[], $9::text[], $10::jsonb[], $11::uuid[])
+		ON CONFLICT DO NOTHING`,
+		traceIDs, spanIDs, parents, names, services, starts, ends, statuses, messages, attributes, checkouts)
 	e.mu.Lock()
 	prune := time.Since(e.lastPrune) > time.Minute
 	if prune {
@@ -171,7 +182,14 @@ func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 	if prune {
 		b.Queue(`DELETE FROM devtrace.spans WHERE start_time < $1`, time.Now().Add(-Retention))
 	}
-	if err := e.pool.SendBatch(ctx, b).Close(); err != nil {
+	tx, err := e.pool.Begin(ctx)
+	if err == nil {
+		defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+		if err = tx.SendBatch(ctx, b).Close(); err == nil {
+			err = tx.Commit(ctx)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("devtrace: export %d spans: %w", len(spans), err)
 	}
 	return nil
