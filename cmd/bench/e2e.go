@@ -372,6 +372,7 @@ var loadTestParameters = map[string]string{
 // folder, a durable PostgreSQL of our own (so commits can be counted) and
 // loadTestParameters, and returns a function that stops it.
 func startStack(ctx context.Context, cfg *E2EConfig, stdout io.Writer) (func(), error) {
+	stack.RelaxGC() // as make dev's checkout-local does
 	dir, err := os.MkdirTemp("", "checkout-bench-e2e-")
 	if err != nil {
 		return nil, err

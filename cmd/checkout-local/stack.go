@@ -16,6 +16,7 @@ import (
 // runStack starts the whole stack, prints how to use it, and serves until
 // Ctrl-C.
 func runStack() error {
+	stack.RelaxGC()
 	ctx, stop := signalContext()
 	defer stop()
 	started := time.Now()
