@@ -33,18 +33,7 @@ func TestSFNTransitionQuotaKnobs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("CHECKOUT_SFN_TRANSITION_BURST", tt.burst)
-			t.Setenv("CHECKOUT_SFN_TRANSITION_RATE", tt.rate)
-			got, err := sfnTransitionQuota()
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err %v; want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
-			}
+			checkKnobs(t, "CHECKOUT_SFN_TRANSITION", tt.burst, tt.rate, sfnTransitionQuota, tt.want, tt.wantErr)
 		})
 	}
 }
@@ -64,19 +53,26 @@ func TestSFNStartQuotaKnobs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("CHECKOUT_SFN_START_BURST", tt.burst)
-			t.Setenv("CHECKOUT_SFN_START_RATE", tt.rate)
-			got, err := sfnQuotas()
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err %v; want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
-			}
+			checkKnobs(t, "CHECKOUT_SFN_START", tt.burst, tt.rate, sfnQuotas, tt.want, tt.wantErr)
 		})
+	}
+}
+
+// checkKnobs sets prefix_BURST and prefix_RATE and checks what read makes
+// of them: want, or an error containing wantErr.
+func checkKnobs[T any](t *testing.T, prefix, burst, rate string, read func() (T, error), want T, wantErr string) {
+	t.Helper()
+	t.Setenv(prefix+"_BURST", burst)
+	t.Setenv(prefix+"_RATE", rate)
+	got, err := read()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err %v; want one containing %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v, %v; want %+v", got, err, want)
 	}
 }
 
