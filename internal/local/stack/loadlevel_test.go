@@ -115,6 +115,15 @@ func TestThrottledTransitionsDelayNotFail(t *testing.T) {
 	if counts["completed/"] != stock || counts["failed/out_of_stock"] != buyers-stock {
 		t.Fatalf("outcomes %v; want %d completed and %d out_of_stock", counts, stock, buyers-stock)
 	}
+	// A checkout is final before its execution's last states (Completed,
+	// CheckoutFailed) are entered: wait for the executions to end, so
+	// that the counts below no longer move.
+	for deadline := time.Now().Add(30 * time.Second); e.count(`SELECT count(*) FROM localaws.sfn_executions WHERE status = 'RUNNING'`) > 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("executions still running 30 s after every checkout was final")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	throttled := e.stack.ExecutionThrottled()[e.stack.StateMachineARN]
 	if throttled == 0 {
 		t.Fatalf("ExecutionThrottled %v; want the saga's transitions past the bucket counted", e.stack.ExecutionThrottled())
