@@ -61,6 +61,8 @@ type E2EConfig struct {
 
 	stack     *stack.Stack            // set by startStack
 	sfnQuotas map[string]sfn.APIQuota // the local Step Functions' quotas (nil: AWS's defaults)
+	// sfnTransitionQuota is its StateTransition bucket (nil: AWS's default).
+	sfnTransitionQuota *sfn.TransitionQuota
 }
 
 // E2EResult is one concurrency of the e2e load (medians over runs).
@@ -408,7 +410,7 @@ func startStack(ctx context.Context, cfg *E2EConfig, stdout io.Writer) (func(), 
 	const freePort = "127.0.0.1:0" // each server binds its own: no port to reserve and free first
 	st, err := stack.Start(ctx, stack.Options{NoTracing: cfg.NoTracing, DataDir: dir, Addr: freePort, SQSAddr: freePort, SFNAddr: freePort,
 		StripeAddr: freePort, DatabaseURL: cfg.DatabaseURL, APIKey: cfg.APIKey, JWTSecret: cfg.JWTSecret,
-		Parameters: loadTestParameters, SFNQuotas: cfg.sfnQuotas, Log: slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		Parameters: loadTestParameters, SFNQuotas: cfg.sfnQuotas, SFNTransitionQuota: cfg.sfnTransitionQuota, Log: slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		stop()
 		return nil, fmt.Errorf("e2e: start the stack (see %s): %w", logf.Name(), err)

@@ -36,6 +36,11 @@ type FlashConfig struct {
 	// sale exceeds.
 	StartBurst int
 	StartRate  float64
+	// TransitionBurst and TransitionRate replace the StateTransition
+	// bucket (0: AWS's default, 5,000 and 5,000/s; one alone keeps the
+	// other's default), to see the saga delayed by it.
+	TransitionBurst int
+	TransitionRate  float64
 }
 
 // FlashSample is the state of the sale at one moment.
@@ -61,12 +66,29 @@ type FlashResult struct {
 	MaxStartQueue  int            `json:"max_start_queue"` // deepest the start queue got
 	DeferredStarts int            `json:"deferred_starts"` // checkouts seen pending without execution at their POST
 	Samples        []FlashSample  `json:"samples"`
+
+	// The StateTransition bucket when not AWS's default, and the
+	// transitions it delayed (the sum of ExecutionThrottled).
+	TransitionBurst    int     `json:"transition_burst,omitempty"`
+	TransitionRate     float64 `json:"transition_rate,omitempty"`
+	ExecutionThrottled int64   `json:"execution_throttled"`
 }
 
 func runFlash(ctx context.Context, fc FlashConfig, stdout io.Writer) error {
 	cfg := E2EConfig{Out: fc.Out}
 	if fc.StartBurst > 0 && fc.StartRate > 0 {
 		cfg.sfnQuotas = map[string]sfn.APIQuota{"StartExecution": {Burst: fc.StartBurst, Rate: fc.StartRate}}
+	}
+	if fc.TransitionBurst > 0 || fc.TransitionRate > 0 {
+		q := sfn.DefaultTransitionQuota()
+		if fc.TransitionBurst > 0 {
+			q.Burst = fc.TransitionBurst
+		}
+		if fc.TransitionRate > 0 {
+			q.Rate = fc.TransitionRate
+		}
+		fc.TransitionBurst, fc.TransitionRate = q.Burst, q.Rate
+		cfg.sfnTransitionQuota = &q
 	}
 	stop, err := startStack(ctx, &cfg, stdout)
 	if err != nil {
@@ -102,7 +124,8 @@ func runFlash(ctx context.Context, fc FlashConfig, stdout io.Writer) error {
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
 	startQueue := cfg.stack.QueueURL("StartQueue")
 
-	res := FlashResult{Buyers: fc.Buyers, Units: fc.Units, StartBurst: fc.StartBurst, StartRate: fc.StartRate, Outcomes: map[string]int{}}
+	res := FlashResult{Buyers: fc.Buyers, Units: fc.Units, StartBurst: fc.StartBurst, StartRate: fc.StartRate,
+		TransitionBurst: fc.TransitionBurst, TransitionRate: fc.TransitionRate, Outcomes: map[string]int{}}
 	var mu sync.Mutex
 	var lastPost, lastFinal atomic.Int64
 	addErr := func(e string) {
@@ -200,13 +223,16 @@ func runFlash(ctx context.Context, fc FlashConfig, stdout io.Writer) error {
 	for _, s := range res.Samples {
 		res.DeferredStarts = max(res.DeferredStarts, s.NoExecYet)
 	}
+	for _, n := range cfg.stack.ExecutionThrottled() {
+		res.ExecutionThrottled += n
+	}
 	md := flashMarkdown(res)
 	fmt.Fprint(stdout, "\n"+md)
 	if err := os.MkdirAll(fc.Out, 0o755); err != nil {
 		return err
 	}
 	name := "flash"
-	if fc.StartBurst > 0 {
+	if fc.StartBurst > 0 || fc.TransitionBurst > 0 {
 		name = "flash-throttled"
 	}
 	if err := os.WriteFile(filepath.Join(fc.Out, name+"-queue.svg"), []byte(flashSVG(res)), 0o644); err != nil {
@@ -223,20 +249,27 @@ func runFlash(ctx context.Context, fc FlashConfig, stdout io.Writer) error {
 
 func flashMarkdown(r FlashResult) string {
 	var b strings.Builder
-	quota := "Step Functions' default quotas (StartExecution: 1,300 burst, 300/s)"
-	if r.StartBurst > 0 {
-		quota = fmt.Sprintf("StartExecution throttled to a %d burst refilled at %g/s", r.StartBurst, r.StartRate)
+	quota := "Step Functions' default quotas (StartExecution: 1,300 burst, 300/s; state transitions: 5,000 burst, 5,000/s)"
+	if r.StartBurst > 0 || r.TransitionBurst > 0 {
+		var qs []string
+		if r.StartBurst > 0 {
+			qs = append(qs, fmt.Sprintf("StartExecution throttled to a %d burst refilled at %g/s", r.StartBurst, r.StartRate))
+		}
+		if r.TransitionBurst > 0 {
+			qs = append(qs, fmt.Sprintf("state transitions throttled to a %d burst refilled at %g/s", r.TransitionBurst, r.TransitionRate))
+		}
+		quota = strings.Join(qs, " and ")
 	}
 	fmt.Fprintf(&b, "# Flash sale, %s\n\n%d buyers released at once on %d units; the local stack with %s.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), r.Buyers, r.Units, quota)
-	fmt.Fprintf(&b, "| buyers | accepted | errors | orders | outcomes | all POSTs answered | last checkout final | deepest start queue | most pending, not started yet |\n|---:|---:|---:|---:|---|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| buyers | accepted | errors | orders | outcomes | all POSTs answered | last checkout final | deepest start queue | most pending, not started yet | state transitions throttled |\n|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
 	var outs []string
 	for k, v := range r.Outcomes {
 		outs = append(outs, fmt.Sprintf("%s %d", k, v))
 	}
 	sort.Strings(outs)
-	fmt.Fprintf(&b, "| %d | %d | %d | %d | %s | %.1f s | %.1f s | %d | %d |\n", r.Buyers, r.Accepted, r.Errors, r.Orders, strings.Join(outs, ", "),
-		float64(r.PostsTookMs)/1000, float64(r.LastFinalMs)/1000, r.MaxStartQueue, r.DeferredStarts)
+	fmt.Fprintf(&b, "| %d | %d | %d | %d | %s | %.1f s | %.1f s | %d | %d | %d |\n", r.Buyers, r.Accepted, r.Errors, r.Orders, strings.Join(outs, ", "),
+		float64(r.PostsTookMs)/1000, float64(r.LastFinalMs)/1000, r.MaxStartQueue, r.DeferredStarts, r.ExecutionThrottled)
 	for _, e := range r.FirstErrors {
 		fmt.Fprintf(&b, "\n- error: %s", e)
 	}

@@ -69,6 +69,8 @@ func run(args []string, stdout io.Writer) error {
 	units := fs.Int("units", 200, "flash: units on sale")
 	startBurst := fs.Int("start-burst", 0, "flash: StartExecution bucket (0: AWS's 1,300)")
 	startRate := fs.Float64("start-rate", 0, "flash: StartExecution refill per second (0: AWS's 300)")
+	transitionBurst := fs.Int("transition-burst", 0, "flash: StateTransition bucket (0: AWS's 5,000)")
+	transitionRate := fs.Float64("transition-rate", 0, "flash: StateTransition refill per second (0: AWS's 5,000)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (with -start-stack: the whole local stack and the load) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -87,7 +89,8 @@ func run(args []string, stdout io.Writer) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	if *flash {
-		return runFlash(ctx, FlashConfig{Buyers: *buyers, Units: *units, Out: *out, StartBurst: *startBurst, StartRate: *startRate}, stdout)
+		return runFlash(ctx, FlashConfig{Buyers: *buyers, Units: *units, Out: *out, StartBurst: *startBurst, StartRate: *startRate,
+			TransitionBurst: *transitionBurst, TransitionRate: *transitionRate}, stdout)
 	}
 	if *e2e {
 		cs, err := parseInts(*conc, []int{8, 32, 64})

@@ -16,7 +16,9 @@
 // CHECKOUT_LAMBDA_FAULT_RATE (torture runs: saga steps fail like a dying
 // Lambda at this rate), CHECKOUT_SFN_START_BURST and CHECKOUT_SFN_START_RATE
 // (the local Step Functions' StartExecution quota; default AWS's 1300 and
-// 300/s, a burst of 0 turns throttling off), REDIS_URL (a Redis of your
+// 300/s), CHECKOUT_SFN_TRANSITION_BURST and CHECKOUT_SFN_TRANSITION_RATE
+// (its StateTransition bucket; default AWS's 5000 and 5000/s; 0 or off in
+// any of the four turns that throttling off), REDIS_URL (a Redis of your
 // own instead of a redis-server under CHECKOUT_DATA_DIR/redis),
 // CHECKOUT_REDIS_ADDR (that redis-server's address).
 package main

@@ -5,12 +5,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/checkout-dev/checkout/internal/auth"
 	"github.com/checkout-dev/checkout/internal/local/stack"
-	"github.com/checkout-dev/checkout/localaws/sfn"
 )
 
 // runStack starts the whole stack, prints how to use it, and serves until
@@ -35,22 +33,27 @@ func runStack() error {
 	if err != nil {
 		return err
 	}
+	transitions, err := sfnTransitionQuota()
+	if err != nil {
+		return err
+	}
 	opts := stack.Options{
-		Parameters:   params,
-		LambdaFaults: faults,
-		SFNQuotas:    quotas,
-		RedisAddr:    os.Getenv("CHECKOUT_REDIS_ADDR"),
-		DataDir:      envOr("CHECKOUT_DATA_DIR", ".data"),
-		Addr:         envOr("CHECKOUT_ADDR", "127.0.0.1:3000"),
-		SQSAddr:      envOr("CHECKOUT_SQS_ADDR", "127.0.0.1:9324"),
-		SFNAddr:      envOr("CHECKOUT_SFN_ADDR", "127.0.0.1:8083"),
-		StripeAddr:   envOr("CHECKOUT_STRIPE_ADDR", "127.0.0.1:12111"),
-		APIKey:       envOr("CHECKOUT_API_KEY", stack.DefaultAPIKey),
-		JWTSecret:    envOr("CHECKOUT_JWT_SECRET", stack.DefaultJWTSecret),
-		StripeKey:    os.Getenv("STRIPE_SECRET_KEY"),
-		StripeURL:    os.Getenv("STRIPE_API_URL"),
-		DatabaseURL:  os.Getenv("DATABASE_URL"),
-		Log:          log,
+		Parameters:         params,
+		LambdaFaults:       faults,
+		SFNQuotas:          quotas,
+		SFNTransitionQuota: transitions,
+		RedisAddr:          os.Getenv("CHECKOUT_REDIS_ADDR"),
+		DataDir:            envOr("CHECKOUT_DATA_DIR", ".data"),
+		Addr:               envOr("CHECKOUT_ADDR", "127.0.0.1:3000"),
+		SQSAddr:            envOr("CHECKOUT_SQS_ADDR", "127.0.0.1:9324"),
+		SFNAddr:            envOr("CHECKOUT_SFN_ADDR", "127.0.0.1:8083"),
+		StripeAddr:         envOr("CHECKOUT_STRIPE_ADDR", "127.0.0.1:12111"),
+		APIKey:             envOr("CHECKOUT_API_KEY", stack.DefaultAPIKey),
+		JWTSecret:          envOr("CHECKOUT_JWT_SECRET", stack.DefaultJWTSecret),
+		StripeKey:          os.Getenv("STRIPE_SECRET_KEY"),
+		StripeURL:          os.Getenv("STRIPE_API_URL"),
+		DatabaseURL:        os.Getenv("DATABASE_URL"),
+		Log:                log,
 	}
 	s, err := stack.Start(ctx, opts)
 	if err != nil {
@@ -62,6 +65,9 @@ func runStack() error {
 	}
 	if len(params) > 0 {
 		fmt.Printf("Template parameters overridden (CHECKOUT_PARAMETER_OVERRIDES): %s\n", describeOverrides(params))
+	}
+	if q := describeSFNQuotas(quotas, transitions); q != "" {
+		fmt.Printf("Step Functions quotas changed (CHECKOUT_SFN_*): %s\n", q)
 	}
 	if faults != nil {
 		fmt.Printf("FAULT INJECTION: %.0f%% of saga step invocations fail like a dying Lambda (CHECKOUT_LAMBDA_FAULT_RATE)\n", faults.Rate*100)
@@ -112,33 +118,4 @@ Ctrl-C stops; a restart resumes where it stopped.
 		fmt.Fprintf(w, "NOTICE: %s\n", s.RedisNotice)
 	}
 	return nil
-}
-
-// sfnQuotas reads CHECKOUT_SFN_START_BURST and CHECKOUT_SFN_START_RATE,
-// the local Step Functions' StartExecution quota (default AWS's: 1300 and
-// 300 per second; a burst of 0 turns throttling off).
-func sfnQuotas() (map[string]sfn.APIQuota, error) {
-	burstEnv, rateEnv := os.Getenv("CHECKOUT_SFN_START_BURST"), os.Getenv("CHECKOUT_SFN_START_RATE")
-	if burstEnv == "" && rateEnv == "" {
-		return nil, nil
-	}
-	q := sfn.DefaultAPIQuotas()["StartExecution"]
-	if burstEnv != "" {
-		n, err := strconv.Atoi(burstEnv)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("CHECKOUT_SFN_START_BURST=%q: want a whole number of calls (0 turns throttling off)", burstEnv)
-		}
-		if n == 0 {
-			return map[string]sfn.APIQuota{}, nil
-		}
-		q.Burst = n
-	}
-	if rateEnv != "" {
-		r, err := strconv.ParseFloat(rateEnv, 64)
-		if err != nil || r <= 0 {
-			return nil, fmt.Errorf("CHECKOUT_SFN_START_RATE=%q: want calls per second, like 300", rateEnv)
-		}
-		q.Rate = r
-	}
-	return map[string]sfn.APIQuota{"StartExecution": q}, nil
 }

@@ -77,6 +77,14 @@ type Env struct {
 	// is unique within the execution and stable across re-runs of the same
 	// step. nil: hex SHA-256 of execution ID and key.
 	TaskToken func(key string) string
+	// Transition, when set, is called before each state transition that
+	// Step Functions counts against the account's StateTransition quota:
+	// every state entered and every retry attempt of a Task, Parallel or
+	// Map state, in branches and iterations too. It may block (the local
+	// Step Functions waits there for a token of its bucket) and must
+	// return when ctx ends; an error ends the step as a context error
+	// does: Step returns it and the cursor stays valid to re-run.
+	Transition func(ctx context.Context) error
 
 	scope string         // branch/iteration prefix for token keys
 	outer map[string]any // variables of the enclosing scopes (read-only)
@@ -88,6 +96,21 @@ func (e *Env) now() time.Time {
 		return time.Now().UTC()
 	}
 	return e.Clock.Now().UTC()
+}
+
+// transition takes the quota's token for the step of c, when the step
+// enters a state or starts a retry attempt (see Env.Transition).
+func (e *Env) transition(ctx context.Context, c Cursor) error {
+	if e.Transition == nil {
+		return nil
+	}
+	// A retried state is re-entered with its phase reset and RetryCount
+	// raised (stepper.fail); every other step of an entered state (a
+	// scheduled task's run, a Wait's end) is not a transition.
+	if !c.Entered || (c.Phase == "" && c.RetryCount > 0) {
+		return e.Transition(ctx)
+	}
+	return nil
 }
 
 func (e *Env) clock() Clock {

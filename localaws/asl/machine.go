@@ -53,6 +53,9 @@ func (d *Definition) Step(ctx context.Context, env *Env, c Cursor) (Cursor, []Ev
 	if err != nil {
 		return c, nil, fmt.Errorf("asl: cursor variables: %w", err)
 	}
+	if err := env.transition(ctx, c); err != nil {
+		return c, nil, err
+	}
 	stepEnv := *env
 	stepEnv.vars = scopeVars(env.outer, own)
 	s := &stepper{d: d, env: &stepEnv, st: st, c: c, now: now, input: input}

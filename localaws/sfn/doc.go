@@ -19,4 +19,13 @@
 // ran is not lost.
 //
 // One Executor at a time may run executions of a given database.
+//
+// # Quotas
+//
+// An Executor stands for one account in one region and throttles like
+// its quotas, with AWS's defaults of the largest regions: API actions by
+// token buckets answering ThrottlingException (APIQuota: StartExecution),
+// and the state transitions of STANDARD executions by the StateTransition
+// bucket (TransitionQuota), which delays an execution instead of failing
+// it and counts the delays as ExecutionThrottled.
 package sfn

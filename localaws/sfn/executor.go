@@ -67,6 +67,19 @@ type Options struct {
 	// APIQuota). nil means DefaultAPIQuotas; an empty map throttles
 	// nothing.
 	APIQuotas map[string]APIQuota
+
+	// TransitionQuota throttles the state transitions of STANDARD
+	// executions like the account's StateTransition quota (see
+	// TransitionQuota): nil means DefaultTransitionQuota, a zero quota
+	// throttles nothing. Express executions are not charged: their quotas
+	// are others.
+	TransitionQuota *TransitionQuota
+
+	// OnThrottle, when set, is called (synchronously, from the execution's
+	// goroutine, before it waits) for every state transition that finds
+	// the StateTransition bucket empty: one data point of the
+	// ExecutionThrottled metric (see Executor.ExecutionThrottled).
+	OnThrottle func(stateMachineARN string)
 }
 
 // Executor runs durable executions. Create with New, register state
@@ -79,7 +92,8 @@ type Executor struct {
 	log    *slog.Logger
 	defs   sync.Map // definition text → *asl.Definition
 
-	quotas *quotas
+	quotas      *quotas
+	transitions *transitionBucket
 
 	mu       sync.Mutex
 	funcs    map[string]Handler
@@ -115,9 +129,14 @@ func New(pool *pgxpool.Pool, opts Options) *Executor {
 	if opts.APIQuotas == nil {
 		opts.APIQuotas = DefaultAPIQuotas()
 	}
+	tq := DefaultTransitionQuota()
+	if opts.TransitionQuota != nil {
+		tq = *opts.TransitionQuota
+	}
 	e := &Executor{pool: pool, bk: pool, opts: opts, log: opts.Logger, quotas: newQuotas(opts.APIQuotas, time.Now),
 		funcs: map[string]Handler{}, running: map[string]context.CancelCauseFunc{},
 		waiters: map[string]chan struct{}{}}
+	e.transitions = newTransitionBucket(tq, opts.Clock, opts.OnThrottle)
 	if !opts.DurableBookkeeping {
 		e.bk, e.ownsBK = bookkeeping.Open(pool, 16)
 	}

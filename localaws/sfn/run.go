@@ -63,6 +63,8 @@ func (e *Executor) runExecution(ctx context.Context, arn string) {
 		Runner: &taskRunner{e: e, arn: arn, trace: executionTrace(json.RawMessage(input))}, Clock: e.opts.Clock, Random: e.opts.Random, Region: e.opts.Region,
 		Execution: asl.ExecutionInfo{ID: arn, Name: name, Input: json.RawMessage(input), StartTime: start.UTC(),
 			RoleArn: e.defaultRole(), StateMachineID: smArn, StateMachineName: strings.Join(smParts, ":")},
+		// Only here, for STANDARD executions: runExpress leaves it unset.
+		Transition: func(ctx context.Context) error { return e.transitions.take(ctx, smArn) },
 	}
 	if def.TimeoutSeconds != nil && *def.TimeoutSeconds > 0 {
 		var cancel context.CancelCauseFunc

@@ -3,7 +3,8 @@
 // that shows the design's metrics live (order and payment success rates
 // from the database, the API's latency percentiles and errors by code from
 // an in-memory [Recorder], queue and DLQ depths from the local SQS, the
-// payment circuit breakers, the inventory discrepancy), plots of
+// payment circuit breakers, the inventory discrepancy, the Step Functions
+// state transitions throttled), plots of
 // checkouts/s and latency, the recent checkouts and, for a checkout, its
 // trace as a timeline (spans from the devtrace.spans table, when the
 // tracing is there).
@@ -216,7 +217,10 @@ type Metrics struct {
 	// InventoryDiscrepancy is the metric's last value in the window, nil
 	// when it was not recorded.
 	InventoryDiscrepancy *float64 `json:"inventory_discrepancy"`
-	Series               Series   `json:"series"`
+	// ExecutionThrottled is the sum of the metric over the window: the
+	// state transitions that waited for the StateTransition bucket.
+	ExecutionThrottled float64 `json:"execution_throttled"`
+	Series             Series  `json:"series"`
 }
 
 // APIFigures are the API's figures over the window, from the recorder.
@@ -344,6 +348,9 @@ func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		}
 		if p, ok := rec.Last(InventoryDiscrepancy); ok {
 			m.InventoryDiscrepancy = &p.Value
+		}
+		for _, p := range rec.Points(ExecutionThrottled, since) {
+			m.ExecutionThrottled += p.Value
 		}
 	}
 	if m.Series, err = h.series(ctx, now); err != nil {

@@ -191,8 +191,8 @@ func TestMetricsFromTheDatabaseAndTheRecorder(t *testing.T) {
 	if len(m.Queues) != 1 || m.Queues[0].Error == "" || m.Queues[0].Messages != nil {
 		t.Errorf("queues without SQS %+v; want the queue with an error", m.Queues)
 	}
-	if m.InventoryDiscrepancy != nil || m.CircuitBreakerOpen != nil {
-		t.Errorf("discrepancy %v breaker metric %v; want none recorded", m.InventoryDiscrepancy, m.CircuitBreakerOpen)
+	if m.InventoryDiscrepancy != nil || m.CircuitBreakerOpen != nil || m.ExecutionThrottled != 0 {
+		t.Errorf("discrepancy %v breaker metric %v throttled %v; want none recorded", m.InventoryDiscrepancy, m.CircuitBreakerOpen, m.ExecutionThrottled)
 	}
 	s := m.Series
 	if len(s.T) != 60 || len(s.Created) != 60 || len(s.P99) != 60 || s.StepSeconds != 5 {
@@ -209,6 +209,13 @@ func TestMetricsFromTheDatabaseAndTheRecorder(t *testing.T) {
 	f.rec.Record(ctx, metrics.Entry{Metrics: []metrics.Metric{{Name: devdash.InventoryDiscrepancy, Value: 2}}})
 	if f.get("/_dev/api/metrics", &m); m.InventoryDiscrepancy == nil || *m.InventoryDiscrepancy != 2 {
 		t.Errorf("discrepancy %v; want 2", m.InventoryDiscrepancy)
+	}
+
+	for range 3 {
+		f.rec.Record(ctx, metrics.Entry{Metrics: []metrics.Metric{metrics.CountOf(devdash.ExecutionThrottled, 1)}})
+	}
+	if f.get("/_dev/api/metrics", &m); m.ExecutionThrottled != 3 {
+		t.Errorf("ExecutionThrottled %v; want the sum of its points, 3", m.ExecutionThrottled)
 	}
 }
 

@@ -22,6 +22,12 @@ const RequestsSeries = "api.requests"
 // Redis and the database disagree on a SKU's stock (shown when recorded).
 const InventoryDiscrepancy = "InventoryDiscrepancy"
 
+// ExecutionThrottled is the local Step Functions' metric of state
+// transitions that waited for the account's StateTransition bucket
+// (CloudWatch's AWS/States ExecutionThrottled): one point of value 1 per
+// throttled transition; the page shows their sum over the window.
+const ExecutionThrottled = "ExecutionThrottled"
+
 // Point is one recorded data point.
 type Point struct {
 	At     time.Time

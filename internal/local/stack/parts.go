@@ -19,6 +19,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/execution"
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/local/devdash"
+	"github.com/checkout-dev/checkout/internal/metrics"
 	"github.com/checkout-dev/checkout/internal/reconcile"
 	"github.com/checkout-dev/checkout/internal/startqueue"
 	"github.com/checkout-dev/checkout/internal/sweeper"
@@ -124,7 +125,10 @@ func queueARN(name string) string {
 // previous run left), registers the saga and serves the Step Functions API.
 func (s *Stack) startStepFunctions(ctx, runCtx context.Context) error {
 	s.exec = sfn.New(s.db.Pool, sfn.Options{Region: Region, AccountID: AccountID, SQSClient: s.sqsCli,
-		Logger: s.log.With("component", "sfn"), APIQuotas: s.opts.SFNQuotas,
+		Logger: s.log.With("component", "sfn"), APIQuotas: s.opts.SFNQuotas, TransitionQuota: s.opts.SFNTransitionQuota,
+		OnThrottle: func(string) {
+			s.dashRec.Record(context.Background(), metrics.Entry{Metrics: []metrics.Metric{metrics.CountOf(devdash.ExecutionThrottled, 1)}})
+		},
 		OnTransition: func(t sfn.Transition) {
 			s.log.Info("transition", "execution", t.ExecutionARN, "from", t.From, "to", t.To, "status", t.Status, "error", t.Error)
 		}})
@@ -148,6 +152,11 @@ func (s *Stack) startStepFunctions(ctx, runCtx context.Context) error {
 	s.StateMachineARN = arn
 	return s.exec.Start(runCtx)
 }
+
+// ExecutionThrottled returns, by state machine ARN, the state transitions
+// the local Step Functions delayed for its StateTransition bucket since
+// the stack started (sfn.Executor.ExecutionThrottled).
+func (s *Stack) ExecutionThrottled() map[string]int64 { return s.exec.ExecutionThrottled() }
 
 // startAPI serves the API Gateway front with the template's routes, the
 // authorizer on the local HS256 secret, and the API function.

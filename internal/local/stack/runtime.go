@@ -77,6 +77,13 @@ type Options struct {
 	// burst, 300/s), an empty map none (CHECKOUT_SFN_START_BURST and
 	// CHECKOUT_SFN_START_RATE in checkout-local).
 	SFNQuotas map[string]sfn.APIQuota
+	// SFNTransitionQuota is the local Step Functions' StateTransition
+	// bucket, which delays (never fails) the saga's executions; nil means
+	// AWS's default (sfn.DefaultTransitionQuota: 5,000 burst, 5,000/s), a
+	// zero quota none (CHECKOUT_SFN_TRANSITION_BURST and
+	// CHECKOUT_SFN_TRANSITION_RATE in checkout-local). The transitions it
+	// delays are the dashboard's ExecutionThrottled.
+	SFNTransitionQuota *sfn.TransitionQuota
 	// RedisAddr is the loopback address of the stack's own redis-server
 	// (CHECKOUT_REDIS_ADDR); empty picks a free port. REDIS_URL in the
 	// environment uses that Redis instead.

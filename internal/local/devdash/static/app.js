@@ -101,6 +101,10 @@
       $("discrepancy-sub").textContent = "last InventoryDiscrepancy recorded";
     }
 
+    $("throttled").textContent = m.execution_throttled;
+    $("throttled").className = "figure " + (m.execution_throttled ? "warn" : "good");
+    $("throttled-sub").textContent = "state transitions delayed by the StateTransition bucket (ExecutionThrottled) in " + mins;
+
     var qb = $("queues").tBodies[0];
     qb.textContent = "";
     m.queues.forEach(function (q) {
