@@ -201,8 +201,8 @@ func NewReplica(t testing.TB, dsn string) (*Server, string) {
 // WaitReplayed waits until the replica at replicaDSN has replayed
 // everything the primary at primaryDSN had written when it was called.
 func WaitReplayed(ctx context.Context, primaryDSN, replicaDSN string) error {
-	var lsn string
-	if err := queryOne(ctx, primaryDSN, `SELECT pg_current_wal_insert_lsn()::text`, &lsn); err != nil {
+	lsn, err := flushedLSN(ctx, primaryDSN)
+	if err != nil {
 		return err
 	}
 	for {
@@ -217,6 +217,30 @@ func WaitReplayed(ctx context.Context, primaryDSN, replicaDSN string) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// flushedLSN flushes the primary's WAL and returns its flush position.
+// The test clusters run with synchronous_commit off, so a commit's WAL may
+// stay unflushed, hence unsent, for a while after it returned: a
+// transaction that commits synchronously flushes everything before it.
+func flushedLSN(ctx context.Context, dsn string) (string, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	var lsn string
+	if _, err := conn.Exec(ctx, `SET synchronous_commit = on`); err != nil {
+		return "", err
+	}
+	// A transaction that writes WAL (a transactional logical message) and
+	// commits synchronously: PostgreSQL flushes a commit only when its
+	// transaction wrote something.
+	if _, err := conn.Exec(ctx, `SELECT pg_logical_emit_message(true, 'pgtest', 'flush')`); err != nil {
+		return "", err
+	}
+	err = conn.QueryRow(ctx, `SELECT pg_current_wal_flush_lsn()::text`).Scan(&lsn)
+	return lsn, err
 }
 
 func queryOne(ctx context.Context, dsn, sql string, dst any, args ...any) error {
