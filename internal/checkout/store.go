@@ -274,20 +274,15 @@ func (s *Store) GetForUser(ctx context.Context, id uuid.UUID, userID string) (Ch
 // polling with a growing interval. It returns the
 // latest state on timeout; ctx cancellation returns ctx's error.
 func (s *Store) Wait(ctx context.Context, id uuid.UUID, userID string, d time.Duration) (Checkout, error) {
-	deadline := time.Now().Add(d)
-	interval := 20 * time.Millisecond
-	for {
+	return WaitFrom(ctx, d, s.Source(id, userID))
+}
+
+// Source reads checkout id of userID (GetForUser) from s's pool, as the
+// primary's answer.
+func (s *Store) Source(id uuid.UUID, userID string) Source {
+	return func(ctx context.Context, _ bool) (Checkout, bool, error) {
 		c, err := s.GetForUser(ctx, id, userID)
-		if err != nil || c.Status.Final() || c.Status == StatusRequiresAction || !time.Now().Before(deadline) {
-			return c, err
-		}
-		wait := min(interval, time.Until(deadline))
-		select {
-		case <-ctx.Done():
-			return c, ctx.Err()
-		case <-time.After(wait):
-		}
-		interval = min(interval*2, 250*time.Millisecond)
+		return c, true, err
 	}
 }
 
