@@ -201,6 +201,7 @@ func TestWaitFromReplica(t *testing.T) {
 		}
 		wantStatus(t, got, err, checkout.StatusCompleted)
 		primary, replica := r.primaryReads.Load()-p0, r.replicaReads.Load()-r0
+		t.Logf("a wait that ended after about 500 ms: %d primary read(s), %d replica reads", primary, replica)
 		if primary != 1 || replica < 3 {
 			t.Errorf("%d primary and %d replica reads for a 500 ms wait; want 1 (the first poll) and several", primary, replica)
 		}
