@@ -20,22 +20,20 @@ import (
 // replica of the test database.
 type replicaEnv struct {
 	*env
-	reader                 *readpool.Reader
-	replica                *pgtest.Server
-	replicaPool            *pgxpool.Pool
-	primaryDSN, replicaDSN string
+	*pgtest.Replica
+	reader      *readpool.Reader
+	replicaPool *pgxpool.Pool
 }
 
 func newReplicaEnv(t *testing.T) *replicaEnv {
 	t.Helper()
 	ctx := context.Background()
 	dsn := pgtest.NewDB(t)
-	pool := openPool(t, dsn)
+	pool := pgtest.PoolOn(t, dsn)
 	c := sfnClient(startLocalSFN(t, pool))
 	ex := execution.SFN{Client: c, StateMachineARN: createMachine(t, c)}
-	e := &replicaEnv{env: newEnvOnPool(t, pool, ex), primaryDSN: dsn}
-	e.replica, e.replicaDSN = pgtest.NewReplica(t, dsn)
-	e.replicaPool = openPool(t, e.replicaDSN)
+	e := &replicaEnv{env: newEnvOnPool(t, pool, ex), Replica: pgtest.NewReplica(t, dsn)}
+	e.replicaPool = pgtest.PoolOn(t, e.DSN)
 	// A long lag bound: the replica stays picked while its replay is
 	// paused, so the routes' own read-your-writes rules are what keep the
 	// answers right (the bound is readpool's test).
@@ -44,7 +42,7 @@ func newReplicaEnv(t *testing.T) *replicaEnv {
 	d := e.deps(ex)
 	d.Reads = NewReads(e.reader)
 	e.h = New(d)
-	e.waitReplayed(t)
+	e.WaitReplayed(t)
 	// The reader's first probes may find the replica behind the primary's
 	// first sampled position; it settles on the replica within a few.
 	deadline := time.Now().Add(10 * time.Second)
@@ -55,46 +53,6 @@ func newReplicaEnv(t *testing.T) *replicaEnv {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return e
-}
-
-func openPool(t *testing.T, dsn string) *pgxpool.Pool {
-	t.Helper()
-	pool, err := pgxpool.New(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
-
-func (e *replicaEnv) waitReplayed(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := pgtest.WaitReplayed(ctx, e.primaryDSN, e.replicaDSN); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (e *replicaEnv) pauseReplay(t *testing.T, pause bool) {
-	t.Helper()
-	ctx := context.Background()
-	fn, want := "pg_wal_replay_resume", "not paused"
-	if pause {
-		fn, want = "pg_wal_replay_pause", "paused"
-	}
-	if _, err := e.replicaPool.Exec(ctx, "SELECT "+fn+"()"); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		var state string
-		if err := e.replicaPool.QueryRow(ctx, `SELECT pg_get_wal_replay_pause_state()`).Scan(&state); err == nil && state == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replay never became %s", want)
-		}
-	}
 }
 
 // served runs fn and returns how many of its reads the replica answered
@@ -164,7 +122,7 @@ func TestRoutesWithAReadReplica(t *testing.T) {
 	}
 
 	// Replay paused: everything written now is on the primary only.
-	e.pauseReplay(t, true)
+	e.PauseReplay(t, true)
 	resp := do(t, e.h, newReq("PUT", "/v1/admin/products/NEW-1", admin, jsonBody(`{"name":"New","amount":100,"currency":"USD"}`)))
 	if resp.StatusCode != 201 {
 		t.Fatalf("create product: %d %s", resp.StatusCode, resp.Body)
@@ -215,8 +173,8 @@ func TestRoutesWithAReadReplica(t *testing.T) {
 
 	// Replay resumed: the settled checkout and the order come from the
 	// replica, with no fallback.
-	e.pauseReplay(t, false)
-	e.waitReplayed(t)
+	e.PauseReplay(t, false)
+	e.WaitReplayed(t)
 	if rep, fb := e.served(func() {
 		resp := do(t, e.h, newReq("GET", path, asUser("owner")))
 		if got := decode[CheckoutBody](t, resp); resp.StatusCode != 200 || got.Status != "completed" {
@@ -231,7 +189,7 @@ func TestRoutesWithAReadReplica(t *testing.T) {
 	}
 
 	// The replica down: no error, the primary answers; back: the replica.
-	if err := e.replica.Kill(); err != nil {
+	if err := e.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	reads := func() {
@@ -255,7 +213,7 @@ func TestRoutesWithAReadReplica(t *testing.T) {
 			t.Fatalf("%d reads answered by a killed replica", rep)
 		}
 	}
-	if err := e.replica.Restart(context.Background()); err != nil {
+	if err := e.Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkout-dev/checkout/internal/apperr"
 	"github.com/checkout-dev/checkout/internal/checkout"
@@ -31,65 +30,20 @@ func TestSettled(t *testing.T) {
 // streaming replica of it, with a Source that reads the replica unless
 // asked for the primary, counting each side's reads.
 type replicated struct {
-	primaryDSN, replicaDSN     string
+	*pgtest.Replica
 	primary, replica           *checkout.Store
-	replicaPool                *pgxpool.Pool
 	primaryReads, replicaReads atomic.Int64
 }
 
 func newReplicated(t *testing.T) *replicated {
 	t.Helper()
 	dsn := pgtest.NewDB(t)
-	r := &replicated{primaryDSN: dsn}
-	pool := openPool(t, dsn)
+	pool := pgtest.PoolOn(t, dsn)
 	seed(t, pool)
-	r.primary = checkout.NewStore(pool)
-	_, r.replicaDSN = pgtest.NewReplica(t, dsn)
-	r.replicaPool = openPool(t, r.replicaDSN)
-	r.replica = checkout.NewStore(r.replicaPool)
-	r.waitReplayed(t)
+	r := &replicated{primary: checkout.NewStore(pool), Replica: pgtest.NewReplica(t, dsn)}
+	r.replica = checkout.NewStore(pgtest.PoolOn(t, r.DSN))
+	r.WaitReplayed(t)
 	return r
-}
-
-func openPool(t *testing.T, dsn string) *pgxpool.Pool {
-	t.Helper()
-	pool, err := pgxpool.New(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
-
-func (r *replicated) waitReplayed(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := pgtest.WaitReplayed(ctx, r.primaryDSN, r.replicaDSN); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (r *replicated) pause(t *testing.T, pause bool) {
-	t.Helper()
-	ctx := context.Background()
-	fn, want := "pg_wal_replay_resume", "not paused"
-	if pause {
-		fn, want = "pg_wal_replay_pause", "paused"
-	}
-	if _, err := r.replicaPool.Exec(ctx, "SELECT "+fn+"()"); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		var state string
-		if err := r.replicaPool.QueryRow(ctx, `SELECT pg_get_wal_replay_pause_state()`).Scan(&state); err == nil && state == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replay never became %s", want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func (r *replicated) source(id uuid.UUID, user string) checkout.Source {
@@ -141,8 +95,8 @@ func TestWaitFromReplica(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("created while the replica is paused", func(t *testing.T) {
-		r.pause(t, true)
-		defer r.pause(t, false)
+		r.PauseReplay(t, true)
+		defer r.PauseReplay(t, false)
 		c := r.create(t, "paused-create")
 		if _, err := r.replica.GetForUser(ctx, c.ID, "user-1"); !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("replica read of the new checkout: %v; want not found (the test needs a stale replica)", err)
@@ -158,7 +112,7 @@ func TestWaitFromReplica(t *testing.T) {
 	t.Run("a settled checkout is read from the replica alone", func(t *testing.T) {
 		c := r.create(t, "settled")
 		r.complete(t, c.ID)
-		r.waitReplayed(t)
+		r.WaitReplayed(t)
 		before := r.primaryReads.Load()
 		got, err := checkout.WaitFrom(ctx, 0, r.source(c.ID, "user-1"))
 		wantStatus(t, got, err, checkout.StatusCompleted)
@@ -172,9 +126,9 @@ func TestWaitFromReplica(t *testing.T) {
 		if err := r.primary.Finish(ctx, c.ID, checkout.Failed("payment_declined", "declined")); err != nil {
 			t.Fatal(err)
 		}
-		r.waitReplayed(t)
-		r.pause(t, true)
-		defer r.pause(t, false)
+		r.WaitReplayed(t)
+		r.PauseReplay(t, true)
+		defer r.PauseReplay(t, false)
 		if err := r.primary.Finish(ctx, c.ID, checkout.NeedsReview("refund_failed", "a person finishes it")); err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +138,7 @@ func TestWaitFromReplica(t *testing.T) {
 
 	t.Run("a long poll reads the replica between its polls", func(t *testing.T) {
 		c := r.create(t, "long-poll")
-		r.waitReplayed(t)
+		r.WaitReplayed(t)
 		p0, r0 := r.primaryReads.Load(), r.replicaReads.Load()
 		done := make(chan error, 1)
 		go func() {
@@ -209,9 +163,9 @@ func TestWaitFromReplica(t *testing.T) {
 
 	t.Run("a wait that times out answers the primary's state", func(t *testing.T) {
 		c := r.create(t, "timeout")
-		r.waitReplayed(t)
-		r.pause(t, true)
-		defer r.pause(t, false)
+		r.WaitReplayed(t)
+		r.PauseReplay(t, true)
+		defer r.PauseReplay(t, false)
 		if err := r.primary.MarkProcessing(ctx, c.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -221,7 +175,7 @@ func TestWaitFromReplica(t *testing.T) {
 
 	t.Run("another user's checkout", func(t *testing.T) {
 		c := r.create(t, "mine")
-		r.waitReplayed(t)
+		r.WaitReplayed(t)
 		_, err := checkout.WaitFrom(ctx, 0, r.source(c.ID, "user-2"))
 		if !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("WaitFrom for another user: %v; want not found", err)

@@ -22,42 +22,21 @@ var quiet = slog.New(slog.DiscardHandler)
 // pair is a test database on the test cluster and the same database on a
 // streaming replica of it.
 type pair struct {
-	primary, replica       *pgxpool.Pool
-	primaryDSN, replicaDSN string
-	server                 *pgtest.Server
+	*pgtest.Replica
+	primary, replica *pgxpool.Pool
 }
 
 func newPair(t *testing.T) *pair {
 	t.Helper()
-	ctx := context.Background()
 	dsn := pgtest.NewDB(t)
-	p := &pair{primaryDSN: dsn, primary: pool(t, dsn)}
-	if _, err := p.primary.Exec(ctx, `CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL)`); err != nil {
+	p := &pair{primary: pgtest.PoolOn(t, dsn)}
+	if _, err := p.primary.Exec(context.Background(), `CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	p.server, p.replicaDSN = pgtest.NewReplica(t, dsn)
-	p.replica = pool(t, p.replicaDSN)
-	p.waitReplayed(t)
+	p.Replica = pgtest.NewReplica(t, dsn)
+	p.replica = pgtest.PoolOn(t, p.DSN)
+	p.WaitReplayed(t)
 	return p
-}
-
-func pool(t *testing.T, dsn string) *pgxpool.Pool {
-	t.Helper()
-	pl, err := pgxpool.New(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pl.Close)
-	return pl
-}
-
-func (p *pair) waitReplayed(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := pgtest.WaitReplayed(ctx, p.primaryDSN, p.replicaDSN); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func (p *pair) write(t *testing.T, id int, body string) {
@@ -113,7 +92,7 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 func TestNoReplicaReadsThePrimary(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.NewDB(t)
-	p := pool(t, dsn)
+	p := pgtest.PoolOn(t, dsn)
 	if _, err := p.Exec(context.Background(), `CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL); INSERT INTO notes VALUES (1, 'a')`); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +116,7 @@ func TestReadsGoToTheReplica(t *testing.T) {
 	t.Parallel()
 	p := newPair(t)
 	p.write(t, 1, "first")
-	p.waitReplayed(t)
+	p.WaitReplayed(t)
 	r := readpool.New(p.primary, p.replica, readpool.Options{Log: quiet})
 	// The first probe may find the replica behind its first WAL sample;
 	// the next one, 50 ms on, finds it caught up.
@@ -147,7 +126,7 @@ func TestReadsGoToTheReplica(t *testing.T) {
 	})
 	for i := 2; i <= 4; i++ {
 		p.write(t, i, "more")
-		p.waitReplayed(t)
+		p.WaitReplayed(t)
 		n, side := mustRead(t, r, i, nil)
 		if side != readpool.Replica || !n.found || !n.inRecovery {
 			t.Fatalf("read of note %d: %+v on the %s; want it found on the replica", i, n, side)
@@ -176,14 +155,7 @@ func TestLaggingReplica(t *testing.T) {
 		_, side := mustRead(t, patient, 1, nil)
 		return side == readpool.Replica
 	})
-	if _, err := p.replica.Exec(ctx, `SELECT pg_wal_replay_pause()`); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 5*time.Second, "replay never paused", func() bool {
-		var state string
-		err := p.replica.QueryRow(ctx, `SELECT pg_get_wal_replay_pause_state()`).Scan(&state)
-		return err == nil && state == "paused"
-	})
+	p.PauseReplay(t, true)
 	p.write(t, 7, "written while the replica is paused")
 
 	// A plain replica read is stale.
@@ -225,9 +197,7 @@ func TestLaggingReplica(t *testing.T) {
 		}
 	}
 
-	if _, err := p.replica.Exec(ctx, `SELECT pg_wal_replay_resume()`); err != nil {
-		t.Fatal(err)
-	}
+	p.PauseReplay(t, false)
 	eventually(t, 10*time.Second, "reads never returned to the replica after it caught up", func() bool {
 		n, side := mustRead(t, strict, 7, nil)
 		return side == readpool.Replica && n.found
@@ -240,13 +210,13 @@ func TestReplicaDown(t *testing.T) {
 	t.Parallel()
 	p := newPair(t)
 	p.write(t, 1, "before")
-	p.waitReplayed(t)
+	p.WaitReplayed(t)
 	r := readpool.New(p.primary, p.replica, readpool.Options{RetryAfter: 100 * time.Millisecond, MaxRetryAfter: 200 * time.Millisecond, Log: quiet})
 	eventually(t, 5*time.Second, "reads never went to the replica", func() bool {
 		_, side := mustRead(t, r, 1, nil)
 		return side == readpool.Replica
 	})
-	if err := p.server.Kill(); err != nil {
+	if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	p.write(t, 2, "while down")
@@ -269,10 +239,10 @@ func TestReplicaDown(t *testing.T) {
 	if st := r.Stats(); st.Fallbacks > 1 {
 		t.Errorf("stats %+v: %d reads tried the down replica; want at most the first", st, st.Fallbacks)
 	}
-	if err := p.server.Restart(context.Background()); err != nil {
+	if err := p.Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	p.waitReplayed(t)
+	p.WaitReplayed(t)
 	eventually(t, 10*time.Second, "reads never returned to the restarted replica", func() bool {
 		n, side := mustRead(t, r, 2, nil)
 		return side == readpool.Replica && n.found
@@ -284,7 +254,7 @@ func TestReplicaDown(t *testing.T) {
 func TestHangingReplica(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.NewDB(t)
-	primary := pool(t, dsn)
+	primary := pgtest.PoolOn(t, dsn)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -309,7 +279,7 @@ func TestHangingReplica(t *testing.T) {
 			}
 		}
 	}()
-	replica := pool(t, "postgres://postgres@"+l.Addr().String()+"/postgres?sslmode=disable")
+	replica := pgtest.PoolOn(t, "postgres://postgres@"+l.Addr().String()+"/postgres?sslmode=disable")
 	r := readpool.New(primary, replica, readpool.Options{ProbeTimeout: 200 * time.Millisecond, Timeout: 200 * time.Millisecond, Log: quiet})
 	for i := range 5 {
 		start := time.Now()
@@ -339,13 +309,7 @@ func TestReplicaErrorsAreAskedOfThePrimary(t *testing.T) {
 		_, side := mustRead(t, r, 1, nil)
 		return side == readpool.Replica
 	})
-	if _, err := p.replica.Exec(ctx, `SELECT pg_wal_replay_pause()`); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 5*time.Second, "replay never paused", func() bool {
-		var state string
-		return p.replica.QueryRow(ctx, `SELECT pg_get_wal_replay_pause_state()`).Scan(&state) == nil && state == "paused"
-	})
+	p.PauseReplay(t, true)
 	if _, err := p.primary.Exec(ctx, `CREATE TABLE added (v int); INSERT INTO added VALUES (5)`); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // StartReplica makes a hot-standby streaming replica of s, a cluster
@@ -163,15 +164,23 @@ func (s *Server) dropSlot() {
 	}
 }
 
+// Replica is a test database on a streaming replica of the test cluster
+// (NewReplica).
+type Replica struct {
+	*Server           // the replica cluster: Kill, Restart
+	DSN        string // the test database on the replica
+	PrimaryDSN string // the same database on the primary
+}
+
 // NewReplica starts a streaming replica (see [Server.StartReplica]) of the
-// cluster holding dsn, a test database from [NewDB], and returns it with
-// the DSN of that same database on the replica. The replica is stopped, its
-// slot dropped and its files removed when the test ends.
+// cluster holding dsn, a test database from [NewDB], and returns that same
+// database on it. The replica is stopped, its slot dropped and its files
+// removed when the test ends.
 //
 // With DATABASE_URL naming an external server the test is skipped: a
 // replica is made from a cluster this process started, never from a
 // server of yours.
-func NewReplica(t testing.TB, dsn string) (*Server, string) {
+func NewReplica(t testing.TB, dsn string) *Replica {
 	t.Helper()
 	mu.Lock()
 	srv := server
@@ -182,6 +191,10 @@ func NewReplica(t testing.TB, dsn string) (*Server, string) {
 	if srv.external {
 		t.Skip("pgtest: DATABASE_URL names an external server; a streaming replica is made with pg_basebackup from a cluster the tests start themselves (unset DATABASE_URL to run this test)")
 	}
+	name, err := databaseName(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r, err := srv.StartReplica(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -191,11 +204,57 @@ func NewReplica(t testing.TB, dsn string) (*Server, string) {
 			t.Log(err)
 		}
 	})
-	name, err := databaseName(dsn)
+	return &Replica{Server: r, DSN: r.DSN(name), PrimaryDSN: dsn}
+}
+
+// WaitReplayed waits up to 30 s until r has replayed everything its
+// primary had written when it was called; the test fails otherwise.
+func (r *Replica) WaitReplayed(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := WaitReplayed(ctx, r.PrimaryDSN, r.DSN); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// PauseReplay pauses r's replay (pg_wal_replay_pause()) or resumes it, and
+// waits until it is so: what the primary writes meanwhile is received but
+// not visible on r, as on a lagging replica.
+func (r *Replica) PauseReplay(t testing.TB, pause bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fn, want := "pg_wal_replay_resume", "not paused"
+	if pause {
+		fn, want = "pg_wal_replay_pause", "paused"
+	}
+	var ignored any
+	if err := queryOne(ctx, r.DSN, "SELECT "+fn+"()::text", &ignored); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var state string
+		err := queryOne(ctx, r.DSN, `SELECT pg_get_wal_replay_pause_state()`, &state)
+		if err == nil && state == want {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("pgtest: replay is %q (%v); want %q", state, err, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// PoolOn returns a pool on dsn, closed when the test ends.
+func PoolOn(t testing.TB, dsn string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r, r.DSN(name)
+	t.Cleanup(pool.Close)
+	return pool
 }
 
 // WaitReplayed waits until the replica at replicaDSN has replayed

@@ -21,7 +21,8 @@ func TestReplicaStreams(t *testing.T) {
 	if err := execOn(ctx, dsn, `INSERT INTO items (id, qty) VALUES (1, 5)`); err != nil {
 		t.Fatal(err)
 	}
-	replica, rdsn := NewReplica(t, dsn)
+	replica := NewReplica(t, dsn)
+	rdsn := replica.DSN
 	var inRecovery bool
 	if err := queryOne(ctx, rdsn, `SELECT pg_is_in_recovery()`, &inRecovery); err != nil || !inRecovery {
 		t.Fatalf("pg_is_in_recovery() = %v, %v on the replica; want true", inRecovery, err)
@@ -42,11 +43,24 @@ func TestReplicaStreams(t *testing.T) {
 	if err := execOn(ctx, dsn, `INSERT INTO items (id, qty) VALUES (2, 7)`); err != nil {
 		t.Fatal(err)
 	}
-	if err := WaitReplayed(ctx, dsn, rdsn); err != nil {
-		t.Fatal(err)
-	}
+	replica.WaitReplayed(t)
 	if got := qty(); got != 12 {
 		t.Fatalf("replica has qty %d after the write; want 12", got)
+	}
+
+	// Paused replay: received, not visible; resumed: visible.
+	replica.PauseReplay(t, true)
+	if err := execOn(ctx, dsn, `INSERT INTO items (id, qty) VALUES (5, 1000)`); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if got := qty(); got != 12 {
+		t.Fatalf("paused replica has qty %d; want still 12", got)
+	}
+	replica.PauseReplay(t, false)
+	replica.WaitReplayed(t)
+	if got := qty(); got != 1012 {
+		t.Fatalf("resumed replica has qty %d; want 1012", got)
 	}
 
 	// Read-only: a write on the replica is refused (25006).
@@ -71,10 +85,8 @@ func TestReplicaStreams(t *testing.T) {
 	if err := replica.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := WaitReplayed(ctx, dsn, rdsn); err != nil {
-		t.Fatal(err)
-	}
-	if got := qty(); got != 112 {
-		t.Fatalf("restarted replica has qty %d; want 112", got)
+	replica.WaitReplayed(t)
+	if got := qty(); got != 1112 {
+		t.Fatalf("restarted replica has qty %d; want 1112", got)
 	}
 }

@@ -1,7 +1,6 @@
 package stack_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -17,10 +16,10 @@ import (
 // its order is readable at once, and the replica serves reads.
 func TestStackWithReadReplica(t *testing.T) {
 	t.Parallel()
-	var replicaDSN string
+	var replica *pgtest.Replica
 	e := startE2EWith(t, roomy, func(o *stack.Options) {
-		_, replicaDSN = pgtest.NewReplica(t, o.DatabaseURL)
-		o.ReadDatabaseURL = replicaDSN
+		replica = pgtest.NewReplica(t, o.DatabaseURL)
+		o.ReadDatabaseURL = replica.DSN
 	})
 	reader := e.stack.Core().Reader
 	if !reader.Replicated() {
@@ -50,11 +49,7 @@ func TestStackWithReadReplica(t *testing.T) {
 	}
 
 	// Caught up, the replica answers (and still right).
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := pgtest.WaitReplayed(ctx, e.dsn, replicaDSN); err != nil {
-		t.Fatal(err)
-	}
+	replica.WaitReplayed(t)
 	before := reader.Stats().ReplicaReads
 	for deadline := time.Now().Add(10 * time.Second); reader.Stats().ReplicaReads == before; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
