@@ -15,15 +15,15 @@ import (
 	"github.com/checkout-dev/checkout/localaws/motoserver"
 )
 
-// TestDatabaseURLVerifiesTheServer: the DSN built from the deployed
-// secret verifies the server's certificate and name (verify-full; require
-// only encrypts), with DATABASE_SSLROOTCERT naming a CA bundle when given.
-func TestDatabaseURLVerifiesTheServer(t *testing.T) {
+// setDatabaseSecret stores secret under name in a moto_server's Secrets
+// Manager and sets the environment template.yaml gives the functions:
+// DATABASE_SECRET_ARN, the proxy's endpoint, the database's name.
+func setDatabaseSecret(t *testing.T, name, secret string) {
+	t.Helper()
 	moto := motoserver.Start(t)
 	sm := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto),
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
-	out, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String("checkout-app-db-test"),
-		SecretString: aws.String(`{"username":"checkout_app","password":"p@ss word"}`)})
+	out, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(secret)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,6 +32,13 @@ func TestDatabaseURLVerifiesTheServer(t *testing.T) {
 		"DATABASE_PROXY_ENDPOINT": "checkout-db.proxy-abc.eu-west-1.rds.amazonaws.com", "DATABASE_NAME": "checkout"} {
 		t.Setenv(k, v)
 	}
+}
+
+// TestDatabaseURLVerifiesTheServer: the DSN built from the deployed
+// secret verifies the server's certificate and name (verify-full; require
+// only encrypts), with DATABASE_SSLROOTCERT naming a CA bundle when given.
+func TestDatabaseURLVerifiesTheServer(t *testing.T) {
+	setDatabaseSecret(t, "checkout-app-db-test", `{"username":"checkout_app","password":"p@ss word"}`)
 	for _, ca := range []string{"", "/opt/rds-global-bundle.pem"} {
 		t.Setenv("DATABASE_SSLROOTCERT", ca)
 		dsn, err := databaseURLFromSecret(context.Background(), "DATABASE_PROXY_ENDPOINT")
@@ -56,19 +63,9 @@ func TestDatabaseURLVerifiesTheServer(t *testing.T) {
 // on AWS the RDS Proxy's read-only endpoint gets the writer's login and
 // TLS; with neither, there is no replica.
 func TestReadReplicaConfig(t *testing.T) {
-	moto := motoserver.Start(t)
-	sm := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
-	out, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String("checkout-app-db-read-test"),
-		SecretString: aws.String(`{"username":"checkout_app","password":"pw"}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER": moto, "DATABASE_SECRET_ARN": aws.ToString(out.ARN), "DATABASE_NAME": "checkout",
-		"DATABASE_PROXY_ENDPOINT": "checkout-db.proxy-abc.eu-west-1.rds.amazonaws.com", "DATABASE_URL": "", "DATABASE_READ_URL": "",
-		"DATABASE_PROXY_READ_ENDPOINT": "", "DATABASE_READ_MAX_LAG": ""} {
-		t.Setenv(k, v)
+	setDatabaseSecret(t, "checkout-app-db-read-test", `{"username":"checkout_app","password":"pw"}`)
+	for _, k := range []string{"DATABASE_URL", "DATABASE_READ_URL", "DATABASE_PROXY_READ_ENDPOINT", "DATABASE_READ_MAX_LAG"} {
+		t.Setenv(k, "")
 	}
 	ctx := context.Background()
 	cfg, err := FromEnv(ctx)

@@ -77,6 +77,17 @@ func mustRead(t *testing.T, r *readpool.Reader, id int, trust func(note, error) 
 	return n, side
 }
 
+// onReplica waits until r sends reads to the replica: its first probe may
+// find the replica behind its first sample of the primary; the next one,
+// 50 ms on, finds it caught up.
+func onReplica(t *testing.T, r *readpool.Reader) {
+	t.Helper()
+	eventually(t, 5*time.Second, "reads never went to the replica", func() bool {
+		_, side := mustRead(t, r, 1, nil)
+		return side == readpool.Replica
+	})
+}
+
 // eventually retries cond every 20 ms for up to d.
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -118,12 +129,7 @@ func TestReadsGoToTheReplica(t *testing.T) {
 	p.write(t, 1, "first")
 	p.WaitReplayed(t)
 	r := readpool.New(p.primary, p.replica, readpool.Options{Log: quiet})
-	// The first probe may find the replica behind its first WAL sample;
-	// the next one, 50 ms on, finds it caught up.
-	eventually(t, 5*time.Second, "reads never went to the replica", func() bool {
-		_, side := mustRead(t, r, 1, nil)
-		return side == readpool.Replica
-	})
+	onReplica(t, r)
 	for i := 2; i <= 4; i++ {
 		p.write(t, i, "more")
 		p.WaitReplayed(t)
@@ -151,10 +157,7 @@ func TestLaggingReplica(t *testing.T) {
 	// A long bound first: the replica stays picked while paused, so the
 	// trust function is what keeps the read right.
 	patient := readpool.New(p.primary, p.replica, readpool.Options{MaxLag: time.Minute, Log: quiet})
-	eventually(t, 5*time.Second, "reads never went to the replica", func() bool {
-		_, side := mustRead(t, patient, 1, nil)
-		return side == readpool.Replica
-	})
+	onReplica(t, patient)
 	p.PauseReplay(t, true)
 	p.write(t, 7, "written while the replica is paused")
 
@@ -212,10 +215,7 @@ func TestReplicaDown(t *testing.T) {
 	p.write(t, 1, "before")
 	p.WaitReplayed(t)
 	r := readpool.New(p.primary, p.replica, readpool.Options{RetryAfter: 100 * time.Millisecond, MaxRetryAfter: 200 * time.Millisecond, Log: quiet})
-	eventually(t, 5*time.Second, "reads never went to the replica", func() bool {
-		_, side := mustRead(t, r, 1, nil)
-		return side == readpool.Replica
-	})
+	onReplica(t, r)
 	if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -305,10 +305,7 @@ func TestReplicaErrorsAreAskedOfThePrimary(t *testing.T) {
 	p := newPair(t)
 	ctx := context.Background()
 	r := readpool.New(p.primary, p.replica, readpool.Options{MaxLag: time.Minute, Log: quiet})
-	eventually(t, 5*time.Second, "reads never went to the replica", func() bool {
-		_, side := mustRead(t, r, 1, nil)
-		return side == readpool.Replica
-	})
+	onReplica(t, r)
 	p.PauseReplay(t, true)
 	if _, err := p.primary.Exec(ctx, `CREATE TABLE added (v int); INSERT INTO added VALUES (5)`); err != nil {
 		t.Fatal(err)
