@@ -18,11 +18,14 @@ import (
 )
 
 // StartReplica makes a hot-standby streaming replica of s, a cluster
-// started by [Start]: pg_basebackup -R copies the cluster with its WAL
-// (-X stream), creates a replication slot of its own on s (so s keeps
-// every WAL segment the replica has not received) and writes
-// standby.signal and primary_conninfo; the copy then starts on a free
-// loopback port with s's settings and streams from s. It runs as the
+// started by [Start]: a replication slot of its own is created on s first,
+// reserving WAL at once (so s keeps every segment from before the backup's
+// start until the replica has received it, however busy s is: without it a
+// checkpoint of s may remove a segment the backup still has to stream),
+// then pg_basebackup -R copies the cluster with its WAL (-X stream) through
+// that slot and writes standby.signal, primary_conninfo and
+// primary_slot_name; the copy starts on a free loopback port with s's
+// settings and streams from s. It runs as the
 // cluster's owner, like s. initdb's default pg_hba.conf already admits
 // local replication connections ("host replication all 127.0.0.1/32"),
 // and PostgreSQL's defaults (wal_level=replica, max_wal_senders=10,
@@ -58,9 +61,14 @@ func (s *Server) StartReplica(ctx context.Context) (*Server, error) {
 			return nil, fmt.Errorf("pgtest: replica folder: %w", err)
 		}
 	}
+	if err := execAdmin(ctx, s, fmt.Sprintf("SELECT pg_create_physical_replication_slot('%s', true)", r.slot)); err != nil {
+		r.cleanup()
+		return nil, fmt.Errorf("pgtest: replication slot: %w", err)
+	}
 	out, err := r.run(ctx, basebackup, "-h", "127.0.0.1", "-p", strconv.Itoa(s.port), "-U", "postgres",
-		"-D", r.dataDir, "-R", "-X", "stream", "-c", "fast", "--no-sync", "-C", "-S", r.slot)
+		"-D", r.dataDir, "-R", "-X", "stream", "-c", "fast", "--no-sync", "-S", r.slot)
 	if err != nil {
+		r.dropSlot()
 		r.cleanup()
 		return nil, fmt.Errorf("pgtest: pg_basebackup: %w\n%s", err, out)
 	}
