@@ -53,7 +53,10 @@ func runStack() error {
 		StripeKey:          os.Getenv("STRIPE_SECRET_KEY"),
 		StripeURL:          os.Getenv("STRIPE_API_URL"),
 		DatabaseURL:        os.Getenv("DATABASE_URL"),
-		Log:                log,
+		// A read replica of DATABASE_URL for the API's read-only routes
+		// (docs/replicas.md); none by default.
+		ReadDatabaseURL: os.Getenv("DATABASE_READ_URL"),
+		Log:             log,
 	}
 	s, err := stack.Start(ctx, opts)
 	if err != nil {
@@ -116,6 +119,9 @@ Ctrl-C stops; a restart resumes where it stopped.
 		s.StripeURL, s.RedisURL, o.DataDir, user, admin, s.APIURL, o.APIKey, s.APIURL, o.APIKey)
 	if s.RedisNotice != "" {
 		fmt.Fprintf(w, "NOTICE: %s\n", s.RedisNotice)
+	}
+	if o.ReadDatabaseURL != "" {
+		fmt.Fprintln(w, "Read replica (DATABASE_READ_URL): the API's read-only routes read it while it keeps up (docs/replicas.md).")
 	}
 	return nil
 }

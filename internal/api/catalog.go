@@ -19,23 +19,30 @@ type productBody struct {
 
 // getProduct: GET /v1/products/{sku}: the catalog entry (through the
 // catalog cache when there is one) and the units available now (on hand
-// minus reserved, never negative; always read live).
+// minus reserved, never negative; read from the database, the read
+// replica's when there is one, within its lag bound: reads.go).
 func (h *Handler) getProduct(c *call) response {
 	sku := c.params["sku"]
-	lvl, err := h.d.Inventory.Level(c.ctx, sku)
+	type entry struct {
+		lvl inventory.Level
+		p   catalog.Product
+	}
+	e, err := read(c.ctx, h, func(ctx context.Context, s stores) (entry, error) {
+		lvl, err := s.inventory.Level(ctx, sku)
+		if err != nil || h.d.CatalogCache != nil {
+			return entry{lvl: lvl}, err
+		}
+		p, err := s.catalog.Get(ctx, sku)
+		return entry{lvl, p}, err
+	})
+	if err == nil && h.d.CatalogCache != nil {
+		e.p, err = h.d.CatalogCache.Get(c.ctx, sku) // fills from the primary
+	}
 	if err != nil {
 		return h.fail(c, err)
 	}
-	get := h.d.Catalog.Get
-	if h.d.CatalogCache != nil {
-		get = h.d.CatalogCache.Get
-	}
-	p, err := get(c.ctx, sku)
-	if err != nil {
-		return h.fail(c, err)
-	}
-	avail := max(lvl.Available, 0)
-	return jsonResponse(http.StatusOK, productBody{Product: p, Available: &avail})
+	avail := max(e.lvl.Available, 0)
+	return jsonResponse(http.StatusOK, productBody{Product: e.p, Available: &avail})
 }
 
 // productInput is the body of PUT /v1/admin/products/{sku}; name, amount
@@ -103,9 +110,12 @@ type inventoryInput struct {
 	Buckets  *int `json:"buckets"` // optional: split a hot SKU (inventory.SetBuckets)
 }
 
-// getInventory: GET /v1/admin/inventory/{sku}.
+// getInventory: GET /v1/admin/inventory/{sku} (from the read replica when
+// there is one, within its lag bound: reads.go).
 func (h *Handler) getInventory(c *call) response {
-	lvl, err := h.d.Inventory.Level(c.ctx, c.params["sku"])
+	lvl, err := read(c.ctx, h, func(ctx context.Context, s stores) (inventory.Level, error) {
+		return s.inventory.Level(ctx, c.params["sku"])
+	})
 	if err != nil {
 		return h.fail(c, err)
 	}

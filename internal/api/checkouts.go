@@ -11,6 +11,7 @@ import (
 
 	"github.com/checkout-dev/checkout/internal/apperr"
 	"github.com/checkout-dev/checkout/internal/checkout"
+	"github.com/checkout-dev/checkout/internal/order"
 )
 
 // CheckoutBody is a checkout as the API shows it.
@@ -119,18 +120,14 @@ func (h *Handler) getCheckout(c *call) response {
 	if r != nil {
 		return *r
 	}
-	var co checkout.Checkout
-	var err error
-	if wait > 0 {
-		if dl, ok := c.ctx.Deadline(); ok {
-			wait = min(wait, time.Until(dl)-500*time.Millisecond)
-		}
-		co, err = h.d.Checkouts.Wait(c.ctx, id, c.principal.UserID, wait)
-		if err != nil && co.ID != uuid.Nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-			err = nil
-		}
-	} else {
-		co, err = h.d.Checkouts.GetForUser(c.ctx, id, c.principal.UserID)
+	if dl, ok := c.ctx.Deadline(); ok && wait > 0 {
+		wait = max(min(wait, time.Until(dl)-500*time.Millisecond), 0)
+	}
+	// With a read replica, its answer is used only for a settled checkout;
+	// anything else comes from the primary (Store.WaitFrom, reads.go).
+	co, err := h.d.Checkouts.WaitFrom(c.ctx, id, wait, h.checkoutSource(id, c.principal.UserID))
+	if err != nil && co.ID != uuid.Nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		err = nil
 	}
 	if err != nil {
 		return h.fail(c, err)
@@ -176,13 +173,16 @@ func idParam(c *call) (uuid.UUID, *response) {
 	return id, nil
 }
 
-// getOrder: GET /v1/orders/{id}; another user's order is 404.
+// getOrder: GET /v1/orders/{id}; another user's order is 404. Read from
+// the replica when there is one (reads.go).
 func (h *Handler) getOrder(c *call) response {
 	id, r := idParam(c)
 	if r != nil {
 		return *r
 	}
-	o, err := h.d.Orders.GetForUser(c.ctx, id, c.principal.UserID)
+	o, err := read(c.ctx, h, func(ctx context.Context, s stores) (order.Order, error) {
+		return s.orders.GetForUser(ctx, id, c.principal.UserID)
+	})
 	if err != nil {
 		return h.fail(c, err)
 	}

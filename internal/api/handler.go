@@ -59,6 +59,9 @@ type Deps struct {
 	// CatalogCache, when set, serves GET /v1/products/{sku}'s catalog entry
 	// through Redis; admin changes invalidate it. Nil reads the database.
 	CatalogCache *catalogcache.Cache
+	// Reads, when set, serves the read-only routes from a read replica
+	// (reads.go, NewReads); nil reads everything from the primary.
+	Reads *Reads
 	// Metrics receives ApiLatency and ApiServerErrors (nil: none).
 	Metrics metrics.Recorder
 	Log     *slog.Logger // default slog.Default()

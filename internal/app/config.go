@@ -33,6 +33,14 @@ type Config struct {
 	Strategy         inventory.Strategy // INVENTORY_STRATEGY (bucketed, conditional, pessimistic, optimistic), default bucketed
 	ReservationTTL   time.Duration      // RESERVATION_TTL (Go duration), default 15m
 	MaxDBConnections int32              // DB_MAX_CONNS, default 4 (one Lambda serves one request at a time)
+	// DatabaseReadURL is a read replica for the API's read-only routes
+	// (DATABASE_READ_URL, or built from DATABASE_SECRET_ARN +
+	// DATABASE_PROXY_READ_ENDPOINT, the RDS Proxy's read-only endpoint);
+	// empty: every read goes to DatabaseURL (docs/replicas.md).
+	DatabaseReadURL string
+	// ReadMaxLag is how far behind the primary a replica read may be
+	// (DATABASE_READ_MAX_LAG, a Go duration; 0: readpool.DefaultMaxLag).
+	ReadMaxLag time.Duration
 	// ReturnURL is where Stripe sends the customer back after 3-D Secure
 	// (CHECKOUT_RETURN_URL; empty: the storefront uses Stripe.js).
 	ReturnURL string
@@ -84,8 +92,19 @@ func FromEnv(ctx context.Context) (Config, error) {
 			return cfg, fmt.Errorf("RESERVATION_TTL=%q: want a positive Go duration like 15m", v)
 		}
 	}
+	if v := os.Getenv("DATABASE_READ_MAX_LAG"); v != "" {
+		if cfg.ReadMaxLag, err = time.ParseDuration(v); err != nil || cfg.ReadMaxLag <= 0 {
+			return cfg, fmt.Errorf("DATABASE_READ_MAX_LAG=%q: want a positive Go duration like 1s", v)
+		}
+	}
 	if cfg.DatabaseURL == "" {
-		if cfg.DatabaseURL, err = databaseURLFromSecret(ctx); err != nil {
+		if cfg.DatabaseURL, err = databaseURLFromSecret(ctx, "DATABASE_PROXY_ENDPOINT"); err != nil {
+			return cfg, err
+		}
+	}
+	cfg.DatabaseReadURL = os.Getenv("DATABASE_READ_URL")
+	if cfg.DatabaseReadURL == "" && os.Getenv("DATABASE_PROXY_READ_ENDPOINT") != "" {
+		if cfg.DatabaseReadURL, err = databaseURLFromSecret(ctx, "DATABASE_PROXY_READ_ENDPOINT"); err != nil {
 			return cfg, err
 		}
 	}
@@ -105,14 +124,18 @@ func envOr(k, def string) string {
 }
 
 // databaseURLFromSecret builds a DSN from an RDS-managed secret
-// ({"username","password"}), DATABASE_PROXY_ENDPOINT (the RDS Proxy),
-// DATABASE_PORT and DATABASE_NAME, as template.yaml sets them, with TLS
-// verified (sslmode=verify-full; DATABASE_SSLROOTCERT for a CA bundle of
-// its own).
-func databaseURLFromSecret(ctx context.Context) (string, error) {
-	arn, host := os.Getenv("DATABASE_SECRET_ARN"), os.Getenv("DATABASE_PROXY_ENDPOINT")
+// ({"username","password"}), the host in environment variable hostVar
+// (DATABASE_PROXY_ENDPOINT, the RDS Proxy; DATABASE_PROXY_READ_ENDPOINT,
+// its read-only endpoint), DATABASE_PORT and DATABASE_NAME, as
+// template.yaml sets them, with TLS verified (sslmode=verify-full;
+// DATABASE_SSLROOTCERT for a CA bundle of its own).
+func databaseURLFromSecret(ctx context.Context, hostVar string) (string, error) {
+	arn, host := os.Getenv("DATABASE_SECRET_ARN"), os.Getenv(hostVar)
 	if arn == "" || host == "" {
-		return "", fmt.Errorf("set DATABASE_URL, or DATABASE_SECRET_ARN and DATABASE_PROXY_ENDPOINT")
+		if hostVar == "DATABASE_PROXY_ENDPOINT" {
+			return "", fmt.Errorf("set DATABASE_URL, or DATABASE_SECRET_ARN and DATABASE_PROXY_ENDPOINT")
+		}
+		return "", fmt.Errorf("%s needs DATABASE_SECRET_ARN (or set DATABASE_READ_URL)", hostVar)
 	}
 	host += ":" + envOr("DATABASE_PORT", "5432")
 	raw, err := SecretString(ctx, arn)

@@ -16,6 +16,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/metrics"
 	"github.com/checkout-dev/checkout/internal/order"
 	"github.com/checkout-dev/checkout/internal/payment"
+	"github.com/checkout-dev/checkout/internal/readpool"
 	"github.com/checkout-dev/checkout/internal/reconcile"
 	"github.com/checkout-dev/checkout/internal/redisconn"
 	"github.com/checkout-dev/checkout/internal/saga"
@@ -34,7 +35,11 @@ type Core struct {
 	// Redis is the Redis layer's client (REDIS_URL) opened by OpenCore, nil
 	// without one: the stock gate is on it, and the API puts the catalog
 	// cache and the carts there too.
-	Redis   redis.UniversalClient
+	Redis redis.UniversalClient
+	// Reader routes the API's read-only routes to the read replica
+	// (WithReplica, DATABASE_READ_URL) or the primary; without a replica it
+	// reads the primary.
+	Reader  *readpool.Reader
 	cfg     Config
 	metrics metrics.Recorder
 }
@@ -46,6 +51,14 @@ type options struct {
 	metrics metrics.Recorder
 	breaker *payment.BreakerOptions
 	gate    *stockgate.Gate
+	replica *pgxpool.Pool
+}
+
+// WithReplica gives the API a read replica: its read-only routes read
+// there while the replica is up and within cfg.ReadMaxLag (readpool,
+// docs/replicas.md). The caller keeps ownership of replica.
+func WithReplica(replica *pgxpool.Pool) Option {
+	return func(o *options) { o.replica = replica }
 }
 
 // WithGate gives the inventory the Redis stock gate g: the gated strategy
@@ -104,7 +117,8 @@ func NewCore(pool *pgxpool.Pool, gw payment.Gateway, cfg Config, log *slog.Logge
 		}
 		gw = payment.NewBreaker(gw, pool, bo)
 	}
-	c := &Core{Pool: pool, Catalog: catalog.NewStore(pool), Checkouts: checkout.NewStore(pool), cfg: cfg, metrics: rec}
+	c := &Core{Pool: pool, Catalog: catalog.NewStore(pool), Checkouts: checkout.NewStore(pool), cfg: cfg, metrics: rec,
+		Reader: readpool.New(pool, o.replica, readpool.Options{MaxLag: cfg.ReadMaxLag, Log: log})}
 	c.Checkouts.SetMaxUnfinished(cfg.MaxUnfinishedCheckouts)
 	c.Inventory = inventory.New(pool, inventory.Options{Strategy: cfg.Strategy, Logger: log, Gate: o.gate})
 	c.Payments = payment.NewService(pool, gw, payment.Backoff{}, log).WithMetrics(rec)
@@ -138,6 +152,15 @@ func OpenCore(ctx context.Context, cfg Config, log *slog.Logger) (*Core, error) 
 			return nil, err
 		}
 		opts = append(opts, WithGate(g))
+	}
+	if cfg.DatabaseReadURL != "" {
+		// Connects lazily too; a replica that is down sends reads to the
+		// primary.
+		replica, err := OpenPool(ctx, Config{DatabaseURL: cfg.DatabaseReadURL, MaxDBConnections: cfg.MaxDBConnections})
+		if err != nil {
+			return nil, fmt.Errorf("DATABASE_READ_URL: %w", err)
+		}
+		opts = append(opts, WithReplica(replica))
 	}
 	c := NewCore(pool, gw, cfg, log, opts...)
 	c.Redis = rdb
@@ -177,7 +200,7 @@ func (c *Core) APIDeps(exec checkout.Executions, stock *inventory.Store, log *sl
 		stock = c.Inventory
 	}
 	return api.Deps{Pool: c.Pool, Catalog: c.Catalog, Checkouts: c.Checkouts, Orders: c.Orders, Inventory: stock, Log: log,
-		Payments: c.Payments, CORS: c.cfg.CORS, Metrics: c.metrics,
+		Payments: c.Payments, CORS: c.cfg.CORS, Metrics: c.metrics, Reads: api.NewReads(c.Reader),
 		Starter: c.Starter(exec, stock)}
 }
 

@@ -31,6 +31,15 @@ func (s Status) Final() bool {
 	return s == StatusCompleted || s == StatusFailed || s == StatusNeedsReview
 }
 
+// Settled reports whether nothing can change a checkout in status s any
+// more: no move leaves it (completed, needs_review; a failed checkout may
+// still become needs_review). A read replica's answer is trusted for
+// settled checkouts only (WaitFrom).
+func (s Status) Settled() bool {
+	next, known := transitions[s]
+	return known && len(next) == 0
+}
+
 // IsFinal reports whether status is final (Status.Final).
 func IsFinal(status Status) bool { return status.Final() }
 

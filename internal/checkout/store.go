@@ -277,6 +277,23 @@ func (s *Store) GetForUser(ctx context.Context, id uuid.UUID, userID string) (Ch
 	return c, err
 }
 
+// Wait returns checkout id once its status is final or requires_action
+// (the customer must act), or when d has passed, whichever comes first
+// (WaitFrom on the primary). It returns the latest state on timeout; ctx
+// cancellation returns ctx's error.
+func (s *Store) Wait(ctx context.Context, id uuid.UUID, userID string, d time.Duration) (Checkout, error) {
+	return s.WaitFrom(ctx, id, d, s.Source(id, userID))
+}
+
+// Source reads checkout id of userID (GetForUser) from s's pool, as the
+// primary's answer.
+func (s *Store) Source(id uuid.UUID, userID string) Source {
+	return func(ctx context.Context, _ bool) (Checkout, bool, error) {
+		c, err := s.GetForUser(ctx, id, userID)
+		return c, true, err
+	}
+}
+
 // SetExecution records the state machine execution that runs checkout id.
 // Idempotent.
 func (s *Store) SetExecution(ctx context.Context, id uuid.UUID, executionID string) error {

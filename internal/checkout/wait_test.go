@@ -1,174 +1,184 @@
-package checkout
+package checkout_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/google/uuid"
 
+	"github.com/checkout-dev/checkout/internal/apperr"
+	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
-// waitFixture is a store on its own database with one pending checkout of
-// user-1 and, when listen is set, its status listener running with the
-// re-read fallback turned off (an hour), so only a notification can end a
-// wait before its deadline.
-func waitFixture(t *testing.T, listen bool) (*Store, *pgxpool.Pool, Checkout) {
-	t.Helper()
-	pool := pgtest.NewPool(t)
-	// Registered after the pool: cleanups run last first, so the listener
-	// stops before its database is dropped.
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if _, err := pool.Exec(ctx, `INSERT INTO products (sku, name, amount, currency) VALUES ('TEE-1', 'T-shirt', 1999, 'USD');
-		INSERT INTO inventory (sku, on_hand) VALUES ('TEE-1', 10)`); err != nil {
-		t.Fatal(err)
-	}
-	s := NewStore(pool)
-	if listen {
-		s.status.fallback = time.Hour
-		if err := s.StartStatusListener(ctx, nil); err != nil {
-			t.Fatal(err)
+func TestSettled(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[checkout.Status]bool{
+		checkout.StatusPending: false, checkout.StatusProcessing: false, checkout.StatusRequiresAction: false,
+		checkout.StatusFailed:    false, // may still become needs_review
+		checkout.StatusCompleted: true, checkout.StatusNeedsReview: true, "bogus": false,
+	} {
+		if got := s.Settled(); got != want {
+			t.Errorf("%s.Settled() = %v; want %v", s, got, want)
 		}
 	}
-	return s, pool, newProcessing(t, s, "key-1")
 }
 
-// newProcessing creates a checkout of user-1 under key and moves it to
-// processing, the status from which every final status can be reached.
-func newProcessing(t *testing.T, s *Store, key string) Checkout {
+// replicated is a checkout store on the test database and one on a
+// streaming replica of it, with a Source that reads the replica unless
+// asked for the primary, counting each side's reads.
+type replicated struct {
+	*pgtest.Replica
+	primary, replica           *checkout.Store
+	primaryReads, replicaReads atomic.Int64
+}
+
+func newReplicated(t *testing.T) *replicated {
 	t.Helper()
-	c, _, err := s.CreateOrGet(context.Background(), "user-1", key, Request{Items: []Item{{SKU: "TEE-1", Quantity: 1}}, Currency: "USD", PaymentMethod: "pm_card_visa"})
-	if err != nil {
-		t.Fatal(err)
+	dsn := pgtest.NewDB(t)
+	pool := pgtest.PoolOn(t, dsn)
+	seed(t, pool)
+	r := &replicated{primary: checkout.NewStore(pool), Replica: pgtest.NewReplica(t, dsn)}
+	r.replica = checkout.NewStore(pgtest.PoolOn(t, r.DSN))
+	r.WaitReplayed(t)
+	return r
+}
+
+func (r *replicated) source(id uuid.UUID, user string) checkout.Source {
+	return func(ctx context.Context, primary bool) (checkout.Checkout, bool, error) {
+		if primary {
+			r.primaryReads.Add(1)
+			c, err := r.primary.GetForUser(ctx, id, user)
+			return c, true, err
+		}
+		r.replicaReads.Add(1)
+		c, err := r.replica.GetForUser(ctx, id, user)
+		return c, false, err
 	}
-	if err := s.MarkProcessing(context.Background(), c.ID); err != nil {
+}
+
+func (r *replicated) create(t *testing.T, key string) checkout.Checkout {
+	t.Helper()
+	c, _, err := r.primary.CreateOrGet(context.Background(), "user-1", key, visa(checkout.Item{SKU: "TEE-1", Quantity: 1}))
+	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-// waitAsync runs Wait(d) for c and returns where its answer arrives, once
-// the wait is subscribed (when the listener runs).
-func waitAsync(t *testing.T, s *Store, c Checkout, d time.Duration, subscribed bool) <-chan Checkout {
+func (r *replicated) complete(t *testing.T, id uuid.UUID) {
 	t.Helper()
-	before := s.WaitStats().Waiters
-	out := make(chan Checkout, 1)
-	go func() {
-		got, err := s.Wait(context.Background(), c.ID, c.UserID, d)
-		if err != nil {
-			t.Errorf("Wait: %v", err)
-		}
-		out <- got
-	}()
-	for deadline := time.Now().Add(10 * time.Second); subscribed && s.WaitStats().Waiters == before; {
-		if time.Now().After(deadline) {
-			t.Fatal("the wait never subscribed")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return out
-}
-
-func TestWaitAnswersOnTheStatusNotification(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		to   Status
-	}{
-		{"completed", StatusCompleted},
-		{"failed", StatusFailed},
-		{"requires_action", StatusRequiresAction},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			s, _, c := waitFixture(t, true)
-			const deadline = time.Minute
-			began := time.Now()
-			done := waitAsync(t, s, c, deadline, true)
-			var err error
-			switch tc.to {
-			case StatusRequiresAction:
-				err = s.MarkRequiresAction(context.Background(), c.ID)
-			case StatusFailed:
-				err = s.Finish(context.Background(), c.ID, Outcome{Status: StatusFailed, Code: "card_declined", Message: "declined"})
-			default:
-				err = s.Finish(context.Background(), c.ID, Outcome{Status: tc.to})
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := <-done
-			if got.Status != tc.to {
-				t.Fatalf("Wait returned %s; want %s", got.Status, tc.to)
-			}
-			// The fallback re-read is an hour away and the deadline a minute:
-			// only the notification could have ended the wait this early.
-			if took := time.Since(began); took > deadline/2 {
-				t.Fatalf("Wait took %s: not woken by the notification", took)
-			}
-			if st := s.WaitStats(); st.Wakeups < 1 || !st.Listening || st.Waiters != 0 {
-				t.Fatalf("stats %+v: want a wake-up, listening, no waiter left", st)
-			}
-		})
-	}
-}
-
-func TestWaitKeepsWorkingAcrossALostListener(t *testing.T) {
-	t.Parallel()
-	s, pool, c := waitFixture(t, true)
 	ctx := context.Background()
-	var killed int
-	if err := pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE datname = current_database() AND query ILIKE 'listen%'`).Scan(&killed); err != nil || killed != 1 {
-		t.Fatalf("terminated %d listener connections (err %v); want 1", killed, err)
-	}
-	// Meanwhile a wait polls: the checkout ends while nobody listens, and
-	// the wait still sees it (by polling, or by the reconnect's wake-up).
-	done := waitAsync(t, s, c, time.Minute, false)
-	if err := s.Finish(ctx, c.ID, Outcome{Status: StatusCompleted}); err != nil {
+	if err := r.primary.MarkProcessing(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if got := <-done; got.Status != StatusCompleted {
-		t.Fatalf("Wait during the outage returned %s", got.Status)
-	}
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if st := s.WaitStats(); st.Listening && st.Reconnects >= 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("listener not back: %+v", s.WaitStats())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	// Back on notifications: a second checkout's wait is woken by one.
-	c2 := newProcessing(t, s, "key-2")
-	wakeups := s.WaitStats().Wakeups
-	done = waitAsync(t, s, c2, time.Minute, true)
-	if err := s.Finish(ctx, c2.ID, Outcome{Status: StatusFailed, Code: "out_of_stock", Message: "sold out"}); err != nil {
+	if err := r.primary.Finish(ctx, id, checkout.Outcome{Status: checkout.StatusCompleted}); err != nil {
 		t.Fatal(err)
-	}
-	if got := <-done; got.Status != StatusFailed || s.WaitStats().Wakeups <= wakeups {
-		t.Fatalf("after the reconnect: status %s, stats %+v", got.Status, s.WaitStats())
 	}
 }
 
-func TestWaitPollsWithoutAListener(t *testing.T) {
+func wantStatus(t *testing.T, c checkout.Checkout, err error, want checkout.Status) {
+	t.Helper()
+	if err != nil || c.Status != want {
+		t.Fatalf("WaitFrom: %s, %v; want %s", c.Status, err, want)
+	}
+}
+
+// TestWaitFromReplica: WaitFrom on a real streaming replica answers what
+// the primary holds, however far behind the replica is, and reads the
+// replica alone for settled checkouts and between the polls of a wait.
+func TestWaitFromReplica(t *testing.T) {
 	t.Parallel()
-	s, _, c := waitFixture(t, false)
-	done := waitAsync(t, s, c, time.Minute, false)
-	if err := s.Finish(context.Background(), c.ID, Outcome{Status: StatusCompleted}); err != nil {
-		t.Fatal(err)
-	}
-	if got := <-done; got.Status != StatusCompleted {
-		t.Fatalf("Wait returned %s", got.Status)
-	}
-	if st := s.WaitStats(); st.Listening || st.Wakeups != 0 {
-		t.Fatalf("stats %+v: no listener was started", st)
-	}
-	// Another user's checkout is not found, waiting or not.
-	if _, err := s.Wait(context.Background(), c.ID, "user-2", time.Second); err == nil {
-		t.Fatal("Wait for another user's checkout: no error")
-	}
+	r := newReplicated(t)
+	ctx := context.Background()
+
+	t.Run("created while the replica is paused", func(t *testing.T) {
+		r.PauseReplay(t, true)
+		defer r.PauseReplay(t, false)
+		c := r.create(t, "paused-create")
+		if _, err := r.replica.GetForUser(ctx, c.ID, "user-1"); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("replica read of the new checkout: %v; want not found (the test needs a stale replica)", err)
+		}
+		got, err := r.primary.WaitFrom(ctx, c.ID, 0, r.source(c.ID, "user-1"))
+		wantStatus(t, got, err, checkout.StatusPending)
+		// Completed on the primary while the replica still has nothing.
+		r.complete(t, c.ID)
+		got, err = r.primary.WaitFrom(ctx, c.ID, 2*time.Second, r.source(c.ID, "user-1"))
+		wantStatus(t, got, err, checkout.StatusCompleted)
+	})
+
+	t.Run("a settled checkout is read from the replica alone", func(t *testing.T) {
+		c := r.create(t, "settled")
+		r.complete(t, c.ID)
+		r.WaitReplayed(t)
+		before := r.primaryReads.Load()
+		got, err := r.primary.WaitFrom(ctx, c.ID, 0, r.source(c.ID, "user-1"))
+		wantStatus(t, got, err, checkout.StatusCompleted)
+		if n := r.primaryReads.Load() - before; n != 0 {
+			t.Errorf("%d primary reads for a completed checkout the replica has; want 0", n)
+		}
+	})
+
+	t.Run("failed on the replica, needs_review on the primary", func(t *testing.T) {
+		c := r.create(t, "failed")
+		if err := r.primary.Finish(ctx, c.ID, checkout.Failed("payment_declined", "declined")); err != nil {
+			t.Fatal(err)
+		}
+		r.WaitReplayed(t)
+		r.PauseReplay(t, true)
+		defer r.PauseReplay(t, false)
+		if err := r.primary.Finish(ctx, c.ID, checkout.NeedsReview("refund_failed", "a person finishes it")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.primary.WaitFrom(ctx, c.ID, 2*time.Second, r.source(c.ID, "user-1"))
+		wantStatus(t, got, err, checkout.StatusNeedsReview)
+	})
+
+	t.Run("a long poll reads the replica between its polls", func(t *testing.T) {
+		c := r.create(t, "long-poll")
+		r.WaitReplayed(t)
+		p0, r0 := r.primaryReads.Load(), r.replicaReads.Load()
+		done := make(chan error, 1)
+		go func() {
+			time.Sleep(500 * time.Millisecond)
+			err := r.primary.MarkProcessing(ctx, c.ID)
+			if err == nil {
+				err = r.primary.Finish(ctx, c.ID, checkout.Outcome{Status: checkout.StatusCompleted})
+			}
+			done <- err
+		}()
+		got, err := r.primary.WaitFrom(ctx, c.ID, 10*time.Second, r.source(c.ID, "user-1"))
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, got, err, checkout.StatusCompleted)
+		primary, replica := r.primaryReads.Load()-p0, r.replicaReads.Load()-r0
+		t.Logf("a wait that ended after about 500 ms: %d primary read(s), %d replica reads", primary, replica)
+		if primary != 1 || replica < 3 {
+			t.Errorf("%d primary and %d replica reads for a 500 ms wait; want 1 (the first poll) and several", primary, replica)
+		}
+	})
+
+	t.Run("a wait that times out answers the primary's state", func(t *testing.T) {
+		c := r.create(t, "timeout")
+		r.WaitReplayed(t)
+		r.PauseReplay(t, true)
+		defer r.PauseReplay(t, false)
+		if err := r.primary.MarkProcessing(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.primary.WaitFrom(ctx, c.ID, 300*time.Millisecond, r.source(c.ID, "user-1"))
+		wantStatus(t, got, err, checkout.StatusProcessing) // the replica still says pending
+	})
+
+	t.Run("another user's checkout", func(t *testing.T) {
+		c := r.create(t, "mine")
+		r.WaitReplayed(t)
+		_, err := r.primary.WaitFrom(ctx, c.ID, 0, r.source(c.ID, "user-2"))
+		if !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("WaitFrom for another user: %v; want not found", err)
+		}
+	})
 }

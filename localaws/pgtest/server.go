@@ -49,6 +49,14 @@ type Server struct {
 	asOwner   []string // command prefix that runs a program as the cluster owner
 	temp      bool
 	external  bool
+	// settings are the server options pg_ctl passes (everything but the
+	// port), so a replica or a restart starts the same way.
+	settings string
+	logPath  string
+	// primary and slot are set on a replica (StartReplica): the cluster it
+	// streams from and the replication slot it holds there.
+	primary *Server
+	slot    string
 }
 
 // ErrNoPostgres explains how to get a PostgreSQL when none is found.
@@ -146,33 +154,51 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.port = port // left running by an earlier process (killed hard)
 		return s, s.waitReady(ctx)
 	}
-	logPath := filepath.Join(s.sockDir, "postgres.log")
+	s.logPath = filepath.Join(s.sockDir, "postgres.log")
 	if opts.Log != nil {
-		opts.Log(logPath)
+		opts.Log(s.logPath)
 	}
 	sock, err := s.socketDir(uid, gid)
 	if err != nil {
 		return nil, err
 	}
+	s.settings = fmt.Sprintf("-k %s -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=128MB", sock)
+	if !opts.Durable {
+		s.settings += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	}
+	if err := s.startOnFreePort(ctx); err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	return s, nil
+}
+
+// startOnFreePort starts the server on a free loopback port, trying
+// another one when a race took the first.
+func (s *Server) startOnFreePort(ctx context.Context) error {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		s.port, err = freePort()
+		port, err := freePort()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		settings := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=128MB", s.port, sock)
-		if !opts.Durable {
-			settings += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+		if lastErr = s.startOn(ctx, port); lastErr == nil {
+			return nil
 		}
-		var out []byte
-		out, lastErr = s.run(ctx, s.pgCtl, "start", "-w", "-t", "60", "-D", s.dataDir, "-l", logPath, "-o", settings)
-		if lastErr == nil {
-			return s, s.waitReady(ctx)
-		}
-		lastErr = fmt.Errorf("pgtest: pg_ctl start: %w\n%s\n%s", lastErr, out, tail(logPath))
 	}
-	s.cleanup()
-	return nil, lastErr
+	return lastErr
+}
+
+// startOn runs pg_ctl start on port with s's settings and waits until
+// the server accepts connections.
+func (s *Server) startOn(ctx context.Context, port int) error {
+	s.port = port
+	out, err := s.run(ctx, s.pgCtl, "start", "-w", "-t", "60", "-D", s.dataDir, "-l", s.logPath,
+		"-o", fmt.Sprintf("-p %d %s", port, s.settings))
+	if err != nil {
+		return fmt.Errorf("pgtest: pg_ctl start: %w\n%s\n%s", err, out, tail(s.logPath))
+	}
+	return s.waitReady(ctx)
 }
 
 // Connect returns an external server described by dsn (DATABASE_URL).
@@ -198,12 +224,18 @@ func withDatabase(dsn, name string) string {
 // Port is the loopback TCP port of a cluster started by Start.
 func (s *Server) Port() int { return s.port }
 
-// Stop shuts the cluster down (fast mode); a temporary cluster's files are removed.
+// Stop shuts the cluster down (fast mode); a temporary cluster's files are
+// removed, and a replica's slot on its primary is dropped.
 func (s *Server) Stop() error {
 	if s == nil || s.external {
 		return nil
 	}
-	out, err := s.run(context.Background(), s.pgCtl, "stop", "-m", "fast", "-w", "-D", s.dataDir)
+	var out []byte
+	var err error
+	if isFile(filepath.Join(s.dataDir, "postmaster.pid")) { // not already stopped by Kill
+		out, err = s.run(context.Background(), s.pgCtl, "stop", "-m", "fast", "-w", "-D", s.dataDir)
+	}
+	s.dropSlot()
 	s.cleanup()
 	if err != nil {
 		return fmt.Errorf("pgtest: pg_ctl stop: %w\n%s", err, out)

@@ -309,6 +309,24 @@ func apiEnvInt(tpl *sam.Template, name string) int {
 	return 0
 }
 
+// readMaxLag is the API function's DATABASE_READ_MAX_LAG (the template's
+// DatabaseReadMaxLag); 0 when unset.
+func readMaxLag(tpl *sam.Template) (time.Duration, error) {
+	for _, fn := range tpl.Functions {
+		if fn.Name == "api" {
+			lit, _ := fn.Env()
+			if v := lit["DATABASE_READ_MAX_LAG"]; v != "" {
+				d, err := time.ParseDuration(v)
+				if err != nil || d <= 0 {
+					return 0, fmt.Errorf("template: DatabaseReadMaxLag %q: want a positive duration like 1s", v)
+				}
+				return d, nil
+			}
+		}
+	}
+	return 0, nil
+}
+
 // corsOrigins is the API function's CORS_ALLOWED_ORIGINS (the template's
 // CorsAllowedOrigins).
 func corsOrigins(tpl *sam.Template) (api.CORS, error) {

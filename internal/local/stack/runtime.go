@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/checkout-dev/checkout/internal/app"
@@ -72,6 +73,10 @@ type Options struct {
 	StripeKey    string // Stripe test mode instead of the fake (STRIPE_SECRET_KEY)
 	StripeURL    string // a Stripe-compatible server of your own instead of the fake (STRIPE_API_URL)
 	DatabaseURL  string // use this PostgreSQL instead of the cluster under DataDir (DATABASE_URL)
+	// ReadDatabaseURL is a read replica of that PostgreSQL for the API's
+	// read-only routes (DATABASE_READ_URL, docs/replicas.md); empty: none,
+	// every read goes to the primary.
+	ReadDatabaseURL string
 	// SFNQuotas are the local Step Functions' API throttling quotas; nil
 	// means AWS's defaults (sfn.DefaultAPIQuotas: StartExecution 1,300
 	// burst, 300/s), an empty map none (CHECKOUT_SFN_START_BURST and
@@ -192,8 +197,21 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	// The metrics are also kept in memory for the local dashboard (/_dev/).
 	s.dashRec = devdash.NewRecorder(devdash.RecorderOptions{})
-	s.core = app.NewCore(s.db.Pool, gw, cfg, s.log,
-		app.WithBreaker(payment.BreakerOptions{}), app.WithMetrics(devdash.Tee{metrics.NewSlog(s.log), s.dashRec}), app.WithGate(gate))
+	coreOpts := []app.Option{app.WithBreaker(payment.BreakerOptions{}), app.WithMetrics(devdash.Tee{metrics.NewSlog(s.log), s.dashRec}), app.WithGate(gate)}
+	if opts.ReadDatabaseURL != "" {
+		// As in the API Lambda: the read-only routes read the replica while
+		// it is up and within the template's DatabaseReadMaxLag.
+		replica, err := pgxpool.New(ctx, opts.ReadDatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("DATABASE_READ_URL: %w", err)
+		}
+		s.closers = append(s.closers, replica.Close)
+		if cfg.ReadMaxLag, err = readMaxLag(s.tpl); err != nil {
+			return nil, err
+		}
+		coreOpts = append(coreOpts, app.WithReplica(replica))
+	}
+	s.core = app.NewCore(s.db.Pool, gw, cfg, s.log, coreOpts...)
 	s.core.Redis = s.redis
 
 	if err := s.startSQS(ctx); err != nil {
