@@ -40,7 +40,7 @@ type Checkout struct {
 	Currency       string
 	PaymentMethod  string
 	Items          []PricedItem
-	OrderID        *uuid.UUID
+	OrderID        *uuid.UUID // set once the order exists (checkouts.order_id)
 	ExecutionID    string
 	// Compensating is set once the saga claimed the checkout for
 	// compensation (BeginCompensationTx): no order can be made for it.
@@ -207,9 +207,9 @@ func price(ctx context.Context, tx pgx.Tx, req Request) ([]PricedItem, int64, ma
 
 const selectCheckout = `
 	SELECT c.id, c.user_id, c.idempotency_key, c.status, coalesce(c.failure_code, ''), coalesce(c.failure_message, ''),
-	       c.amount, c.currency, c.payment_method, coalesce(c.execution_id, ''), c.created_at, c.updated_at, o.id,
+	       c.amount, c.currency, c.payment_method, coalesce(c.execution_id, ''), c.created_at, c.updated_at, c.order_id,
 	       c.compensation_started_at IS NOT NULL, coalesce(c.traceparent, '')
-	FROM checkouts c LEFT JOIN orders o ON o.checkout_id = c.id`
+	FROM checkouts c`
 
 func scanCheckout(row pgx.Row) (Checkout, error) {
 	var c Checkout
