@@ -19,6 +19,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/execution"
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/local/devdash"
+	"github.com/checkout-dev/checkout/internal/partition"
 	"github.com/checkout-dev/checkout/internal/reconcile"
 	"github.com/checkout-dev/checkout/internal/startqueue"
 	"github.com/checkout-dev/checkout/internal/sweeper"
@@ -243,7 +244,8 @@ func (s *Stack) scheduled(fn *sam.Function) func(context.Context) error {
 	log := s.log.With("function", fn.Name)
 	switch fn.Name {
 	case "sweeper":
-		sw := &sweeper.Sweeper{Inventory: s.core.Inventory, Log: log, Metrics: s.core.Metrics()}
+		sw := &sweeper.Sweeper{Inventory: s.core.Inventory, Log: log, Metrics: s.core.Metrics(),
+			Partitions: &partition.Keeper{Pool: s.core.Pool}}
 		return func(ctx context.Context) error { _, err := sw.Run(ctx); return err }
 	case "reconciliation":
 		lit, _ := fn.Env()
