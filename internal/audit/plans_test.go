@@ -1,4 +1,4 @@
-package audit
+package audit_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/checkout-dev/checkout/internal/audit"
 	"github.com/checkout-dev/checkout/internal/partition"
 	"github.com/checkout-dev/checkout/internal/partition/plantest"
 	"github.com/checkout-dev/checkout/internal/postgres"
@@ -73,7 +74,7 @@ func TestLookupByCheckoutUsesTheIndex(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, text := plantest.Explain(t, c.Conn(), generic, hasKeyQuery, id, lookup.action, key)
+			p, text := plantest.Explain(t, c.Conn(), generic, audit.HasKeyQuery, id, lookup.action, key)
 			c.Release()
 			t.Logf("audit rows of a checkout, %s (generic %v):\n%s", lookup.name, generic, text)
 			probed := 0
@@ -94,7 +95,7 @@ func TestLookupByCheckoutUsesTheIndex(t *testing.T) {
 		action, key string
 		want        bool
 	}{{"review_requested", key, true}, {"review_requested", key + "x", false}, {"reserve", key, false}} {
-		if got, err := HasKey(ctx, pool, id, tc.action, tc.key); err != nil || got != tc.want {
+		if got, err := audit.HasKey(ctx, pool, id, tc.action, tc.key); err != nil || got != tc.want {
 			t.Errorf("HasKey(%s, %s) = %v, %v; want %v", tc.action, tc.key, got, err, tc.want)
 		}
 	}

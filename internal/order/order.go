@@ -57,7 +57,8 @@ type Service struct {
 	inv  *inventory.Store
 }
 
-// NewService returns a Service that commits reservations through inv.
+// NewService returns a Service that commits reservations through inv (nil
+// for a Service that only reads: GetForUser, ByCheckout, ListForUser).
 func NewService(pool *pgxpool.Pool, inv *inventory.Store) *Service {
 	return &Service{pool: pool, inv: inv}
 }
