@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -36,12 +35,9 @@ type shop struct {
 
 func newShop(t *testing.T) *shop {
 	t.Helper()
-	fake := stripefake.New(stripefake.Options{})
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	t.Cleanup(fake.Close)
+	fake := stripefake.StartTest(t)
 	s := &shop{pool: pgtest.NewPool(t)}
-	gw := payment.NewStripe(payment.StripeConfig{SecretKey: "sk_test_order", URL: srv.URL, Timeout: 2 * time.Second})
+	gw := payment.NewStripe(payment.StripeConfig{SecretKey: stripefake.TestAPIKey, URL: fake.URL, Timeout: 2 * time.Second})
 	s.core = app.NewCore(s.pool, gw, app.Config{Strategy: inventory.Conditional, ReservationTTL: time.Minute}, nil)
 	if _, err := s.pool.Exec(context.Background(), `
 		INSERT INTO products (sku, name, amount, currency) VALUES ('TEE-1', 'T-shirt', 1999, 'USD');

@@ -3,7 +3,6 @@ package partition_test
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -205,11 +204,8 @@ func TestMigrationConvertsExistingRows(t *testing.T) {
 	}
 
 	// The product on the converted tables.
-	fake := stripefake.New(stripefake.Options{})
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	t.Cleanup(fake.Close)
-	gw := payment.NewStripe(payment.StripeConfig{SecretKey: "sk_test_convert", URL: srv.URL, Timeout: 2 * time.Second})
+	fake := stripefake.StartTest(t)
+	gw := payment.NewStripe(payment.StripeConfig{SecretKey: stripefake.TestAPIKey, URL: fake.URL, Timeout: 2 * time.Second})
 	core := app.NewCore(pool, gw, app.Config{Strategy: inventory.Conditional, ReservationTTL: time.Minute}, nil)
 
 	o, created, err := core.Orders.Create(ctx, inflight)

@@ -62,21 +62,6 @@ func TestSweepReleasesOnlyExpiredHolds(t *testing.T) {
 	}
 }
 
-// monthsAhead returns the PartitionMonthsAhead values rec received.
-func (r *recorder) monthsAhead() []float64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []float64
-	for _, e := range r.entries {
-		for _, m := range e.Metrics {
-			if m.Name == metrics.PartitionMonthsAhead {
-				out = append(out, m.Value)
-			}
-		}
-	}
-	return out
-}
-
 // The sweep keeps the months ahead partitioned: on a clock far in the
 // future it makes the partitions of that month and of the 3 after it, and
 // publishes how far ahead they reach; the next sweep makes none. A sweep
@@ -103,7 +88,7 @@ func TestSweepKeepsThePartitionsAhead(t *testing.T) {
 	if err != nil || res.PartitionsCreated != 0 || res.PartitionMonthsAhead != 3 {
 		t.Fatalf("second sweep: %+v, %v; want none created", res, err)
 	}
-	if got := rec.monthsAhead(); !slices.Equal(got, []float64{3, 3}) {
+	if got := rec.values(metrics.PartitionMonthsAhead, metrics.None); !slices.Equal(got, []float64{3, 3}) {
 		t.Errorf("PartitionMonthsAhead published %v; want [3 3]", got)
 	}
 
@@ -113,7 +98,7 @@ func TestSweepKeepsThePartitionsAhead(t *testing.T) {
 	if err != nil || res.PartitionError == "" {
 		t.Fatalf("sweep with a failing upkeep: %+v, %v; want the sweep to succeed and report the upkeep's error", res, err)
 	}
-	if got := rec.monthsAhead(); len(got) != 2 {
+	if got := rec.values(metrics.PartitionMonthsAhead, metrics.None); len(got) != 2 {
 		t.Errorf("PartitionMonthsAhead published %v after a failed upkeep; want nothing more", got)
 	}
 }
