@@ -128,6 +128,9 @@ BEGIN
 END;
 $$;
 -- +goose StatementEnd
+-- Runs as the owner: only the roles granted it may call it (internal/dbsetup
+-- grants the application role EXECUTE on the functions), not PUBLIC.
+REVOKE EXECUTE ON FUNCTION ensure_partitions(timestamptz, integer) FROM PUBLIC;
 
 -- The old tables step aside (their indexes keep their names until they are
 -- dropped below; so does the audit log's identity sequence, renamed so that

@@ -127,6 +127,29 @@ func TestAppRoleCanRunTheProductButNotChangeItsRules(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM audit_log`).Scan(&n); err != nil || n < 1 {
 		t.Fatalf("audit rows %d (%v) after the refused changes", n, err)
 	}
+
+	// ensure_partitions runs as the owner: a role that was not granted it
+	// (any login but the application role) may not call it.
+	other := randomRole(t)
+	conn, err := pgx.Connect(ctx, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE ROLE `+other+` LOGIN PASSWORD 'other-password'`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(ctx, `DROP ROLE `+other) //nolint:errcheck // best effort
+	stranger, err := pgx.Connect(ctx, asRole(t, owner, other, "other-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = partition.Ensure(ctx, stranger, later.AddDate(1, 0, 0), 0)
+	stranger.Close(ctx)
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42501" {
+		t.Errorf("ensure_partitions as a role without the grant: %v; want permission denied (42501)", err)
+	}
 }
 
 func TestRunRefusesABadRole(t *testing.T) {
