@@ -215,8 +215,8 @@ type Cursor struct {
 	ID        uuid.UUID
 }
 
-// Next returns the cursor of the page after page (the zero Cursor when
-// page is empty).
+// Next returns the cursor of the page after page. An empty page ends the
+// listing: its Next is the zero Cursor, which starts again at the newest.
 func Next(page []Summary) Cursor {
 	if len(page) == 0 {
 		return Cursor{}
