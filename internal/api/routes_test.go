@@ -127,7 +127,7 @@ func TestGetOrder(t *testing.T) {
 	e := localEnv(t)
 	co := e.newCheckout(t, "owner", "k1")
 	ctx := context.Background()
-	orderID := uuid.New() // a random (version 4) id, as orders made before migration 00016 have
+	orderID := uuid.New() // a random (version 4) id, as orders made before migration 00017 have
 	_, err := e.pool.Exec(ctx, `
 		WITH pay AS (
 			INSERT INTO payment_transactions (checkout_id, kind, idempotency_key, amount, currency, status, provider_payment_id)

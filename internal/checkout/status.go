@@ -74,7 +74,7 @@ func NeedsReview(code, message string) Outcome {
 // transaction) and records its order: orderID and orderCreatedAt, the key
 // of the order's row in the partitioned orders table. The order's row must
 // then be inserted in tx: its foreign key names this checkout's order, so
-// a checkout has at most one order (migration 00016), and the checkout's
+// a checkout has at most one order (migration 00017), and the checkout's
 // own foreign key to the order is checked at commit.
 //
 // Errors: apperr State when the checkout already ended otherwise or already

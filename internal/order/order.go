@@ -174,7 +174,7 @@ func ExistsTx(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID) (bool, error
 // and each lookup names the partition it needs (docs/partitions.md shows
 // their plans; TestLookupsReadOnePartition checks them):
 //
-//   - by id: a UUIDv7 id carries created_at (migration 00016), so the
+//   - by id: a UUIDv7 id carries created_at (migration 00017), so the
 //     planner keeps one partition; an id made before the migration (random,
 //     version 4) leaves the range open and probes every partition's
 //     primary key index.

@@ -18,7 +18,7 @@ import (
 // seed gives the database 7 months of orders (the current one and the 6
 // before it, 30,000 orders of 500 users, 1 item each), 1,000 of them in
 // the oldest month with random (version 4) ids as orders made before
-// migration 00016 have; it returns an order of each kind.
+// migration 00017 have; it returns an order of each kind.
 func seed(t *testing.T, pool *pgxpool.Pool) (v7, legacy struct {
 	ID, CheckoutID uuid.UUID
 	CreatedAt      time.Time

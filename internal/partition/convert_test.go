@@ -27,7 +27,7 @@ import (
 )
 
 // schemaAt15 returns a pool and goose provider on a schema of its own (in a
-// fresh database) migrated up to version 15, the last before partitioning.
+// fresh database) migrated up to version 16, the last before partitioning.
 func schemaAt15(t *testing.T) (*pgxpool.Pool, *goose.Provider) {
 	t.Helper()
 	ctx := context.Background()
@@ -51,7 +51,7 @@ func schemaAt15(t *testing.T) (*pgxpool.Pool, *goose.Provider) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.UpTo(ctx, 15); err != nil {
+	if _, err := p.UpTo(ctx, 16); err != nil {
 		t.Fatal(err)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -62,7 +62,7 @@ func schemaAt15(t *testing.T) (*pgxpool.Pool, *goose.Provider) {
 	return pool, p
 }
 
-// history writes, at version 15 and as its code did, 6 past months of
+// history writes, at version 16 and as its code did, 6 past months of
 // completed checkouts of 3 users: each with its succeeded charge, its
 // order (a random id), 2 items and its audit rows.
 func history(t *testing.T, pool *pgxpool.Pool, first time.Time) {
@@ -102,7 +102,7 @@ func history(t *testing.T, pool *pgxpool.Pool, first time.Time) {
 }
 
 // digest is a checksum of the rows written before the conversion (orders
-// with random ids, audit rows up to an id), in the columns version 15 has.
+// with random ids, audit rows up to an id), in the columns version 16 has.
 type digest struct{ orders, items, audit string }
 
 func digests(t *testing.T, pool *pgxpool.Pool, auditUpTo int64) digest {
@@ -118,7 +118,7 @@ func digests(t *testing.T, pool *pgxpool.Pool, auditUpTo int64) digest {
 	return d
 }
 
-// TestMigrationConvertsExistingRows: a database at version 15 with 6
+// TestMigrationConvertsExistingRows: a database at version 16 with 6
 // months of orders, items and audit rows, and a checkout in flight (its
 // stock reserved and its charge authorized through the product's code),
 // migrated to 16. Every row survives, in the partition of its month; the
@@ -157,7 +157,7 @@ func TestMigrationConvertsExistingRows(t *testing.T) {
 	}
 	var maxAudit int64
 	if err := pool.QueryRow(ctx, `SELECT max(id) FROM audit_log`).Scan(&maxAudit); err != nil || maxAudit != 50 {
-		t.Fatalf("%d audit rows at version 15 (%v); want 50", maxAudit, err)
+		t.Fatalf("%d audit rows at version 16 (%v); want 50", maxAudit, err)
 	}
 	before := digests(t, pool, maxAudit)
 
@@ -275,8 +275,8 @@ func TestMigrationConvertsExistingRows(t *testing.T) {
 	}
 
 	// Down: plain tables again, every row as it was, the new orders too.
-	if _, err := goo.DownTo(ctx, 15); err != nil {
-		t.Fatalf("migrate down to 15: %v", err)
+	if _, err := goo.DownTo(ctx, 16); err != nil {
+		t.Fatalf("migrate down to 16: %v", err)
 	}
 	if after := digests(t, pool, maxAudit); after != before {
 		t.Errorf("rows after the Down migration: %+v; want %+v", after, before)

@@ -1,5 +1,5 @@
 // Package partition keeps the monthly partitions of orders, order_items and
-// audit_log (migration 00016): the partitions of the months ahead are made
+// audit_log (migration 00017): the partitions of the months ahead are made
 // before any row needs them (ensure_partitions, run by the sweeper every
 // minute), and old months of audit_log can leave the table for archiving
 // (DetachAuditLog, opt-in: nothing here deletes a row).
