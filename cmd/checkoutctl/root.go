@@ -92,7 +92,7 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 	}
 	review.PersistentFlags().String("queue", "manual-review", "the manual-review queue (name, stack-relative name or URL)")
 	review.AddCommand(newReviewList(e), newReviewShow(e), newReviewResolve(e))
-	root.AddCommand(dlq, review, newInvariants(e), newReconcile(e), newTrace(e))
+	root.AddCommand(dlq, review, newInvariants(e), newReconcile(e), newTrace(e), newOrders(e), newPartitions(e))
 	return root
 }
 

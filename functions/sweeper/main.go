@@ -1,5 +1,6 @@
-// Command sweeper releases expired stock reservations and syncs the Redis
-// stock gate with the database, run on a schedule.
+// Command sweeper releases expired stock reservations, syncs the Redis
+// stock gate with the database and keeps the monthly partitions ahead, run
+// on a schedule.
 package main
 
 import (
@@ -8,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/checkout-dev/checkout/internal/app"
+	"github.com/checkout-dev/checkout/internal/partition"
 	"github.com/checkout-dev/checkout/internal/sweeper"
 )
 
@@ -15,7 +17,10 @@ func main() {
 	core, log := app.MustOpenCore("sweeper")
 	// InventoryDiscrepancy through the core's recorder (CloudWatch Embedded
 	// Metric Format on stdout, namespace METRICS_NAMESPACE).
-	s := &sweeper.Sweeper{Inventory: core.Inventory, Log: log, Metrics: core.Metrics()}
+	// PartitionMonthsAhead too, after keeping the partitions of the months
+	// ahead (ensure_partitions runs as the tables' owner).
+	s := &sweeper.Sweeper{Inventory: core.Inventory, Log: log, Metrics: core.Metrics(),
+		Partitions: &partition.Keeper{Pool: core.Pool}}
 	app.StartTraced(func(ctx context.Context, _ events.EventBridgeEvent) (sweeper.Result, error) {
 		return s.Run(ctx)
 	})

@@ -127,17 +127,19 @@ func TestGetOrder(t *testing.T) {
 	e := localEnv(t)
 	co := e.newCheckout(t, "owner", "k1")
 	ctx := context.Background()
-	orderID := uuid.New()
+	orderID := uuid.New() // a random (version 4) id, as orders made before migration 00017 have
 	_, err := e.pool.Exec(ctx, `
 		WITH pay AS (
 			INSERT INTO payment_transactions (checkout_id, kind, idempotency_key, amount, currency, status, provider_payment_id)
-			VALUES ($1, 'charge', 'k-charge', 1999, 'USD', 'succeeded', 'pi_1') RETURNING id)
-		INSERT INTO orders (id, checkout_id, user_id, amount, currency, payment_id) SELECT $2, $1, 'owner', 1999, 'USD', id FROM pay`,
+			VALUES ($1, 'charge', 'k-charge', 1999, 'USD', 'succeeded', 'pi_1') RETURNING id),
+		co AS (UPDATE checkouts SET order_id = $2, order_created_at = now() WHERE id = $1)
+		INSERT INTO orders (id, created_at, checkout_id, user_id, amount, currency, payment_id) SELECT $2, now(), $1, 'owner', 1999, 'USD', id FROM pay`,
 		uuid.MustParse(co.CheckoutID), orderID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.pool.Exec(ctx, `INSERT INTO order_items (order_id, sku, name, quantity, unit_amount) VALUES ($1, 'TEE-1', 'T-shirt', 1, 1999)`, orderID); err != nil {
+	if _, err := e.pool.Exec(ctx, `INSERT INTO order_items (order_id, order_created_at, sku, name, quantity, unit_amount)
+		SELECT id, created_at, 'TEE-1', 'T-shirt', 1, 1999 FROM orders WHERE id = $1`, orderID); err != nil {
 		t.Fatal(err)
 	}
 	resp := do(t, e.h, newReq("GET", "/v1/orders/"+orderID.String(), asUser("owner")))

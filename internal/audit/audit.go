@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -17,6 +18,27 @@ import (
 // alone).
 type Execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// Querier is what HasKey needs: a pgx.Tx or a pool.
+type Querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// hasKeyQuery finds the audit rows of one checkout by its index, in every
+// monthly partition of audit_log (a checkout id says nothing of the month;
+// docs/partitions.md shows the plan).
+const hasKeyQuery = `SELECT EXISTS (SELECT 1 FROM audit_log WHERE checkout_id = $1 AND action = $2 AND detail->>'key' = $3)`
+
+// HasKey reports whether checkoutID has an audit row of action whose
+// detail's "key" is key: how a caller that acts once per (checkout, key)
+// recognises a repeat (the reconciler's review requests).
+func HasKey(ctx context.Context, q Querier, checkoutID uuid.UUID, action, key string) (bool, error) {
+	var found bool
+	if err := q.QueryRow(ctx, hasKeyQuery, checkoutID, action, key).Scan(&found); err != nil {
+		return false, fmt.Errorf("audit: look up %s %s: %w", action, key, err)
+	}
+	return found, nil
 }
 
 // Entry is one audit_log row. Zero fields are stored as NULL (Detail as {}).

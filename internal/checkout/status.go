@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -78,10 +79,28 @@ func NeedsReview(code, message string) Outcome {
 	return Outcome{Status: StatusNeedsReview, Code: code, Message: message}
 }
 
-// CompleteTx marks checkout id completed inside tx (the order transaction).
-// Idempotent. Errors: apperr State when the checkout already ended otherwise.
-func CompleteTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
-	return finishTx(ctx, tx, id, Outcome{Status: StatusCompleted})
+// CompleteTx marks checkout id completed inside tx (the order
+// transaction) and records its order: orderID and orderCreatedAt, the key
+// of the order's row in the partitioned orders table. The order's row must
+// then be inserted in tx: its foreign key names this checkout's order, so
+// a checkout has at most one order (migration 00017), and the checkout's
+// own foreign key to the order is checked at commit.
+//
+// Errors: apperr State when the checkout already ended otherwise or already
+// names another order.
+func CompleteTx(ctx context.Context, tx pgx.Tx, id, orderID uuid.UUID, orderCreatedAt time.Time) error {
+	if err := finishTx(ctx, tx, id, Outcome{Status: StatusCompleted}); err != nil {
+		return err
+	}
+	tag, err := tx.Exec(ctx, `UPDATE checkouts SET order_id = $2, order_created_at = $3
+		WHERE id = $1 AND (order_id IS NULL OR (order_id = $2 AND order_created_at = $3))`, id, orderID, orderCreatedAt)
+	if err != nil {
+		return fmt.Errorf("checkout: record order: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return apperr.E(apperr.State, "checkout_has_order", "checkout %s already has another order", id)
+	}
+	return nil
 }
 
 // Finish records how checkout id ended. Idempotent: finishing again with

@@ -40,7 +40,7 @@ type Checkout struct {
 	Currency       string
 	PaymentMethod  string
 	Items          []PricedItem
-	OrderID        *uuid.UUID
+	OrderID        *uuid.UUID // set once the order exists (checkouts.order_id)
 	ExecutionID    string
 	// Compensating is set once the saga claimed the checkout for
 	// compensation (BeginCompensationTx): no order can be made for it.
@@ -211,10 +211,10 @@ func price(ctx context.Context, tx pgx.Tx, req Request) ([]PricedItem, int64, ma
 // a checkout several times per checkout.
 const selectCheckout = `
 	SELECT c.id, c.user_id, c.idempotency_key, c.status, coalesce(c.failure_code, ''), coalesce(c.failure_message, ''),
-	       c.amount, c.currency, c.payment_method, coalesce(c.execution_id, ''), c.created_at, c.updated_at, o.id,
+	       c.amount, c.currency, c.payment_method, coalesce(c.execution_id, ''), c.created_at, c.updated_at, c.order_id,
 	       c.compensation_started_at IS NOT NULL, coalesce(c.traceparent, ''),
 	       coalesce(i.skus, '{}'), coalesce(i.quantities, '{}'), coalesce(i.unit_amounts, '{}')
-	FROM checkouts c LEFT JOIN orders o ON o.checkout_id = c.id
+	FROM checkouts c
 	LEFT JOIN LATERAL (SELECT array_agg(sku ORDER BY sku) AS skus, array_agg(quantity ORDER BY sku) AS quantities,
 	                          array_agg(unit_amount ORDER BY sku) AS unit_amounts
 	                   FROM checkout_items WHERE checkout_id = c.id) i ON true`

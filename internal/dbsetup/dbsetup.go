@@ -73,7 +73,8 @@ func checkRole(role, password string) error {
 // SELECT, INSERT, UPDATE, DELETE on every product table except audit_log
 // and goose's version table; SELECT, INSERT on audit_log; SELECT on the
 // version table; USAGE and SELECT on the sequences; EXECUTE on the
-// functions. Anything else the role held on those objects is revoked
+// functions (ensure_partitions among them, which runs as the owner);
+// nothing on the partitions of the partitioned tables. Anything else the role held on those objects is revoked
 // first, so a grant removed here is removed from the database too. created
 // reports whether the role is new.
 func EnsureAppRole(ctx context.Context, conn *pgx.Conn, role, password string) (created bool, err error) {
@@ -120,8 +121,34 @@ func EnsureAppRole(ctx context.Context, conn *pgx.Conn, role, password string) (
 			return false, fmt.Errorf("dbsetup: %s: %w", q, err)
 		}
 	}
+	if err := revokePartitions(ctx, tx, id); err != nil {
+		return false, err
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return false, fmt.Errorf("dbsetup: commit: %w", err)
 	}
 	return created, nil
+}
+
+// revokePartitions takes back what the grant on all tables gave role on
+// the partitions of orders, order_items and audit_log: the role reaches a
+// partition only through its parent, whose privileges PostgreSQL checks
+// (so UPDATE and DELETE stay refused on every month of audit_log), and the
+// partitions ensure_partitions makes later get no grant either.
+func revokePartitions(ctx context.Context, tx pgx.Tx, role string) error {
+	rows, err := tx.Query(ctx, `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND c.relispartition AND n.nspname = 'public' ORDER BY 1`)
+	if err != nil {
+		return fmt.Errorf("dbsetup: list partitions: %w", err)
+	}
+	parts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("dbsetup: list partitions: %w", err)
+	}
+	for _, p := range parts {
+		if _, err := tx.Exec(ctx, `REVOKE ALL ON `+p+` FROM `+role); err != nil {
+			return fmt.Errorf("dbsetup: revoke on %s: %w", p, err)
+		}
+	}
+	return nil
 }

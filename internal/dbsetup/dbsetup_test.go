@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -15,6 +16,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/audit"
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/dbsetup"
+	"github.com/checkout-dev/checkout/internal/partition"
 	"github.com/checkout-dev/checkout/internal/postgres"
 	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
@@ -88,12 +90,27 @@ func TestAppRoleCanRunTheProductButNotChangeItsRules(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("write an audit row: %v", err)
 	}
-	// What it must not do, each refused by PostgreSQL's privileges.
+	// The sweeper's upkeep of the partitions runs as this role: it makes the
+	// partitions of two months in 2041 (ensure_partitions runs as the owner).
+	later := time.Date(2041, 3, 10, 0, 0, 0, 0, time.UTC)
+	if n, err := partition.Ensure(ctx, pool, later, 1); err != nil || n != 2*len(partition.Tables) {
+		t.Fatalf("ensure the partitions of 2041 as %s: %d created, %v", role, n, err)
+	}
+	month := partition.MonthOf(time.Now()).Format("2006_01")
+	// What it must not do, each refused by PostgreSQL's privileges: a
+	// partition is reached only through its parent, whether it existed at
+	// the deploy or was made since.
 	for _, q := range []string{
 		`UPDATE audit_log SET actor = 'someone else'`,
 		`DELETE FROM audit_log`,
 		`TRUNCATE audit_log`,
 		`ALTER TABLE audit_log DISABLE TRIGGER ALL`,
+		`DELETE FROM audit_log_` + month,
+		`UPDATE audit_log_` + month + ` SET actor = 'someone else'`,
+		`TRUNCATE audit_log_2041_04`,
+		`SELECT * FROM orders_2041_03`,
+		`ALTER TABLE audit_log DETACH PARTITION audit_log_` + month,
+		`SELECT create_month_partition('audit_log', '2042-01-01')`,
 		`DROP TABLE checkouts`,
 		`ALTER TABLE products ADD COLUMN x int`,
 		`DELETE FROM goose_db_version`,
@@ -109,6 +126,29 @@ func TestAppRoleCanRunTheProductButNotChangeItsRules(t *testing.T) {
 	var n int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM audit_log`).Scan(&n); err != nil || n < 1 {
 		t.Fatalf("audit rows %d (%v) after the refused changes", n, err)
+	}
+
+	// ensure_partitions runs as the owner: a role that was not granted it
+	// (any login but the application role) may not call it.
+	other := randomRole(t)
+	conn, err := pgx.Connect(ctx, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE ROLE `+other+` LOGIN PASSWORD 'other-password'`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(ctx, `DROP ROLE `+other) //nolint:errcheck // best effort
+	stranger, err := pgx.Connect(ctx, asRole(t, owner, other, "other-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = partition.Ensure(ctx, stranger, later.AddDate(1, 0, 0), 0)
+	stranger.Close(ctx)
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42501" {
+		t.Errorf("ensure_partitions as a role without the grant: %v; want permission denied (42501)", err)
 	}
 }
 

@@ -317,12 +317,18 @@ func checkMarked(t *testing.T, fx *fixture, body []byte) {
 
 func checkSwept(t *testing.T, fx *fixture, body []byte) {
 	var res struct {
-		Released *int   `json:"released"`
-		Duration string `json:"duration"`
+		Released       *int   `json:"released"`
+		Duration       string `json:"duration"`
+		MonthsAhead    *int   `json:"partition_months_ahead"`
+		PartitionError string `json:"partition_error"`
 	}
 	decode(t, body, &res)
 	if res.Released == nil || *res.Released < 1 || res.Duration == "" {
 		t.Fatalf("answer %s, want released >= 1 and a duration", body)
+	}
+	// The sweep also kept the partitions of the next 3 months.
+	if res.MonthsAhead == nil || *res.MonthsAhead != 3 || res.PartitionError != "" {
+		t.Errorf("answer %s, want partition_months_ahead 3 and no partition_error", body)
 	}
 	var expired, held int
 	fx.queryOne(t, `SELECT count(*) FROM reservations WHERE checkout_id = $1 AND status = 'released' AND release_reason = 'expired'`,

@@ -19,6 +19,11 @@
 //     (0 when the gate was exact). Not published without a gate, nor by a
 //     sync that failed before finding anything. The alarm fires when it
 //     stays above 0 (the gate keeps drifting between syncs).
+//   - PartitionMonthsAhead (None): one per upkeep of the partitions by the
+//     sweeper (every run): how many months after the current one every
+//     partitioned table has its partition (internal/partition). The alarm
+//     fires when it falls below 2: the upkeep kept failing for a month, and
+//     inserts fail once the current month has no partition.
 //
 // A [Recorder] is the port; [EMF] writes CloudWatch Embedded Metric Format
 // lines (stdout in a Lambda, where CloudWatch Logs extracts the metrics with
@@ -43,6 +48,7 @@ const (
 	ApiLatency           = "ApiLatency"
 	ApiServerErrors      = "ApiServerErrors"
 	InventoryDiscrepancy = "InventoryDiscrepancy"
+	PartitionMonthsAhead = "PartitionMonthsAhead"
 )
 
 // DefaultNamespace is the CloudWatch namespace when METRICS_NAMESPACE is

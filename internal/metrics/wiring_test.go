@@ -305,7 +305,8 @@ func TestTemplateAlarmsWatchPublishedMetrics(t *testing.T) {
 		t.Errorf("MetricsNamespace default %v; want %q", def, metrics.DefaultNamespace)
 	}
 	ours := map[string]bool{metrics.PaymentsAttempted: true, metrics.PaymentsFailed: true, metrics.CheckoutDuration: true, metrics.CircuitBreakerOpen: true,
-		metrics.ApiLatency: true, metrics.ApiServerErrors: true, metrics.InventoryDiscrepancy: true}
+		metrics.ApiLatency: true, metrics.ApiServerErrors: true, metrics.InventoryDiscrepancy: true,
+		metrics.PartitionMonthsAhead: true}
 	watched := map[string]bool{}
 	isOurs := func(ns *yaml.Node) bool { return ns != nil && ns.Tag == "!Ref" && ns.Value == "MetricsNamespace" }
 	check := func(alarm string, metric *yaml.Node) {

@@ -57,7 +57,8 @@ type Service struct {
 	inv  *inventory.Store
 }
 
-// NewService returns a Service that commits reservations through inv.
+// NewService returns a Service that commits reservations through inv (nil
+// for a Service that only reads: GetForUser, ByCheckout, ListForUser).
 func NewService(pool *pgxpool.Pool, inv *inventory.Store) *Service {
 	return &Service{pool: pool, inv: inv}
 }
@@ -106,9 +107,16 @@ func (s *Service) Create(ctx context.Context, checkoutID uuid.UUID) (o Order, cr
 	if err != nil {
 		return Order{}, false, err
 	}
-	id := uuid.New()
-	if _, err := tx.Exec(ctx, `INSERT INTO orders (id, checkout_id, user_id, amount, currency, payment_id) VALUES ($1, $2, $3, $4, $5, $6)`,
-		id, checkoutID, c.UserID, c.Amount, c.Currency, paymentID); err != nil {
+	id, createdAt, err := newKey(ctx, tx)
+	if err != nil {
+		return Order{}, false, err
+	}
+	// The checkout names its order first: the order's foreign key checks it.
+	if err := checkout.CompleteTx(ctx, tx, checkoutID, id, createdAt); err != nil {
+		return Order{}, false, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO orders (id, created_at, checkout_id, user_id, amount, currency, payment_id) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		id, createdAt, checkoutID, c.UserID, c.Amount, c.Currency, paymentID); err != nil {
 		return Order{}, false, fmt.Errorf("order: insert: %w", err)
 	}
 	names, qtys, amounts := make([]string, len(c.Items)), make([]int32, len(c.Items)), make([]int64, len(c.Items))
@@ -116,13 +124,10 @@ func (s *Service) Create(ctx context.Context, checkoutID uuid.UUID) (o Order, cr
 		names[i], qtys[i], amounts[i] = products[it.SKU].Name, int32(it.Quantity), it.UnitAmount
 	}
 	if _, err := tx.Exec(ctx, `
-		INSERT INTO order_items (order_id, sku, name, quantity, unit_amount)
-		SELECT $1, u.sku, u.name, u.quantity, u.unit_amount FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[]) AS u(sku, name, quantity, unit_amount)`,
-		id, skus, names, qtys, amounts); err != nil {
+		INSERT INTO order_items (order_id, order_created_at, sku, name, quantity, unit_amount)
+		SELECT $1, $2, u.sku, u.name, u.quantity, u.unit_amount FROM unnest($3::text[], $4::text[], $5::int[], $6::bigint[]) AS u(sku, name, quantity, unit_amount)`,
+		id, createdAt, skus, names, qtys, amounts); err != nil {
 		return Order{}, false, fmt.Errorf("order: insert items: %w", err)
-	}
-	if err := checkout.CompleteTx(ctx, tx, checkoutID); err != nil {
-		return Order{}, false, err
 	}
 	if err := audit.Write(ctx, tx, audit.Entry{Actor: "order", Action: "order_created", CheckoutID: checkoutID,
 		Detail: map[string]any{"order_id": id.String(), "payment_id": paymentID}}.Money(c.Amount, c.Currency)); err != nil {
@@ -146,21 +151,115 @@ func (s *Service) Create(ctx context.Context, checkoutID uuid.UUID) (o Order, cr
 	return o, true, nil
 }
 
-// ExistsTx reports, inside tx, whether checkoutID has an order. With the
-// checkout's row locked (checkout.BeginCompensationTx) the answer cannot
-// change before tx ends.
+// newKey returns a new order's id and created_at, from the database's
+// clock: the id is a UUIDv7 whose time is created_at, so the partition of
+// the order (by month of created_at) follows from its id.
+func newKey(ctx context.Context, tx pgx.Tx) (uuid.UUID, time.Time, error) {
+	var id uuid.UUID
+	var at time.Time
+	if err := tx.QueryRow(ctx, `SELECT k.id, uuid_v7_time(k.id) FROM uuid_v7(now()) AS k(id)`).Scan(&id, &at); err != nil {
+		return uuid.Nil, time.Time{}, fmt.Errorf("order: new id: %w", err)
+	}
+	return id, at, nil
+}
+
+// ExistsTx reports, inside tx, whether checkoutID has an order (the
+// checkout names it). With the checkout's row locked
+// (checkout.BeginCompensationTx) the answer cannot change before tx ends.
 func ExistsTx(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID) (bool, error) {
 	var exists bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM orders WHERE checkout_id = $1)`, checkoutID).Scan(&exists); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM checkouts WHERE id = $1 AND order_id IS NOT NULL)`, checkoutID).Scan(&exists); err != nil {
 		return false, fmt.Errorf("order: exists: %w", err)
 	}
 	return exists, nil
 }
 
+// The lookups of one order. orders is partitioned by month of created_at,
+// and each lookup names the partition it needs (docs/partitions.md shows
+// their plans; TestLookupsReadOnePartition checks them):
+//
+//   - by id: a UUIDv7 id carries created_at (migration 00017), so the
+//     planner keeps one partition; an id made before the migration (random,
+//     version 4) leaves the range open and probes every partition's
+//     primary key index.
+//   - by checkout: the checkout row names its order's (id, created_at).
+const (
+	selectOrder = `SELECT o.id, o.checkout_id, o.user_id, o.status, o.amount, o.currency, o.created_at `
+	byIDQuery   = selectOrder + `FROM orders o WHERE o.id = $1
+		AND o.created_at BETWEEN coalesce(uuid_v7_time($1), '-infinity') AND coalesce(uuid_v7_time($1), 'infinity')`
+	byCheckoutQuery = selectOrder + `FROM checkouts c
+		JOIN orders o ON o.id = c.order_id AND o.created_at = c.order_created_at WHERE c.id = $1`
+	itemsQuery = `SELECT sku, name, quantity, unit_amount FROM order_items
+		WHERE order_id = $1 AND order_created_at = $2 ORDER BY sku`
+	// A user's orders, newest first, from a cursor: orders_user_idx
+	// (user_id, created_at, id) in each partition, the partitions read
+	// newest first (created_at is the partition key) until the page is full.
+	listForUserQuery = `SELECT o.id, o.checkout_id, o.status, o.amount, o.currency, o.created_at
+		FROM orders o WHERE o.user_id = $1 AND o.created_at <= $2 AND (o.created_at, o.id) < ($2, $3)
+		ORDER BY o.created_at DESC, o.id DESC LIMIT $4`
+)
+
+// MaxPage is the most orders ListForUser returns at once.
+const MaxPage = 100
+
+// Summary is an order in a list: no items, no payment status.
+type Summary struct {
+	ID         uuid.UUID `json:"order_id"`
+	CheckoutID uuid.UUID `json:"checkout_id"`
+	Status     Status    `json:"status"`
+	Amount     int64     `json:"amount"`
+	Currency   string    `json:"currency"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Cursor is where a page of ListForUser starts: after the order (CreatedAt,
+// ID), in newest-first order. The zero Cursor starts at the newest order.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        uuid.UUID
+}
+
+// Next returns the cursor of the page after page. An empty page ends the
+// listing: its Next is the zero Cursor, which starts again at the newest.
+func Next(page []Summary) Cursor {
+	if len(page) == 0 {
+		return Cursor{}
+	}
+	last := page[len(page)-1]
+	return Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
+}
+
+// ListForUser returns up to limit (1 to MaxPage) of userID's orders that
+// come after from, newest first. Errors: apperr Invalid for a limit out of
+// range.
+func (s *Service) ListForUser(ctx context.Context, userID string, from Cursor, limit int) ([]Summary, error) {
+	if limit < 1 || limit > MaxPage {
+		return nil, apperr.InvalidField("limit", "must be 1 to %d, not %d", MaxPage, limit)
+	}
+	var at any = from.CreatedAt
+	id := from.ID
+	if from.CreatedAt.IsZero() {
+		at, id = "infinity", uuid.Max
+	}
+	rows, err := s.pool.Query(ctx, listForUserQuery, userID, at, id, limit)
+	if err != nil {
+		return nil, fmt.Errorf("order: list: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Summary, error) {
+		var o Summary
+		err := r.Scan(&o.ID, &o.CheckoutID, &o.Status, &o.Amount, &o.Currency, &o.CreatedAt)
+		return o, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("order: list: %w", err)
+	}
+	return out, nil
+}
+
 // GetForUser returns order id if userID owns it; another user's order is
 // NotFound, so ids cannot be probed.
 func (s *Service) GetForUser(ctx context.Context, id uuid.UUID, userID string) (Order, error) {
-	o, err := load(ctx, s.pool, `o.id = $1`, id)
+	o, err := load(ctx, s.pool, byIDQuery, id)
 	if err == nil && o.UserID != userID {
 		return Order{}, apperr.E(apperr.NotFound, "not_found", "no order %s", id)
 	}
@@ -169,23 +268,20 @@ func (s *Service) GetForUser(ctx context.Context, id uuid.UUID, userID string) (
 
 // ByCheckout returns the order made from checkoutID. Errors: NotFound.
 func (s *Service) ByCheckout(ctx context.Context, checkoutID uuid.UUID) (Order, error) {
-	return load(ctx, s.pool, `o.checkout_id = $1`, checkoutID)
+	return load(ctx, s.pool, byCheckoutQuery, checkoutID)
 }
 
 func byCheckout(ctx context.Context, q postgres.Querier, checkoutID uuid.UUID) (Order, bool, error) {
-	o, err := load(ctx, q, `o.checkout_id = $1`, checkoutID)
+	o, err := load(ctx, q, byCheckoutQuery, checkoutID)
 	if apperr.Is(err, apperr.NotFound) {
 		return Order{}, false, nil
 	}
 	return o, err == nil, err
 }
 
-func load(ctx context.Context, q postgres.Querier, where string, arg any) (Order, error) {
+func load(ctx context.Context, q postgres.Querier, query string, arg any) (Order, error) {
 	var o Order
-	err := q.QueryRow(ctx, `
-		SELECT o.id, o.checkout_id, o.user_id, o.status, o.amount, o.currency, o.created_at
-		FROM orders o WHERE `+where, arg).
-		Scan(&o.ID, &o.CheckoutID, &o.UserID, &o.Status, &o.Amount, &o.Currency, &o.CreatedAt)
+	err := q.QueryRow(ctx, query, arg).Scan(&o.ID, &o.CheckoutID, &o.UserID, &o.Status, &o.Amount, &o.Currency, &o.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Order{}, apperr.E(apperr.NotFound, "not_found", "no such order")
 	}
@@ -197,7 +293,7 @@ func load(ctx context.Context, q postgres.Querier, where string, arg any) (Order
 		return Order{}, err
 	}
 	o.PaymentStatus = string(status)
-	rows, err := q.Query(ctx, `SELECT sku, name, quantity, unit_amount FROM order_items WHERE order_id = $1 ORDER BY sku`, o.ID)
+	rows, err := q.Query(ctx, itemsQuery, o.ID, o.CreatedAt)
 	if err != nil {
 		return Order{}, fmt.Errorf("order: items: %w", err)
 	}

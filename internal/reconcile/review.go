@@ -47,9 +47,8 @@ func (q SQSReviewer) Review(ctx context.Context, it Item) error {
 // audit log, which is also how a repeat is recognised.
 func (r *Reconciler) review(ctx context.Context, res *Result, id uuid.UUID, reason, key, summary string, detail map[string]any) error {
 	dedupe := reason + ":" + key
-	var sent bool
-	if err := r.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM audit_log WHERE checkout_id = $1 AND action = 'review_requested' AND detail->>'key' = $2)`,
-		id, dedupe).Scan(&sent); err != nil {
+	sent, err := audit.HasKey(ctx, r.Pool, id, "review_requested", dedupe)
+	if err != nil {
 		return fmt.Errorf("reconcile: look up review: %w", err)
 	}
 	res.Reviews = append(res.Reviews, reason)

@@ -32,19 +32,24 @@ func (r *recorder) Record(_ context.Context, e metrics.Entry) {
 	r.entries = append(r.entries, e)
 }
 
-// discrepancies returns the InventoryDiscrepancy values published so far.
-func (r *recorder) discrepancies() []float64 {
+// values returns the values of metric name in unit published so far.
+func (r *recorder) values(name string, unit metrics.Unit) []float64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []float64
 	for _, e := range r.entries {
 		for _, m := range e.Metrics {
-			if m.Name == metrics.InventoryDiscrepancy && m.Unit == metrics.Count {
+			if m.Name == name && m.Unit == unit {
 				out = append(out, m.Value)
 			}
 		}
 	}
 	return out
+}
+
+// discrepancies returns the InventoryDiscrepancy values published so far.
+func (r *recorder) discrepancies() []float64 {
+	return r.values(metrics.InventoryDiscrepancy, metrics.Count)
 }
 
 // gated is a database with two products, A-1 (armed in the gate) and B-1

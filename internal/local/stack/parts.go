@@ -20,6 +20,7 @@ import (
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/local/devdash"
 	"github.com/checkout-dev/checkout/internal/metrics"
+	"github.com/checkout-dev/checkout/internal/partition"
 	"github.com/checkout-dev/checkout/internal/reconcile"
 	"github.com/checkout-dev/checkout/internal/startqueue"
 	"github.com/checkout-dev/checkout/internal/sweeper"
@@ -257,7 +258,8 @@ func (s *Stack) scheduled(fn *sam.Function) func(context.Context) error {
 	log := s.log.With("function", fn.Name)
 	switch fn.Name {
 	case "sweeper":
-		sw := &sweeper.Sweeper{Inventory: s.core.Inventory, Log: log, Metrics: s.core.Metrics()}
+		sw := &sweeper.Sweeper{Inventory: s.core.Inventory, Log: log, Metrics: s.core.Metrics(),
+			Partitions: &partition.Keeper{Pool: s.core.Pool}}
 		return func(ctx context.Context) error { _, err := sw.Run(ctx); return err }
 	case "reconciliation":
 		lit, _ := fn.Env()

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/checkout-dev/checkout/internal/order"
+)
+
+func newOrders(e *env) *cobra.Command {
+	var limit int
+	c := &cobra.Command{
+		Use:   "orders USER_ID",
+		Short: "List a customer's orders, newest first (read only)",
+		Long: `List the orders of one customer (the user id of their tokens), newest
+first: id, checkout, status, amount and when it was made. It reads the
+orders' index by user in each monthly partition, newest month first, and
+stops once --limit orders are found.`,
+		Example: `  checkoutctl orders alice@example.com
+  checkoutctl orders alice@example.com --limit 5 --json`,
+		Args: exactArgs(1, "a user id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 1 || limit > order.MaxPage {
+				return usagef("--limit must be between 1 and %d", order.MaxPage)
+			}
+			ctx := cmd.Context()
+			pool, err := e.auditDB(ctx, "list orders")
+			if err != nil {
+				return err
+			}
+			list, err := order.NewService(pool, nil).ListForUser(ctx, args[0], order.Cursor{}, limit)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if e.opts.jsonOut {
+				return writeJSON(out, map[string]any{"user_id": args[0], "orders": list})
+			}
+			if len(list) == 0 {
+				fmt.Fprintf(out, "no orders for %s\n", args[0])
+				return nil
+			}
+			rows := make([][]string, len(list))
+			for i, o := range list {
+				rows[i] = []string{o.ID.String(), o.CheckoutID.String(), string(o.Status), fmt.Sprintf("%d %s", o.Amount, o.Currency),
+					o.CreatedAt.UTC().Format(time.RFC3339)}
+			}
+			return table(out, []string{"ORDER", "CHECKOUT", "STATUS", "AMOUNT (MINOR UNITS)", "CREATED"}, rows)
+		},
+	}
+	c.Flags().IntVar(&limit, "limit", 20, "how many orders at most")
+	return c
+}
