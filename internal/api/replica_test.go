@@ -68,20 +68,8 @@ func (e *replicaEnv) served(fn func()) (replica, fallbacks uint64) {
 // CreateOrder would leave it.
 func (e *replicaEnv) addOrder(t *testing.T, co CheckoutBody, user string) uuid.UUID {
 	t.Helper()
-	ctx := context.Background()
 	id := uuid.New()
-	_, err := e.pool.Exec(ctx, `
-		WITH pay AS (
-			INSERT INTO payment_transactions (checkout_id, kind, idempotency_key, amount, currency, status, provider_payment_id)
-			VALUES ($1, 'charge', $3, 1999, 'USD', 'succeeded', 'pi_'||$3) RETURNING id)
-		INSERT INTO orders (id, checkout_id, user_id, amount, currency, payment_id) SELECT $2, $1, $4, 1999, 'USD', id FROM pay`,
-		uuid.MustParse(co.CheckoutID), id, "k-"+id.String()[:8], user)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.pool.Exec(ctx, `INSERT INTO order_items (order_id, sku, name, quantity, unit_amount) VALUES ($1, 'TEE-1', 'T-shirt', 1, 1999)`, id); err != nil {
-		t.Fatal(err)
-	}
+	insertOrder(t, e.pool, uuid.MustParse(co.CheckoutID), id, user)
 	return id
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/localaws/pgtest"
@@ -122,26 +123,34 @@ func TestGetCheckoutWaitsForTheOutcome(t *testing.T) {
 	}
 }
 
+// insertOrder records a paid order orderID of user for checkoutID (1 ×
+// TEE-1 at 1999 USD) as order.Create leaves it: a succeeded charge, the
+// checkout naming its order, the order and its item.
+func insertOrder(t *testing.T, pool *pgxpool.Pool, checkoutID, orderID uuid.UUID, user string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := pool.Exec(ctx, `
+		WITH pay AS (
+			INSERT INTO payment_transactions (checkout_id, kind, idempotency_key, amount, currency, status, provider_payment_id)
+			VALUES ($1, 'charge', $3, 1999, 'USD', 'succeeded', 'pi_'||$3) RETURNING id),
+		co AS (UPDATE checkouts SET order_id = $2, order_created_at = now() WHERE id = $1)
+		INSERT INTO orders (id, created_at, checkout_id, user_id, amount, currency, payment_id) SELECT $2, now(), $1, $4, 1999, 'USD', id FROM pay`,
+		checkoutID, orderID, "k-"+orderID.String()[:8], user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO order_items (order_id, order_created_at, sku, name, quantity, unit_amount)
+		SELECT id, created_at, 'TEE-1', 'T-shirt', 1, 1999 FROM orders WHERE id = $1`, orderID); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestGetOrder(t *testing.T) {
 	t.Parallel()
 	e := localEnv(t)
 	co := e.newCheckout(t, "owner", "k1")
-	ctx := context.Background()
 	orderID := uuid.New() // a random (version 4) id, as orders made before migration 00017 have
-	_, err := e.pool.Exec(ctx, `
-		WITH pay AS (
-			INSERT INTO payment_transactions (checkout_id, kind, idempotency_key, amount, currency, status, provider_payment_id)
-			VALUES ($1, 'charge', 'k-charge', 1999, 'USD', 'succeeded', 'pi_1') RETURNING id),
-		co AS (UPDATE checkouts SET order_id = $2, order_created_at = now() WHERE id = $1)
-		INSERT INTO orders (id, created_at, checkout_id, user_id, amount, currency, payment_id) SELECT $2, now(), $1, 'owner', 1999, 'USD', id FROM pay`,
-		uuid.MustParse(co.CheckoutID), orderID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.pool.Exec(ctx, `INSERT INTO order_items (order_id, order_created_at, sku, name, quantity, unit_amount)
-		SELECT id, created_at, 'TEE-1', 'T-shirt', 1, 1999 FROM orders WHERE id = $1`, orderID); err != nil {
-		t.Fatal(err)
-	}
+	insertOrder(t, e.pool, uuid.MustParse(co.CheckoutID), orderID, "owner")
 	resp := do(t, e.h, newReq("GET", "/v1/orders/"+orderID.String(), asUser("owner")))
 	got := decode[map[string]any](t, resp)
 	items, _ := got["items"].([]any)

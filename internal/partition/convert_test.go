@@ -121,7 +121,7 @@ func digests(t *testing.T, pool *pgxpool.Pool, auditUpTo int64) digest {
 // TestMigrationConvertsExistingRows: a database at version 16 with 6
 // months of orders, items and audit rows, and a checkout in flight (its
 // stock reserved and its charge authorized through the product's code),
-// migrated to 16. Every row survives, in the partition of its month; the
+// migrated to 17. Every row survives, in the partition of its month; the
 // checkouts name their orders; the product works on the converted tables
 // (the checkout in flight gets its order, a new checkout runs the whole
 // way and replays, lookups by id, checkout and user, audit writes); a
@@ -161,8 +161,8 @@ func TestMigrationConvertsExistingRows(t *testing.T) {
 	}
 	before := digests(t, pool, maxAudit)
 
-	if _, err := goo.UpTo(ctx, 16); err != nil {
-		t.Fatalf("migrate to 16: %v", err)
+	if _, err := goo.UpTo(ctx, 17); err != nil {
+		t.Fatalf("migrate to 17: %v", err)
 	}
 
 	// Every row, in the partition of its month, unchanged.
@@ -293,8 +293,8 @@ func TestMigrationConvertsExistingRows(t *testing.T) {
 		t.Errorf("a second order after Down: %v; want orders_checkout_id_key to refuse it", err)
 	}
 	// And up again.
-	if _, err := goo.UpTo(ctx, 16); err != nil {
-		t.Fatalf("migrate to 16 again: %v", err)
+	if _, err := goo.UpTo(ctx, 17); err != nil {
+		t.Fatalf("migrate to 17 again: %v", err)
 	}
 	if got, err := core.Orders.GetForUser(ctx, fresh.ID, "user-1"); err != nil || got.ID != fresh.ID {
 		t.Errorf("the new order after Down and Up: %+v %v", got, err)
