@@ -2,7 +2,6 @@ package checkout
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -10,9 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgxlisten"
+
+	"github.com/checkout-dev/checkout/internal/postgres"
 )
 
 // StatusChannel is the PostgreSQL notification channel on which a checkout
@@ -48,15 +46,15 @@ func (s *Store) WaitStats() WaitStats {
 		n += len(subs)
 	}
 	h.mu.Unlock()
-	return WaitStats{Listening: h.listening.Load(), Waiters: n, Wakeups: h.wakeups.Load(), Reconnects: max(h.listens.Load()-1, 0)}
+	return WaitStats{Listening: h.listening.Load(), Waiters: n, Wakeups: h.wakeups.Load(), Reconnects: h.reconnects.Load()}
 }
 
 // StartStatusListener makes [Store.WaitFrom] answer on notification: it opens a
-// dedicated connection (not from the pool) that LISTENs on [StatusChannel]
+// dedicated connection (postgres.Listen) that LISTENs on [StatusChannel]
 // and wakes the waits of a checkout when its id arrives. It returns once the
-// first LISTEN is in place (or with ctx's error, or after 10 s with an
-// error); the listener then runs until ctx ends, reconnecting after a lost
-// connection (every wait reads its checkout again then). Meanwhile, and
+// first LISTEN is in place (or with the first attempt's error); the
+// listener then runs until ctx ends, reconnecting after a lost connection
+// (every wait reads its checkout again then). Meanwhile, and
 // when it was never started, WaitFrom polls. Calling it again while it runs is
 // a no-op.
 //
@@ -71,55 +69,53 @@ func (s *Store) StartStatusListener(ctx context.Context, log *slog.Logger) error
 	if log == nil {
 		log = slog.Default()
 	}
-	cfg := s.pool.Config().ConnConfig
-	l := &pgxlisten.Listener{
-		Connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, cfg.Copy()) },
-		LogError: func(ctx context.Context, err error) {
-			h.listening.Store(false)
-			if ctx.Err() == nil {
-				log.WarnContext(ctx, "checkout: status listener", "err", err)
+	err := postgres.Listen(ctx, s.pool, StatusChannel, postgres.Listener{
+		Notify: func(payload string) {
+			if id, err := uuid.Parse(payload); err == nil {
+				h.wake(id)
 			}
 		},
-		ReconnectDelay: time.Second,
+		// Whatever changed while nobody listened is unknown: every wait
+		// reads its checkout again.
+		Listening: func(first bool) {
+			h.listening.Store(true)
+			if !first {
+				h.reconnects.Add(1)
+			}
+			h.wakeAll()
+		},
+		Lost: func(err error) {
+			h.listening.Store(false)
+			log.WarnContext(ctx, "checkout: status listener lost, reconnecting", "err", err)
+		},
+		Stopped: func() {
+			h.listening.Store(false)
+			h.started.Store(false)
+		},
+	})
+	if err != nil {
+		h.started.Store(false)
+		return fmt.Errorf("checkout: status listener: %w", err)
 	}
-	l.Handle(StatusChannel, h)
-	ready := h.ready()
-	go func() {
-		defer h.started.Store(false)
-		defer h.listening.Store(false)
-		_ = l.Listen(ctx) // returns only when ctx ends
-	}()
-	t := time.NewTimer(10 * time.Second)
-	defer t.Stop()
-	select {
-	case <-ready:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return errors.New("checkout: status listener: no LISTEN after 10 s (is the database reachable?)")
-	}
+	return nil
 }
 
 // statusHub fans status notifications out to the waits subscribed to a
-// checkout. It is a pgxlisten handler.
+// checkout.
 type statusHub struct {
 	mu       sync.Mutex
 	waiters  map[uuid.UUID]map[chan struct{}]bool
-	firstUp  chan struct{} // closed at the first LISTEN
 	fallback time.Duration // re-read interval of a wait woken by notifications
 
-	started   atomic.Bool
-	listening atomic.Bool
-	wakeups   atomic.Int64
-	listens   atomic.Int64
+	started    atomic.Bool
+	listening  atomic.Bool
+	wakeups    atomic.Int64
+	reconnects atomic.Int64
 }
 
 func newStatusHub() *statusHub {
-	return &statusHub{waiters: map[uuid.UUID]map[chan struct{}]bool{}, firstUp: make(chan struct{}), fallback: listenFallback}
+	return &statusHub{waiters: map[uuid.UUID]map[chan struct{}]bool{}, fallback: listenFallback}
 }
-
-func (h *statusHub) ready() <-chan struct{} { return h.firstUp }
 
 // subscribe registers a wait on id. It returns a nil channel (and a no-op
 // stop) while no LISTEN is in place: the caller polls then.
@@ -173,25 +169,4 @@ func notify(ch chan struct{}) {
 	case ch <- struct{}{}:
 	default:
 	}
-}
-
-// HandleNotification wakes the waits on the checkout id in the payload.
-func (h *statusHub) HandleNotification(_ context.Context, n *pgconn.Notification, _ *pgx.Conn) error {
-	id, err := uuid.Parse(n.Payload)
-	if err != nil {
-		return fmt.Errorf("payload %q is not a checkout id", n.Payload)
-	}
-	h.wake(id)
-	return nil
-}
-
-// HandleBacklog runs right after every LISTEN: whatever changed while
-// nobody listened is unknown, so every wait reads its checkout again.
-func (h *statusHub) HandleBacklog(context.Context, string, *pgx.Conn) error {
-	h.listening.Store(true)
-	if h.listens.Add(1) == 1 {
-		close(h.firstUp)
-	}
-	h.wakeAll()
-	return nil
 }

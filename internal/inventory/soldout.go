@@ -2,16 +2,15 @@ package inventory
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/checkout-dev/checkout/internal/apperr"
+	"github.com/checkout-dev/checkout/internal/postgres"
 )
 
 // NotifyChannel is the PostgreSQL channel on which every change that raises
@@ -215,8 +214,8 @@ func (s *Store) SoldOutStats() SoldOutStats {
 // LISTENs on [NotifyChannel] and drops a SKU's entry as soon as a change that
 // raises its availability commits. It returns once the first LISTEN is in
 // place (or its error); the listener then runs until ctx ends. When the
-// connection drops, the listener reconnects with backoff and empties the
-// cache on every reconnect; meanwhile entries still expire after
+// connection drops, the listener reconnects (postgres.Listen) and empties
+// the cache on every reconnect; meanwhile entries still expire after
 // Options.SoldOutMaxAge. Calling it again while it runs is a no-op.
 //
 // Use it in long-lived processes (make dev, the local stack). In Lambda
@@ -229,65 +228,30 @@ func (s *Store) StartSoldOutCache(ctx context.Context) error {
 	if !c.started.CompareAndSwap(false, true) {
 		return nil
 	}
-	conn, err := s.listen(ctx)
+	err := postgres.Listen(ctx, s.pool, NotifyChannel, postgres.Listener{
+		Notify: c.invalidate,
+		// Anything may have come back while nobody listened.
+		Listening: func(first bool) {
+			c.invalidate("")
+			if !first {
+				c.reconnects.Add(1)
+			}
+			c.listening.Store(true)
+		},
+		Lost: func(err error) {
+			c.listening.Store(false)
+			c.invalidate("")
+			s.log.WarnContext(ctx, "inventory: sold-out cache: listener lost, reconnecting", "err", err)
+		},
+		Stopped: func() {
+			c.listening.Store(false)
+			c.started.Store(false)
+		},
+	})
 	if err != nil {
 		c.started.Store(false)
-		return err
+		return fmt.Errorf("inventory: sold-out cache: %w", err)
 	}
-	c.invalidate("")
-	c.listening.Store(true)
 	c.enabled.Store(true)
-	go s.listenLoop(ctx, conn)
 	return nil
-}
-
-func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return nil, fmt.Errorf("inventory: sold-out cache: connect: %w", err)
-	}
-	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
-		_ = conn.Close(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("inventory: sold-out cache: listen: %w", err)
-	}
-	return conn, nil
-}
-
-func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn) {
-	c := s.soldOut
-	defer c.started.Store(false)
-	defer c.listening.Store(false)
-	for attempt := 0; ; {
-		for conn != nil {
-			n, err := conn.WaitForNotification(ctx)
-			if err != nil {
-				_ = conn.Close(context.WithoutCancel(ctx))
-				conn = nil
-				c.listening.Store(false)
-				c.invalidate("")
-				if ctx.Err() != nil {
-					return
-				}
-				s.log.WarnContext(ctx, "inventory: sold-out cache: listener lost, reconnecting", "err", err)
-				break
-			}
-			c.invalidate(n.Payload)
-		}
-		attempt++
-		if err := sleep(ctx, backoff(attempt, 50*time.Millisecond, 5*time.Second)); err != nil {
-			return
-		}
-		var err error
-		if conn, err = s.listen(ctx); err != nil {
-			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
-				return
-			}
-			s.log.WarnContext(ctx, "inventory: sold-out cache: reconnect failed", "err", err, "attempt", attempt)
-			continue
-		}
-		attempt = 0
-		c.invalidate("") // anything may have come back while we were not listening
-		c.reconnects.Add(1)
-		c.listening.Store(true)
-	}
 }

@@ -205,7 +205,7 @@ func TestSoldOutCacheReconnectClears(t *testing.T) {
 		t.Fatalf("stats %+v", f.store.SoldOutStats())
 	}
 	if n := f.count(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE datname = current_database() AND query LIKE 'LISTEN%'`); n != 1 {
+		WHERE datname = current_database() AND query ILIKE 'listen%'`); n != 1 {
 		t.Fatalf("terminated %d listeners, want 1", n)
 	}
 	eventually(t, "reconnect", func() bool {
