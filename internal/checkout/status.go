@@ -2,6 +2,7 @@ package checkout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -80,27 +81,56 @@ func NeedsReview(code, message string) Outcome {
 }
 
 // CompleteTx marks checkout id completed inside tx (the order
-// transaction) and records its order: orderID and orderCreatedAt, the key
-// of the order's row in the partitioned orders table. The order's row must
-// then be inserted in tx: its foreign key names this checkout's order, so
-// a checkout has at most one order (migration 00017), and the checkout's
-// own foreign key to the order is checked at commit.
+// transaction, which holds the checkout's row lock: LockForOrderTx) and
+// names its order, in one statement: it returns the order's key, a UUIDv7
+// from the database's clock and that time (created_at, the order's
+// partition key). The caller then inserts the order's row under that key
+// in tx: its foreign key names this checkout's order, so a checkout has at
+// most one order (migration 00017), and the checkout's own foreign key to
+// the order is checked at commit.
 //
-// Errors: apperr State when the checkout already ended otherwise or already
-// names another order.
-func CompleteTx(ctx context.Context, tx pgx.Tx, id, orderID uuid.UUID, orderCreatedAt time.Time) error {
-	if err := finishTx(ctx, tx, id, Outcome{Status: StatusCompleted}); err != nil {
-		return err
+// Errors: apperr NotFound; State when the checkout already names an order
+// (checkout_has_order) or cannot move to completed (checkout_already_final).
+func CompleteTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (orderID uuid.UUID, orderCreatedAt time.Time, err error) {
+	err = tx.QueryRow(ctx, `UPDATE checkouts c SET status = $2, failure_code = NULL, failure_message = NULL,
+			updated_at = now(), completed_at = now(), order_id = k.id, order_created_at = uuid_v7_time(k.id)
+		FROM uuid_v7(now()) AS k(id)
+		WHERE c.id = $1 AND c.order_id IS NULL AND c.status = ANY($3)
+		RETURNING c.order_id, c.order_created_at`, id, StatusCompleted, movesTo(StatusCompleted)).Scan(&orderID, &orderCreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, time.Time{}, whyNotCompleted(ctx, tx, id)
 	}
-	tag, err := tx.Exec(ctx, `UPDATE checkouts SET order_id = $2, order_created_at = $3
-		WHERE id = $1 AND (order_id IS NULL OR (order_id = $2 AND order_created_at = $3))`, id, orderID, orderCreatedAt)
 	if err != nil {
-		return fmt.Errorf("checkout: record order: %w", err)
+		return uuid.Nil, time.Time{}, fmt.Errorf("checkout: complete: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
+	return orderID, orderCreatedAt, nil
+}
+
+// whyNotCompleted explains why CompleteTx changed nothing.
+func whyNotCompleted(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	var current Status
+	var hasOrder bool
+	err := tx.QueryRow(ctx, `SELECT status, order_id IS NOT NULL FROM checkouts WHERE id = $1`, id).Scan(&current, &hasOrder)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return apperr.E(apperr.NotFound, "not_found", "no checkout %s", id)
+	case err != nil:
+		return fmt.Errorf("checkout: complete: %w", err)
+	case hasOrder:
 		return apperr.E(apperr.State, "checkout_has_order", "checkout %s already has another order", id)
 	}
-	return nil
+	return apperr.E(apperr.State, "checkout_already_final", "checkout %s is already %s; cannot mark it %s", id, current, StatusCompleted)
+}
+
+// movesTo lists the statuses from which a checkout may move to to.
+func movesTo(to Status) []Status {
+	var from []Status
+	for f, tos := range transitions {
+		if slices.Contains(tos, to) {
+			from = append(from, f)
+		}
+	}
+	return from
 }
 
 // Finish records how checkout id ended. Idempotent: finishing again with
@@ -205,13 +235,12 @@ func BeginCompensationTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 //
 // Errors: apperr NotFound.
 func LockForOrderTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Checkout, error) {
-	var locked uuid.UUID
-	err := tx.QueryRow(ctx, `SELECT id FROM checkouts WHERE id = $1 FOR UPDATE`, id).Scan(&locked)
-	if err == pgx.ErrNoRows {
+	c, err := scanCheckout(tx.QueryRow(ctx, selectCheckout+` WHERE c.id = $1 FOR UPDATE OF c`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
 		return Checkout{}, apperr.E(apperr.NotFound, "not_found", "no checkout %s", id)
 	}
 	if err != nil {
 		return Checkout{}, fmt.Errorf("checkout: lock: %w", err)
 	}
-	return get(ctx, tx, id)
+	return c, nil
 }

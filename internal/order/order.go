@@ -86,7 +86,8 @@ func (s *Service) Create(ctx context.Context, checkoutID uuid.UUID) (o Order, cr
 	if err != nil {
 		return Order{}, false, err
 	}
-	if existing, found, err := byCheckout(ctx, tx, checkoutID); err != nil || found {
+	if c.OrderID != nil { // the checkout names its order: a replay
+		existing, _, err := byCheckout(ctx, tx, checkoutID)
 		return existing, false, err
 	}
 	if checkout.IsFinal(c.Status) {
@@ -107,12 +108,9 @@ func (s *Service) Create(ctx context.Context, checkoutID uuid.UUID) (o Order, cr
 	if err != nil {
 		return Order{}, false, err
 	}
-	id, createdAt, err := newKey(ctx, tx)
-	if err != nil {
-		return Order{}, false, err
-	}
 	// The checkout names its order first: the order's foreign key checks it.
-	if err := checkout.CompleteTx(ctx, tx, checkoutID, id, createdAt); err != nil {
+	id, createdAt, err := checkout.CompleteTx(ctx, tx, checkoutID)
+	if err != nil {
 		return Order{}, false, err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO orders (id, created_at, checkout_id, user_id, amount, currency, payment_id) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
@@ -149,18 +147,6 @@ func (s *Service) Create(ctx context.Context, checkoutID uuid.UUID) (o Order, cr
 	}
 	s.inv.GateCommitted(ctx, checkoutID)
 	return o, true, nil
-}
-
-// newKey returns a new order's id and created_at, from the database's
-// clock: the id is a UUIDv7 whose time is created_at, so the partition of
-// the order (by month of created_at) follows from its id.
-func newKey(ctx context.Context, tx pgx.Tx) (uuid.UUID, time.Time, error) {
-	var id uuid.UUID
-	var at time.Time
-	if err := tx.QueryRow(ctx, `SELECT k.id, uuid_v7_time(k.id) FROM uuid_v7(now()) AS k(id)`).Scan(&id, &at); err != nil {
-		return uuid.Nil, time.Time{}, fmt.Errorf("order: new id: %w", err)
-	}
-	return id, at, nil
 }
 
 // ExistsTx reports, inside tx, whether checkoutID has an order (the
