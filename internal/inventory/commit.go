@@ -48,8 +48,15 @@ func (s *Store) CommitTx(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID) e
 		return classify("commit", err)
 	}
 	err := s.commitTx(ctx, tx, checkoutID, prev)
-	if err != nil && apperr.As(err) == nil {
+	switch {
+	case err == nil:
+		return nil
+	case apperr.As(err) == nil:
 		return classify("commit", err) // tx is aborted: nothing to restore
+	}
+	// A refusal: tx is still usable, give back the caller's setting.
+	if rerr := restoreLockTimeout(ctx, tx, prev); rerr != nil {
+		return classify("commit", rerr)
 	}
 	return err
 }
@@ -60,15 +67,16 @@ func restoreLockTimeout(ctx context.Context, tx pgx.Tx, prev string) error {
 	return err
 }
 
-// commitTx does CommitTx's work and gives back the caller's lock_timeout
-// (prev) on success or refusal; on any other error tx is aborted.
+// commitTx does CommitTx's work. On success it has given back the caller's
+// lock_timeout (prev): in the stock rows' round trip, or at once when the
+// reservation was already committed; on a refusal CommitTx does.
 func (s *Store) commitTx(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID, prev string) error {
 	held, err := loadReservation(ctx, tx, checkoutID, true)
 	if err != nil {
 		return err
 	}
 	if len(held) == 0 {
-		return refuse(ctx, tx, prev, apperr.E(apperr.State, "reservation_not_found", "checkout %s holds no reservation", checkoutID))
+		return apperr.E(apperr.State, "reservation_not_found", "checkout %s holds no reservation", checkoutID)
 	}
 	now := s.opts.Now()
 	var deltas []stockDelta
@@ -77,15 +85,15 @@ func (s *Store) commitTx(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID, p
 		switch h.status {
 		case StatusReleased:
 			if h.reason == ReasonExpired {
-				return refuse(ctx, tx, prev, apperr.E(apperr.Expired, "reservation_expired",
-					"the reservation of checkout %s expired at %s", checkoutID, h.expiresAt.Format(time.RFC3339)))
+				return apperr.E(apperr.Expired, "reservation_expired",
+					"the reservation of checkout %s expired at %s", checkoutID, h.expiresAt.Format(time.RFC3339))
 			}
-			return refuse(ctx, tx, prev, apperr.E(apperr.State, "reservation_released",
-				"the reservation of checkout %s was released (%s)", checkoutID, h.reason))
+			return apperr.E(apperr.State, "reservation_released",
+				"the reservation of checkout %s was released (%s)", checkoutID, h.reason)
 		case StatusReserved:
 			if !h.expiresAt.After(now) {
-				return refuse(ctx, tx, prev, apperr.E(apperr.Expired, "reservation_expired",
-					"the reservation of checkout %s expired at %s", checkoutID, h.expiresAt.Format(time.RFC3339)))
+				return apperr.E(apperr.Expired, "reservation_expired",
+					"the reservation of checkout %s expired at %s", checkoutID, h.expiresAt.Format(time.RFC3339))
 			}
 			deltas = append(deltas, stockDelta{sku: h.sku, bucket: h.bucket, reserved: -h.quantity, onHand: -h.quantity})
 			entries = append(entries, auditEntry{action: ActionCommit, checkoutID: checkoutID, sku: h.sku, quantity: h.quantity})
@@ -108,13 +116,4 @@ func (s *Store) commitTx(ctx context.Context, tx pgx.Tx, checkoutID uuid.UUID, p
 	b.Queue(q, args...)
 	b.Queue(`SELECT set_config('lock_timeout', $1, true)`, prev)
 	return sendDeltas(tx.SendBatch(ctx, b), deltas)
-}
-
-// refuse gives the caller's lock_timeout (prev) back and returns the refusal
-// err; tx stays usable.
-func refuse(ctx context.Context, tx pgx.Tx, prev string, err error) error {
-	if rerr := restoreLockTimeout(ctx, tx, prev); rerr != nil {
-		return rerr
-	}
-	return err
 }

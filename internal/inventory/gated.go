@@ -96,6 +96,7 @@ func (s *Store) reserveGated(ctx context.Context, checkoutID uuid.UUID, lines, s
 		return Reservation{}, err
 	}
 	s.gate.held.Add(1)
+	s.soldOut.reserved(checkoutID) // a retry through the fallback is not refused by the sold-out cache
 	return res, nil
 }
 

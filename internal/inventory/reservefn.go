@@ -22,11 +22,11 @@ const reserveFnSQL = `SELECT o_status, o_sku, o_requested, o_available, o_idx, o
 	FROM inventory_reserve($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 
 // serverSide reports whether Reserve runs as one server-side function call
-// ([Bucketed] and [Conditional], unless Options.ClientSideReserve; [Gated]
-// always).
+// ([Bucketed] and [Conditional], unless Options.ClientSideReserve). [Gated]
+// never asks: its gate path calls reserveFn itself and its fallback runs as
+// [Bucketed].
 func (s *Store) serverSide() bool {
-	return s.opts.Strategy == Gated ||
-		!s.opts.ClientSideReserve && (s.opts.Strategy == Bucketed || s.opts.Strategy == Conditional)
+	return !s.opts.ClientSideReserve && (s.opts.Strategy == Bucketed || s.opts.Strategy == Conditional)
 }
 
 // reserveFn is Reserve for the server-side strategies: one round trip, in an
