@@ -9,7 +9,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/checkout-dev/checkout/internal/app"
 	"github.com/checkout-dev/checkout/internal/reconcile"
@@ -35,7 +34,7 @@ func main() {
 		log.Error("configuration", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(func(ctx context.Context, _ events.EventBridgeEvent) (reconcile.JobResult, error) {
+	app.StartTraced(func(ctx context.Context, _ events.EventBridgeEvent) (reconcile.JobResult, error) {
 		return job.Run(ctx)
 	})
 }

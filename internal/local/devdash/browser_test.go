@@ -20,9 +20,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/checkout-dev/checkout/internal/auth"
-	"github.com/checkout-dev/checkout/internal/local/devtrace"
 	"github.com/checkout-dev/checkout/internal/local/stack"
 	"github.com/checkout-dev/checkout/internal/stripefake"
+	"github.com/checkout-dev/checkout/internal/tracing"
 	"github.com/checkout-dev/checkout/localaws/pgtest"
 )
 
@@ -274,7 +274,7 @@ func waitForTrace(t *testing.T, s *stack.Stack, id string) int {
 	pool := s.Core().Pool
 	var n, consumers int
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		devtrace.Flush(ctx)
+		tracing.Flush(ctx)
 		err := pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE service LIKE 'consumer:%') FROM devtrace.spans
 			WHERE trace_id IN (SELECT trace_id FROM devtrace.spans WHERE checkout_id = $1)`, id).Scan(&n, &consumers)
 		if err != nil {

@@ -346,7 +346,7 @@ func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		if p, ok := rec.Last(metrics.CircuitBreakerOpen); ok {
 			m.CircuitBreakerOpen = &p.Value
 		}
-		if p, ok := rec.Last(InventoryDiscrepancy); ok {
+		if p, ok := rec.Last(metrics.InventoryDiscrepancy); ok {
 			m.InventoryDiscrepancy = &p.Value
 		}
 		for _, p := range rec.Points(ExecutionThrottled, since) {

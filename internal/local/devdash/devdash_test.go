@@ -206,7 +206,7 @@ func TestMetricsFromTheDatabaseAndTheRecorder(t *testing.T) {
 		t.Errorf("series: %v checkouts created, last p99 %v; want 6 and a value", created, s.P99[len(s.P99)-1])
 	}
 
-	f.rec.Record(ctx, metrics.Entry{Metrics: []metrics.Metric{{Name: devdash.InventoryDiscrepancy, Value: 2}}})
+	f.rec.Record(ctx, metrics.Entry{Metrics: []metrics.Metric{{Name: metrics.InventoryDiscrepancy, Value: 2}}})
 	if f.get("/_dev/api/metrics", &m); m.InventoryDiscrepancy == nil || *m.InventoryDiscrepancy != 2 {
 		t.Errorf("discrepancy %v; want 2", m.InventoryDiscrepancy)
 	}

@@ -18,10 +18,6 @@ import (
 // included.
 const RequestsSeries = "api.requests"
 
-// InventoryDiscrepancy is the metric the inventory's gate publishes when
-// Redis and the database disagree on a SKU's stock (shown when recorded).
-const InventoryDiscrepancy = "InventoryDiscrepancy"
-
 // ExecutionThrottled is the local Step Functions' metric of state
 // transitions that waited for the account's StateTransition bucket
 // (CloudWatch's AWS/States ExecutionThrottled): one point of value 1 per

@@ -118,13 +118,6 @@ func Register(e *Exporter) (unregister func()) {
 	}
 }
 
-// Flush exports the spans ended so far (tests call it before reading).
-func Flush(ctx context.Context) {
-	if global.provider != nil {
-		_ = global.provider.ForceFlush(ctx)
-	}
-}
-
 // ExportSpans implements sdktrace.SpanExporter.
 func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
 	if len(spans) == 0 {
@@ -166,7 +159,7 @@ func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 	// WAL flush: a crash may lose the last moment of local traces, never
 	// anything of the product's.
 	b := &pgx.Batch{}
-	b.Queue(`SET LOCAL synchronous_commit = off`)
+	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
 	b.Queue(`INSERT INTO devtrace.spans (trace_id, span_id, parent_id, name, service, start_time, end_time,
 			status, status_message, attributes, checkout_id)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
@@ -182,14 +175,9 @@ func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 	if prune {
 		b.Queue(`DELETE FROM devtrace.spans WHERE start_time < $1`, time.Now().Add(-Retention))
 	}
-	tx, err := e.pool.Begin(ctx)
-	if err == nil {
-		defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-		if err = tx.SendBatch(ctx, b).Close(); err == nil {
-			err = tx.Commit(ctx)
-		}
-	}
-	if err != nil {
+	// One round trip: a batch is one pipeline with one Sync, so one implicit
+	// transaction, to which set_config(…, true) applies.
+	if err := e.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("devtrace: export %d spans: %w", len(spans), err)
 	}
 	return nil

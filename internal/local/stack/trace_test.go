@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/checkout-dev/checkout/internal/local/devtrace"
+	"github.com/checkout-dev/checkout/internal/tracing"
 )
 
 // A checkout through the stack is one trace: the API request is its root,
@@ -40,7 +41,7 @@ func TestCheckoutIsOneTrace(t *testing.T) {
 	wantConsumers := []string{"consumer:analytics", "consumer:notification", "consumer:shipping"}
 	var spans []devtrace.Span
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		devtrace.Flush(ctx)
+		tracing.Flush(ctx)
 		if spans, err = devtrace.Trace(ctx, pool, traceID); err != nil {
 			t.Fatal(err)
 		}
