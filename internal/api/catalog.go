@@ -23,26 +23,25 @@ type productBody struct {
 // replica's when there is one, within its lag bound: reads.go).
 func (h *Handler) getProduct(c *call) response {
 	sku := c.params["sku"]
-	type entry struct {
-		lvl inventory.Level
-		p   catalog.Product
-	}
-	e, err := read(c.ctx, h, func(ctx context.Context, s stores) (entry, error) {
-		lvl, err := s.inventory.Level(ctx, sku)
-		if err != nil || h.d.CatalogCache != nil {
-			return entry{lvl: lvl}, err
-		}
-		p, err := s.catalog.Get(ctx, sku)
-		return entry{lvl, p}, err
+	// Only the stock level may come from the replica (it lags a buyer's
+	// reservation by design); the product, whose name and price an admin
+	// may have just changed, comes from the catalog cache or the primary.
+	lvl, err := read(c.ctx, h, func(ctx context.Context, s stores) (inventory.Level, error) {
+		return s.inventory.Level(ctx, sku)
 	})
-	if err == nil && h.d.CatalogCache != nil {
-		e.p, err = h.d.CatalogCache.Get(c.ctx, sku) // fills from the primary
+	var p catalog.Product
+	if err == nil {
+		if h.d.CatalogCache != nil {
+			p, err = h.d.CatalogCache.Get(c.ctx, sku) // fills from the primary
+		} else {
+			p, err = h.d.Catalog.Get(c.ctx, sku)
+		}
 	}
 	if err != nil {
 		return h.fail(c, err)
 	}
-	avail := max(e.lvl.Available, 0)
-	return jsonResponse(http.StatusOK, productBody{Product: e.p, Available: &avail})
+	avail := max(lvl.Available, 0)
+	return jsonResponse(http.StatusOK, productBody{Product: p, Available: &avail})
 }
 
 // productInput is the body of PUT /v1/admin/products/{sku}; name, amount
@@ -113,9 +112,8 @@ type inventoryInput struct {
 // getInventory: GET /v1/admin/inventory/{sku} (from the read replica when
 // there is one, within its lag bound: reads.go).
 func (h *Handler) getInventory(c *call) response {
-	lvl, err := read(c.ctx, h, func(ctx context.Context, s stores) (inventory.Level, error) {
-		return s.inventory.Level(ctx, c.params["sku"])
-	})
+	// From the primary: an admin reads what they just wrote.
+	lvl, err := h.d.Inventory.Level(c.ctx, c.params["sku"])
 	if err != nil {
 		return h.fail(c, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/checkout-dev/checkout/internal/apperr"
-	"github.com/checkout-dev/checkout/internal/catalog"
 	"github.com/checkout-dev/checkout/internal/checkout"
 	"github.com/checkout-dev/checkout/internal/inventory"
 	"github.com/checkout-dev/checkout/internal/order"
@@ -17,8 +16,9 @@ import (
 // read, the replica or the primary, and the stores here are on the
 // replica's pool (Deps' own are on the primary's). Which route reads where:
 //
-//   - GET /v1/products/{sku}, GET /v1/orders/{id} and
-//     GET /v1/admin/inventory/{sku}: from the replica while it is within
+//   - GET /v1/products/{sku} (its stock level; the product itself comes
+//     from the catalog cache or the primary, so an admin's change shows at
+//     once) and GET /v1/orders/{id}: from the replica while it is within
 //     the lag bound; what the replica does not have (a product or an order
 //     just created) is asked of the primary, so a client never gets a 404
 //     for something it was just told exists.
@@ -27,11 +27,11 @@ import (
 //     primary's for anything else, also right after POST /v1/checkouts.
 //   - Everything else reads the primary: the writes and the reads inside
 //     them, the catalog cache's fills (an entry cached from a lagging
-//     replica would outlive the lag by its TTL), the stock gate's status
+//     replica would outlive the lag by its TTL), the admin's inventory
+//     reads (an admin reads what they just wrote), the stock gate's status
 //     (compared with Redis, which is live) and a checkout's next action.
 type Reads struct {
 	Reader    *readpool.Reader
-	Catalog   *catalog.Store
 	Checkouts *checkout.Store
 	Orders    *order.Service
 	Inventory *inventory.Store
@@ -45,13 +45,12 @@ func NewReads(reader *readpool.Reader) *Reads {
 	}
 	pool := reader.Pool(readpool.Replica)
 	inv := inventory.New(pool, inventory.Options{Actor: "api-replica"})
-	return &Reads{Reader: reader, Catalog: catalog.NewStore(pool), Checkouts: checkout.NewStore(pool),
+	return &Reads{Reader: reader, Checkouts: checkout.NewStore(pool),
 		Orders: order.NewService(pool, inv), Inventory: inv}
 }
 
 // stores are the read stores of one side.
 type stores struct {
-	catalog   *catalog.Store
 	checkouts *checkout.Store
 	orders    *order.Service
 	inventory *inventory.Store
@@ -59,9 +58,9 @@ type stores struct {
 
 func (h *Handler) stores(side readpool.Side) stores {
 	if r := h.d.Reads; side == readpool.Replica && r != nil {
-		return stores{catalog: r.Catalog, checkouts: r.Checkouts, orders: r.Orders, inventory: r.Inventory}
+		return stores{checkouts: r.Checkouts, orders: r.Orders, inventory: r.Inventory}
 	}
-	return stores{catalog: h.d.Catalog, checkouts: h.d.Checkouts, orders: h.d.Orders, inventory: h.d.Inventory}
+	return stores{checkouts: h.d.Checkouts, orders: h.d.Orders, inventory: h.d.Inventory}
 }
 
 func (h *Handler) reader() *readpool.Reader {
@@ -85,15 +84,12 @@ func read[T any](ctx context.Context, h *Handler, fn func(ctx context.Context, s
 // the reader when there is a replica, from the primary when asked (and
 // always without a replica).
 func (h *Handler) checkoutSource(id uuid.UUID, user string) checkout.Source {
-	if h.d.Reads == nil {
-		return h.d.Checkouts.Source(id, user)
-	}
 	return func(ctx context.Context, primary bool) (checkout.Checkout, bool, error) {
 		if primary {
 			c, err := h.d.Checkouts.GetForUser(ctx, id, user)
 			return c, true, err
 		}
-		c, side, err := readpool.Read(ctx, h.d.Reads.Reader, func(ctx context.Context, side readpool.Side) (checkout.Checkout, error) {
+		c, side, err := readpool.Read(ctx, h.reader(), func(ctx context.Context, side readpool.Side) (checkout.Checkout, error) {
 			return h.stores(side).checkouts.GetForUser(ctx, id, user)
 		}, nil)
 		return c, side == readpool.Primary, err

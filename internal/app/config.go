@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -97,16 +98,25 @@ func FromEnv(ctx context.Context) (Config, error) {
 			return cfg, fmt.Errorf("DATABASE_READ_MAX_LAG=%q: want a positive Go duration like 1s", v)
 		}
 	}
-	if cfg.DatabaseURL == "" {
-		if cfg.DatabaseURL, err = databaseURLFromSecret(ctx, "DATABASE_PROXY_ENDPOINT"); err != nil {
+	fromSecret := cfg.DatabaseURL == ""
+	if fromSecret {
+		if cfg.DatabaseURL, err = databaseURLFromSecret(ctx); err != nil {
 			return cfg, err
 		}
 	}
 	cfg.DatabaseReadURL = os.Getenv("DATABASE_READ_URL")
-	if cfg.DatabaseReadURL == "" && os.Getenv("DATABASE_PROXY_READ_ENDPOINT") != "" {
-		if cfg.DatabaseReadURL, err = databaseURLFromSecret(ctx, "DATABASE_PROXY_READ_ENDPOINT"); err != nil {
-			return cfg, err
+	if readHost := os.Getenv("DATABASE_PROXY_READ_ENDPOINT"); cfg.DatabaseReadURL == "" && readHost != "" {
+		if !fromSecret {
+			return cfg, fmt.Errorf("DATABASE_PROXY_READ_ENDPOINT needs DATABASE_SECRET_ARN (or set DATABASE_READ_URL)")
 		}
+		// The writer's login, database and TLS, on the read-only endpoint:
+		// the secret is fetched once.
+		u, err := url.Parse(cfg.DatabaseURL)
+		if err != nil {
+			return cfg, fmt.Errorf("DATABASE_PROXY_READ_ENDPOINT: %w", err)
+		}
+		u.Host = net.JoinHostPort(readHost, envOr("DATABASE_PORT", "5432"))
+		cfg.DatabaseReadURL = u.String()
 	}
 	if cfg.StripeSecretKey == "" && os.Getenv("STRIPE_API_KEY_SECRET_ARN") != "" {
 		if cfg.StripeSecretKey, err = SecretString(ctx, os.Getenv("STRIPE_API_KEY_SECRET_ARN")); err != nil {
@@ -124,20 +134,16 @@ func envOr(k, def string) string {
 }
 
 // databaseURLFromSecret builds a DSN from an RDS-managed secret
-// ({"username","password"}), the host in environment variable hostVar
-// (DATABASE_PROXY_ENDPOINT, the RDS Proxy; DATABASE_PROXY_READ_ENDPOINT,
-// its read-only endpoint), DATABASE_PORT and DATABASE_NAME, as
-// template.yaml sets them, with TLS verified (sslmode=verify-full;
-// DATABASE_SSLROOTCERT for a CA bundle of its own).
-func databaseURLFromSecret(ctx context.Context, hostVar string) (string, error) {
-	arn, host := os.Getenv("DATABASE_SECRET_ARN"), os.Getenv(hostVar)
+// ({"username","password"}), DATABASE_PROXY_ENDPOINT (the RDS Proxy),
+// DATABASE_PORT and DATABASE_NAME, as template.yaml sets them, with TLS
+// verified (sslmode=verify-full; DATABASE_SSLROOTCERT for a CA bundle of
+// its own).
+func databaseURLFromSecret(ctx context.Context) (string, error) {
+	arn, host := os.Getenv("DATABASE_SECRET_ARN"), os.Getenv("DATABASE_PROXY_ENDPOINT")
 	if arn == "" || host == "" {
-		if hostVar == "DATABASE_PROXY_ENDPOINT" {
-			return "", fmt.Errorf("set DATABASE_URL, or DATABASE_SECRET_ARN and DATABASE_PROXY_ENDPOINT")
-		}
-		return "", fmt.Errorf("%s needs DATABASE_SECRET_ARN (or set DATABASE_READ_URL)", hostVar)
+		return "", fmt.Errorf("set DATABASE_URL, or DATABASE_SECRET_ARN and DATABASE_PROXY_ENDPOINT")
 	}
-	host += ":" + envOr("DATABASE_PORT", "5432")
+	host = net.JoinHostPort(host, envOr("DATABASE_PORT", "5432"))
 	raw, err := SecretString(ctx, arn)
 	if err != nil {
 		return "", fmt.Errorf("DATABASE_SECRET_ARN: %w", err)

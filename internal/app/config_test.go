@@ -41,7 +41,7 @@ func TestDatabaseURLVerifiesTheServer(t *testing.T) {
 	setDatabaseSecret(t, "checkout-app-db-test", `{"username":"checkout_app","password":"p@ss word"}`)
 	for _, ca := range []string{"", "/opt/rds-global-bundle.pem"} {
 		t.Setenv("DATABASE_SSLROOTCERT", ca)
-		dsn, err := databaseURLFromSecret(context.Background(), "DATABASE_PROXY_ENDPOINT")
+		dsn, err := databaseURLFromSecret(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
