@@ -117,12 +117,9 @@ func newStatusHub() *statusHub {
 	return &statusHub{waiters: map[uuid.UUID]map[chan struct{}]bool{}, fallback: listenFallback}
 }
 
-// subscribe registers a wait on id. It returns a nil channel (and a no-op
-// stop) while no LISTEN is in place: the caller polls then.
-func (h *statusHub) subscribe(id uuid.UUID) (<-chan struct{}, func()) {
-	if !h.listening.Load() {
-		return nil, func() {}
-	}
+// subscribe registers a wait on id until stop: its channel receives when a
+// notification names id or the listener (re)connects.
+func (h *statusHub) subscribe(id uuid.UUID) (woken <-chan struct{}, stop func()) {
 	ch := make(chan struct{}, 1)
 	h.mu.Lock()
 	if h.waiters[id] == nil {

@@ -50,13 +50,13 @@ func (s *Store) WaitFrom(ctx context.Context, id uuid.UUID, d time.Duration, src
 	var last Checkout // the primary's latest answer
 	asked := false    // whether the primary has answered
 	notified := false // a status notification arrived: the primary has news
+	// Subscribed before the first read, so a change that commits between a
+	// read and the sleep still wakes us.
+	woken, stop := s.status.subscribe(id)
+	defer stop()
 	for {
-		// Subscribe before reading, so a change that commits between the
-		// read and the sleep still wakes us.
-		woken, stop := s.status.subscribe(id)
 		c, fromPrimary, err := src(ctx, notified)
 		if err == nil && c.Status.Settled() {
-			stop()
 			return c, nil
 		}
 		done := !time.Now().Before(deadline)
@@ -67,12 +67,11 @@ func (s *Store) WaitFrom(ctx context.Context, id uuid.UUID, d time.Duration, src
 		if fromPrimary {
 			last, asked = c, true
 			if err != nil || stopsWait(c.Status) || done {
-				stop()
 				return c, err
 			}
 		}
 		sleep := min(interval, time.Until(deadline))
-		if woken != nil {
+		if s.status.listening.Load() {
 			sleep = min(s.status.fallback, time.Until(deadline))
 		}
 		t := time.NewTimer(sleep)
@@ -80,14 +79,12 @@ func (s *Store) WaitFrom(ctx context.Context, id uuid.UUID, d time.Duration, src
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			stop()
 			return last, ctx.Err()
 		case <-woken:
 			notified = true
 		case <-t.C:
 		}
 		t.Stop()
-		stop()
 		interval = min(interval*2, pollMax)
 	}
 }
