@@ -10,19 +10,15 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/checkout-dev/checkout/internal/postgres"
 )
 
 // Execer is what Write needs: a pgx.Tx (or a pool, for a row that stands
 // alone).
 type Execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
-// Querier is what HasKey needs: a pgx.Tx or a pool.
-type Querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // hasKeyQuery finds the audit rows of one checkout by its index, in every
@@ -33,7 +29,7 @@ const hasKeyQuery = `SELECT EXISTS (SELECT 1 FROM audit_log WHERE checkout_id = 
 // HasKey reports whether checkoutID has an audit row of action whose
 // detail's "key" is key: how a caller that acts once per (checkout, key)
 // recognises a repeat (the reconciler's review requests).
-func HasKey(ctx context.Context, q Querier, checkoutID uuid.UUID, action, key string) (bool, error) {
+func HasKey(ctx context.Context, q postgres.Querier, checkoutID uuid.UUID, action, key string) (bool, error) {
 	var found bool
 	if err := q.QueryRow(ctx, hasKeyQuery, checkoutID, action, key).Scan(&found); err != nil {
 		return false, fmt.Errorf("audit: look up %s %s: %w", action, key, err)

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -145,10 +146,11 @@ func revokePartitions(ctx context.Context, tx pgx.Tx, role string) error {
 	if err != nil {
 		return fmt.Errorf("dbsetup: list partitions: %w", err)
 	}
-	for _, p := range parts {
-		if _, err := tx.Exec(ctx, `REVOKE ALL ON `+p+` FROM `+role); err != nil {
-			return fmt.Errorf("dbsetup: revoke on %s: %w", p, err)
-		}
+	if len(parts) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `REVOKE ALL ON `+strings.Join(parts, ", ")+` FROM `+role); err != nil {
+		return fmt.Errorf("dbsetup: revoke on the partitions: %w", err)
 	}
 	return nil
 }
