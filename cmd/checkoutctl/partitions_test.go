@@ -107,6 +107,19 @@ func TestOrdersOfAUser(t *testing.T) {
 	if len(js.Orders) != 1 || js.Orders[0].ID != newest {
 		t.Errorf("orders --json --limit 1: %s", r.stdout)
 	}
+	// The next page: after the newest, the older one.
+	r = ctl(ctx, "", dsn, nil, "orders", "alice", "--limit", "1")
+	mustCode(t, r, 0)
+	if !strings.Contains(r.stdout, "--after "+newest) {
+		t.Errorf("orders --limit 1 names no next page:\n%s", r.stdout)
+	}
+	r = ctl(ctx, "", dsn, nil, "--json", "orders", "alice", "--limit", "1", "--after", newest)
+	mustCode(t, r, 0)
+	r.json(t, &js)
+	if len(js.Orders) != 1 || js.Orders[0].ID != older {
+		t.Errorf("orders --after the newest: %s; want the older one", r.stdout)
+	}
+	mustCode(t, ctl(ctx, "", dsn, nil, "orders", "alice", "--after", "not-an-id"), 2)
 	r = ctl(ctx, "", dsn, nil, "orders", "nobody")
 	mustCode(t, r, 0)
 	if !strings.Contains(r.stdout, "no orders for nobody") {
