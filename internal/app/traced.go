@@ -14,7 +14,7 @@ import (
 // no-op spans otherwise). A failure is logged: tracing is never a reason
 // not to serve.
 func SetupTracing(function string, log *slog.Logger) {
-	if _, err := tracing.Setup(context.Background(), function); err != nil {
+	if err := tracing.Setup(context.Background(), function); err != nil {
 		log.Error("tracing", "err", err)
 	}
 }

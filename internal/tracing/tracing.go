@@ -76,36 +76,34 @@ func End(span trace.Span, err error) {
 }
 
 // Use installs the provider tp as the global one (the local stack passes
-// one with its own exporter).
+// one with its own exporter). Propagation needs no global: this package
+// injects and extracts with its own propagator.
 func Use(tp trace.TracerProvider) {
 	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(propagator)
 }
 
 // Setup installs, for a Lambda, a provider that exports to the OTLP/HTTP
 // endpoint of OTEL_EXPORTER_OTLP_ENDPOINT (the ADOT Lambda layer's
 // collector on localhost:4318, which forwards to X-Ray) with service.name
-// service. Without that variable it installs nothing (spans are no-ops) and
-// the returned shutdown does nothing. A Lambda calls [Flush] before each
-// invocation returns (the process may be frozen right after) and shutdown
-// never (the runtime kills the process).
-func Setup(ctx context.Context, service string) (shutdown func(context.Context) error, err error) {
+// service. Without that variable it installs nothing (spans are no-ops). A
+// Lambda calls [Flush] before each invocation returns (the process may be
+// frozen right after); nothing shuts the provider down (the runtime kills
+// the process).
+func Setup(ctx context.Context, service string) error {
 	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
-		otel.SetTextMapPropagator(propagator)
-		return func(context.Context) error { return nil }, nil
+		return nil
 	}
 	exp, err := otlptracehttp.New(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("tracing: OTLP exporter: %w", err)
+		return fmt.Errorf("tracing: OTLP exporter: %w", err)
 	}
 	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(attribute.String("service.name", service)))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// IDs X-Ray accepts: the first 32 bits of a trace id are its start time.
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithIDGenerator(XRayIDs()))
-	Use(tp)
-	return tp.Shutdown, nil
+	Use(sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithIDGenerator(XRayIDs())))
+	return nil
 }
 
 // Flush exports the spans ended so far (a Lambda calls it before returning,
