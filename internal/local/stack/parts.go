@@ -283,30 +283,28 @@ func strategy(tpl *sam.Template) (inventory.Strategy, error) {
 	return inventory.Conditional, nil
 }
 
+// apiEnv is the API function's literal environment in the template (nil
+// without an api function).
+func apiEnv(tpl *sam.Template) map[string]string {
+	fn, ok := tpl.FunctionByName("api")
+	if !ok {
+		return nil
+	}
+	lit, _ := fn.Env()
+	return lit
+}
+
 // authenticationTimeout is the API function's AUTHENTICATION_TIMEOUT_SECONDS
 // (the template's AuthenticationTimeoutSeconds); 0 takes the default.
 func authenticationTimeout(tpl *sam.Template) time.Duration {
-	for _, fn := range tpl.Functions {
-		if fn.Name == "api" {
-			lit, _ := fn.Env()
-			if n, err := strconv.Atoi(lit["AUTHENTICATION_TIMEOUT_SECONDS"]); err == nil && n > 0 {
-				return time.Duration(n) * time.Second
-			}
-		}
-	}
-	return 0
+	return time.Duration(apiEnvInt(tpl, "AUTHENTICATION_TIMEOUT_SECONDS")) * time.Second
 }
 
 // apiEnvInt is a positive whole number from the API function's literal
 // environment, else 0 (the default).
 func apiEnvInt(tpl *sam.Template, name string) int {
-	for _, fn := range tpl.Functions {
-		if fn.Name == "api" {
-			lit, _ := fn.Env()
-			if n, err := strconv.Atoi(lit[name]); err == nil && n > 0 {
-				return n
-			}
-		}
+	if n, err := strconv.Atoi(apiEnv(tpl)[name]); err == nil && n > 0 {
+		return n
 	}
 	return 0
 }
@@ -314,35 +312,25 @@ func apiEnvInt(tpl *sam.Template, name string) int {
 // readMaxLag is the API function's DATABASE_READ_MAX_LAG (the template's
 // DatabaseReadMaxLag); 0 when unset.
 func readMaxLag(tpl *sam.Template) (time.Duration, error) {
-	for _, fn := range tpl.Functions {
-		if fn.Name == "api" {
-			lit, _ := fn.Env()
-			if v := lit["DATABASE_READ_MAX_LAG"]; v != "" {
-				d, err := time.ParseDuration(v)
-				if err != nil || d <= 0 {
-					return 0, fmt.Errorf("template: DatabaseReadMaxLag %q: want a positive duration like 1s", v)
-				}
-				return d, nil
-			}
-		}
+	v := apiEnv(tpl)["DATABASE_READ_MAX_LAG"]
+	if v == "" {
+		return 0, nil
 	}
-	return 0, nil
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("template: DatabaseReadMaxLag %q: want a positive duration like 1s", v)
+	}
+	return d, nil
 }
 
 // corsOrigins is the API function's CORS_ALLOWED_ORIGINS (the template's
 // CorsAllowedOrigins).
 func corsOrigins(tpl *sam.Template) (api.CORS, error) {
-	for _, fn := range tpl.Functions {
-		if fn.Name == "api" {
-			lit, _ := fn.Env()
-			c, err := api.ParseCORSOrigins(lit["CORS_ALLOWED_ORIGINS"])
-			if err != nil {
-				return api.CORS{}, fmt.Errorf("template parameter CorsAllowedOrigins: %w", err)
-			}
-			return c, nil
-		}
+	c, err := api.ParseCORSOrigins(apiEnv(tpl)["CORS_ALLOWED_ORIGINS"])
+	if err != nil {
+		return api.CORS{}, fmt.Errorf("template parameter CorsAllowedOrigins: %w", err)
 	}
-	return api.CORS{}, nil
+	return c, nil
 }
 
 // returnURL is the charge function's CHECKOUT_RETURN_URL (the template's
